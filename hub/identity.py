@@ -1,0 +1,63 @@
+"""Who is who (rules.md §1): INE, name keys, person keys and deterministic ids."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from datetime import date
+
+# The three INE formats of inputs.md: RNIE, BEA, apprentice.
+_INE_RE = re.compile(r"^(?:[0-9]{9}[A-Z]{2}|[0-9]{10}[A-Z]|[0-9]{4}A[0-9]{5}[A-Z])$")
+_SEPARATORS = re.compile(r"[-'’‘.\s]+")
+
+
+def normalize_ine(raw: str | None) -> str | None:
+    """The INE compared upper-case with spaces removed, or None when it is not valid."""
+    if not raw:
+        return None
+    ine = re.sub(r"\s+", "", raw).upper()
+    return ine if _INE_RE.match(ine) else None
+
+
+def normalize_name(raw: str) -> str:
+    """NFKD, accents removed, upper case, hyphens/apostrophes/dots → space, collapsed."""
+    decomposed = unicodedata.normalize("NFKD", raw)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SEPARATORS.sub(" ", stripped.upper()).strip()
+
+
+def name_key(nom: str, prenom: str, date_naissance: date) -> str:
+    """The name key: family name + first given name + date of birth, normalised.
+
+    `prenom` is the first given name (SIECLE keeps the others in PRENOM2, PRENOM3); it is
+    not split on spaces, so that "Jean Pierre" typed without its hyphen still matches.
+    """
+    return f"{normalize_name(nom)}|{normalize_name(prenom)}|{date_naissance.isoformat()}"
+
+
+def _digest(*parts: str, size: int = 16) -> str:
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=size).hexdigest()
+
+
+def name_digest(key: str, secret: str) -> str:
+    """A stable pseudonym of a name key: the raw name never becomes a Kafka key."""
+    mac = hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"n-{mac}"
+
+
+def person_key(ine: str | None, nom: str, prenom: str, date_naissance: date, secret: str) -> str:
+    """The INE when known, otherwise the pseudonymous digest of the name key."""
+    if ine:
+        return ine
+    return name_digest(name_key(nom, prenom, date_naissance), secret)
+
+
+def event_id(source: str, *natural_key: str) -> str:
+    """Same record, same fact → same id, whatever the file name or the run."""
+    return "e-" + _digest(source, *natural_key)
+
+
+def case_id(person: str, case_type: str, opened_on: date) -> str:
+    return "c-" + _digest(person, case_type, opened_on.isoformat(), size=12)

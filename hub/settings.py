@@ -1,0 +1,56 @@
+"""Configuration, from HUB_* environment variables (pydantic-settings).
+
+Nested values use a double underscore: HUB_RULES__GRACE_DAYS=45.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RulesConfig(BaseModel):
+    """The numbers written in bold in rules.md, all configurable."""
+
+    grace_days: int = 30  # exit rule: D + 30 days
+    obligation_alert_months: int = 3  # L313-8: minor received within three months
+    rupture_free_days: int = 45  # L6222-18: rupture within 45 days of the contract start
+    rupture_alert_days: int = 150
+    rupture_close_days: int = 180
+    absence_two_months_threshold: int = 4
+    absence_one_month_threshold: int = 10
+    retention_months: int = 24
+    min_age_case: int = 16
+    min_age_published: int = 15
+    majority_age: int = 18
+    max_age_exit_rule: int = 25
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
+
+    # Empty: use the embedded broker recorded under `home` by `hub kafka start`.
+    kafka_bootstrap: str = ""
+    home: Path = Field(default_factory=lambda: Path.home() / ".hub")
+    kafka_port: int = 9092
+    kafka_data_dir: Path | None = None
+    # Pseudonymises INE-less person keys; set the same secret on every connector.
+    pseudonym_secret: str = "hub-default-pseudonym-secret"
+    topic_partitions: int = 4
+    replication_factor: int = 1
+    worker_id: str = "hub-worker"
+    log_level: str = "INFO"
+    log_format: str = "auto"  # auto | console | json
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.kafka_data_dir or self.home / "kafka-data"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Interfaces and shared data shapes (no implementation, no I/O)."""
