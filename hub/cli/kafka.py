@@ -1,0 +1,73 @@
+"""`hub kafka start|stop|status`: the embedded default broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from hub.kafka.client import embedded_record, remember_embedded
+from hub.kafka.embedded import EmbeddedKafka, kafka_version
+from hub.settings import get_settings
+
+
+def _broker(data_dir: Path | None) -> EmbeddedKafka:
+    settings = get_settings()
+    if data_dir is None:
+        record = embedded_record(settings.home)
+        data_dir = Path(record["data_dir"]) if record else settings.data_dir
+    return EmbeddedKafka(data_dir, settings.home)
+
+
+@click.group()
+def kafka() -> None:
+    """The embedded default: a real single-node Apache Kafka (KRaft) on loopback."""
+
+
+@kafka.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Listener port (default HUB_KAFKA_PORT or 9092).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the broker keeps its data across restarts (default ~/.hub/kafka-data).")
+def start(port: int | None, data_dir: Path | None) -> None:
+    """Start the broker (resolving its jars with Maven the first time); returns once it answers."""
+    settings = get_settings()
+    data_dir = data_dir or settings.data_dir
+    broker = EmbeddedKafka(data_dir, settings.home)
+    info = broker.start(port or settings.kafka_port)
+    remember_embedded(settings.home, info.bootstrap, broker.data_dir)
+    click.echo(f"Kafka {info.version} en marche sur {info.bootstrap} (données : {info.data_dir}, pid {info.pid})")
+
+
+@kafka.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def stop(data_dir: Path | None) -> None:
+    """Stop the broker cleanly (controlled shutdown)."""
+    if _broker(data_dir).stop():
+        click.echo("Kafka arrêté")
+    else:
+        click.echo("Kafka ne tournait pas")
+
+
+@kafka.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+def status(data_dir: Path | None, as_json: bool) -> None:
+    """Whether the embedded broker runs, where, and which Kafka version (exit 1 if stopped)."""
+    broker = _broker(data_dir)
+    info = broker.running()
+    result = {
+        "running": info is not None,
+        "bootstrap": info.bootstrap if info else None,
+        "pid": info.pid if info else None,
+        "data_dir": str(broker.data_dir),
+        "kafka_version": info.version if info else kafka_version(),
+    }
+    if as_json:
+        click.echo(json.dumps(result))
+    elif info:
+        click.echo(f"Apache Kafka {info.version} en marche sur {info.bootstrap} (pid {info.pid}, données : {info.data_dir})")
+    else:
+        click.echo(f"Kafka arrêté (données : {broker.data_dir})")
+    if not info:
+        raise click.exceptions.Exit(1)

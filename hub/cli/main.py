@@ -1,0 +1,78 @@
+"""Entry point of the `hub` command: errors are one line on stderr and an exit status."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from hub import __version__
+from hub.errors import HubError
+from hub.logging import configure
+from hub.settings import get_settings
+
+from hub.cli.kafka import kafka
+from hub.cli.topics import topics
+
+COMMANDS: list[click.Command] = [kafka, topics]
+
+
+def _optional_commands() -> list[click.Command]:
+    # Command groups written by other modules register here as they land.
+    import importlib
+
+    found = []
+    for module, name in [
+        ("hub.cli.schemas", "schemas"),
+        ("hub.cli.directory", "directory"),
+        ("hub.cli.ingest", "ingest"),
+        ("hub.cli.dlq", "dlq"),
+        ("hub.cli.worker", "worker"),
+        ("hub.cli.cases", "cases"),
+        ("hub.cli.status", "status"),
+        ("hub.cli.demo", "demo"),
+        ("hub.cli.serve", "serve"),
+        ("hub.cli.accounts", "accounts"),
+    ]:
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return found
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hub")
+def cli() -> None:
+    """Integration hub against school dropout: connectors, case engine, routing.
+
+    Configuration comes from HUB_* environment variables; with HUB_KAFKA_BOOTSTRAP
+    unset, commands use the embedded broker started by `hub kafka start`.
+    """
+    settings = get_settings()
+    configure(settings.log_level, settings.log_format)
+
+
+for command in COMMANDS + _optional_commands():
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        rv = cli.main(args=argv, prog_name="hub", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("hub: interrompu", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HubError as exc:
+        click.echo(f"hub: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    # Without standalone mode click returns a command's Exit code instead of raising it.
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,1 @@
+"""Kafka plumbing: the embedded broker, clients and the topic declaration."""

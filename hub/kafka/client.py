@@ -1,0 +1,66 @@
+"""Where the cluster is, and clients configured the way the hub needs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from hub.errors import BrokerError
+from hub.settings import Settings, get_settings
+
+CURRENT_BROKER = "kafka.json"
+
+
+def remember_embedded(home: Path, bootstrap: str, data_dir: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / CURRENT_BROKER).write_text(json.dumps({"bootstrap": bootstrap, "data_dir": str(data_dir)}))
+
+
+def embedded_record(home: Path) -> dict | None:
+    try:
+        return json.loads((home / CURRENT_BROKER).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def bootstrap_servers(settings: Settings | None = None) -> str:
+    """HUB_KAFKA_BOOTSTRAP when set, else the embedded broker last started here."""
+    settings = settings or get_settings()
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    record = embedded_record(settings.home)
+    if record:
+        return record["bootstrap"]
+    raise BrokerError("no Kafka broker: run `hub kafka start` or set HUB_KAFKA_BOOTSTRAP")
+
+
+def producer(settings: Settings | None = None, **overrides) -> AIOKafkaProducer:
+    """Idempotent, acks=all: a retried send never duplicates a record (faust #606 aside)."""
+    options = dict(
+        bootstrap_servers=bootstrap_servers(settings),
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        request_timeout_ms=30000,
+    )
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def consumer(*topics: str, settings: Settings | None = None, **overrides) -> AIOKafkaConsumer:
+    options = dict(
+        bootstrap_servers=bootstrap_servers(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+def admin(settings: Settings | None = None) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), request_timeout_ms=30000)

@@ -1,0 +1,138 @@
+"""Every topic of interfaces.md, declared once, applied idempotently.
+
+Person-keyed topics share one partition count so that one person's events from every
+source land on the same partition number (co-partitioning, which Faust relies on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from hub.settings import Settings, get_settings
+from hub.types.cases import HORS_TERRITOIRE
+from hub.types.events import SOURCE_TOPICS
+
+DAY_MS = 24 * 3600 * 1000
+FOREVER = -1
+# Source events are kept a little longer than the 24-month case retention, so that the
+# engine can always be rebuilt from them for every case still alive.
+EVENT_RETENTION_MS = 25 * 31 * DAY_MS
+DLQ_RETENTION_MS = 365 * DAY_MS
+
+WATERMARKS = "hub.watermarks.v1"
+DIRECTORY = "hub.directory.v1"
+SCHEMAS = "hub.schemas.v1"
+LITIGES = "hub.identites.litiges.v1"
+CASES = "cases.v1"
+ACTIONS = SOURCE_TOPICS["suivi"]
+# Connector state (SIECLE snapshots): internal, compacted, found by a run on any machine.
+SNAPSHOTS = "hub.connectors.snapshots.v1"
+
+
+def dlq_topic(source_topic: str) -> str:
+    return f"{source_topic}.dlq"
+
+
+def observatory_topic(code: str) -> str:
+    return f"observatoire.{code}.cases.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    compacted: bool = False
+    retention_ms: int = FOREVER
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def configs(self, replication_factor: int) -> dict[str, str]:
+        configs = {
+            "cleanup.policy": "compact" if self.compacted else "delete",
+            "retention.ms": str(self.retention_ms),
+            "min.insync.replicas": str(min(2, replication_factor)),
+        }
+        if self.compacted:
+            # Tombstones (retention erasure) must stay long enough for every consumer.
+            configs["delete.retention.ms"] = str(7 * DAY_MS)
+            configs["min.compaction.lag.ms"] = "0"
+        configs.update(self.extra)
+        return configs
+
+
+def declared_topics(settings: Settings | None = None, observatories: list[str] | tuple[str, ...] = ()) -> list[TopicSpec]:
+    settings = settings or get_settings()
+    n = settings.topic_partitions
+    specs: list[TopicSpec] = []
+    for source, topic in SOURCE_TOPICS.items():
+        specs.append(TopicSpec(topic, n, retention_ms=EVENT_RETENTION_MS))
+        if source != "suivi":
+            specs.append(TopicSpec(dlq_topic(topic), 1, retention_ms=DLQ_RETENTION_MS))
+    specs += [
+        TopicSpec(WATERMARKS, 1, compacted=True),
+        TopicSpec(DIRECTORY, 1, compacted=True),
+        TopicSpec(SCHEMAS, 1, compacted=True),
+        TopicSpec(LITIGES, n, retention_ms=EVENT_RETENTION_MS),
+        TopicSpec(CASES, n, compacted=True),
+        TopicSpec(SNAPSHOTS, 1, compacted=True, extra={"max.message.bytes": str(16 * 1024 * 1024)}),
+    ]
+    for code in sorted({*observatories, HORS_TERRITOIRE}):
+        specs.append(TopicSpec(observatory_topic(code), n, compacted=True))
+    return specs
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    altered: list[str] = field(default_factory=list)
+    repartitioned: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> ApplyReport:
+    """Create what is missing, align configs and grow partitions; never delete."""
+    report = ApplyReport()
+    existing = set(await admin.list_topics())
+    missing = [s for s in specs if s.name not in existing]
+    if missing:
+        await admin.create_topics(
+            [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs(replication_factor)) for s in missing]
+        )
+        report.created = [s.name for s in missing]
+    present = [s for s in specs if s.name in existing]
+    if not present:
+        return report
+    described = await describe_topics(admin, [s.name for s in present])
+    for spec in present:
+        current = described[spec.name]
+        wanted = spec.configs(replication_factor)
+        changed = False
+        if any(current["configs"].get(k) != v for k, v in wanted.items()):
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name, configs=wanted)])
+            report.altered.append(spec.name)
+            changed = True
+        if current["partitions"] < spec.partitions:
+            await admin.create_partitions({spec.name: NewPartitions(spec.partitions)})
+            report.repartitioned.append(spec.name)
+            changed = True
+        if not changed:
+            report.unchanged.append(spec.name)
+    return report
+
+
+async def describe_topics(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict]:
+    """{name: {"partitions": n, "configs": {key: value}}} for existing topics."""
+    metadata = await admin.describe_topics(names)
+    result = {m["topic"]: {"partitions": len(m["partitions"]), "configs": {}} for m in metadata if not m.get("error_code")}
+    if not result:
+        return result
+    responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in result])
+    for response in responses:
+        for resource in response.resources:
+            # (error_code, error_message, resource_type, resource_name, config_entries)
+            name, entries = resource[3], resource[4]
+            if name in result:
+                result[name]["configs"] = {entry[0]: entry[1] for entry in entries}
+    return result

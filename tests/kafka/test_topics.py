@@ -1,0 +1,41 @@
+"""`hub topics apply` creates every declared topic and is idempotent."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.kafka import client
+from hub.kafka.topics import CASES, WATERMARKS, declared_topics, describe_topics
+from tests.conftest import run_hub
+
+pytestmark = pytest.mark.kafka
+
+SPEC_TOPICS = {
+    "rectorat.eleves.v1", "rectorat.absenteisme.v1", "missions-locales.jeunes.v1", "cfa.contrats.v1",
+    "cti.signalements.v1", "suivi.actions.v1", "rectorat.eleves.v1.dlq", "hub.watermarks.v1",
+    "hub.directory.v1", "hub.schemas.v1", "hub.identites.litiges.v1", "cases.v1",
+    "observatoire.HORS_TERRITOIRE.cases.v1",
+}
+
+
+def test_declaration_covers_interfaces_md():
+    names = {s.name for s in declared_topics()}
+    assert SPEC_TOPICS <= names
+
+
+async def test_apply_is_idempotent(hub_env):
+    first = run_hub("topics", "apply", env=hub_env)
+    assert first.returncode == 0, first.stderr
+    second = run_hub("topics", "apply", env=hub_env)
+    assert second.returncode == 0 and "0 créés, 0 mis à jour" in second.stdout
+    admin = client.admin()
+    await admin.start()
+    try:
+        described = await describe_topics(admin, [CASES, WATERMARKS, "rectorat.eleves.v1"])
+    finally:
+        await admin.close()
+    assert described[CASES]["configs"]["cleanup.policy"] == "compact"
+    assert described[WATERMARKS]["configs"]["cleanup.policy"] == "compact"
+    assert described["rectorat.eleves.v1"]["configs"]["cleanup.policy"] == "delete"
+    listing = run_hub("topics", "list", env=hub_env)
+    assert "cases.v1" in listing.stdout and "cleanup=compact" in listing.stdout
