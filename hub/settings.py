@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = ""
     home: Path = Field(default_factory=lambda: Path.home() / ".hub")
     kafka_port: int = 9092
+    # Maven-resolved Kafka jars, shared by every HUB_HOME (tests use throw-away homes).
+    jar_cache: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hub")
     kafka_data_dir: Path | None = None
     # Pseudonymises INE-less person keys; set the same secret on every connector.
     pseudonym_secret: str = "hub-default-pseudonym-secret"

@@ -25,9 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory):
     """A real single-node Kafka (KRaft) for the whole session: yields its bootstrap."""
-    home = Path(os.environ.get("HUB_HOME", Path.home() / ".hub"))  # shared jar cache
     data_dir = tmp_path_factory.mktemp("kafka")
-    broker = EmbeddedKafka(data_dir, home)
+    broker = EmbeddedKafka(data_dir, Settings().jar_cache)
     info = broker.start(free_port(), heap="768m")
     try:
         yield info.bootstrap

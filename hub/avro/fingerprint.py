@@ -160,3 +160,12 @@ def fingerprint(schema: Any) -> int:
 def fingerprint_bytes(schema: Any) -> bytes:
     """The 8 little-endian bytes written after C3 01 in single-object encoding."""
     return fingerprint(schema).to_bytes(8, "little")
+
+
+def fingerprint_hex(fp: int) -> str:
+    """The hub's text form of a fingerprint: hex of the 8 little-endian header bytes.
+
+    This is what `fastavro.schema.fingerprint(..., "CRC-64-AVRO")` and the reference
+    `avro` package's `Schema.fingerprint().hex()` print, and `message[2:10].hex()` gives
+    it straight from a message; it is NOT `f"{fp:016x}"` (byte-reversed)."""
+    return fp.to_bytes(8, "little").hex()

@@ -17,7 +17,7 @@ def _broker(data_dir: Path | None) -> EmbeddedKafka:
     if data_dir is None:
         record = embedded_record(settings.home)
         data_dir = Path(record["data_dir"]) if record else settings.data_dir
-    return EmbeddedKafka(data_dir, settings.home)
+    return EmbeddedKafka(data_dir, settings.jar_cache)
 
 
 @click.group()
@@ -33,7 +33,7 @@ def start(port: int | None, data_dir: Path | None) -> None:
     """Start the broker (resolving its jars with Maven the first time); returns once it answers."""
     settings = get_settings()
     data_dir = data_dir or settings.data_dir
-    broker = EmbeddedKafka(data_dir, settings.home)
+    broker = EmbeddedKafka(data_dir, settings.jar_cache)
     info = broker.start(port or settings.kafka_port)
     remember_embedded(settings.home, info.bootstrap, broker.data_dir)
     click.echo(f"Kafka {info.version} en marche sur {info.bootstrap} (données : {info.data_dir}, pid {info.pid})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from hub import __version__
 from hub.errors import HubError
@@ -67,6 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except KafkaConnectionError as exc:
+        click.echo(f"hub: error: Kafka injoignable ({exc}); lancez `hub kafka start` ou réglez HUB_KAFKA_BOOTSTRAP", err=True)
+        sys.exit(1)
+    except KafkaError as exc:
+        click.echo(f"hub: error: Kafka: {exc}", err=True)
+        sys.exit(1)
     except HubError as exc:
         click.echo(f"hub: error: {exc}", err=True)
         sys.exit(exc.exit_code)

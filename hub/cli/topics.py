@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import click
 
+from hub.avro.registry import schema_records
 from hub.cli.common import run_async
 from hub.kafka import client
-from hub.kafka.topics import apply_topics, declared_topics, describe_topics
+from hub.directory_feed import read_directory
+from hub.kafka.topics import SCHEMAS, apply_topics, declared_topics, describe_topics
 from hub.settings import get_settings
 
 
-async def known_observatories() -> list[str]:
+async def _observatories() -> list[str]:
     """Observatory codes of the directory published on Kafka (none before a load)."""
-    from hub.directory_feed import read_directory  # late import: needs the directory module
-
     index = await read_directory()
-    return index.observatoire_codes() if index else []
+    return list(index.observatoires) if index else []
+
+
+async def publish_schemas(settings) -> int:
+    """Every schema version on `hub.schemas.v1`, so another institution can resolve a
+    fingerprint from Kafka itself (idempotent: compacted, same bytes)."""
+    records = schema_records()
+    producer = client.producer(settings)
+    await producer.start()
+    try:
+        for key, value in records:
+            await producer.send(SCHEMAS, value, key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return len(records)
 
 
 @click.group()
@@ -35,9 +50,10 @@ async def apply() -> None:
         report = await apply_topics(admin, specs, settings.replication_factor)
     finally:
         await admin.close()
+    published = await publish_schemas(settings)
     click.echo(
         f"topics : {len(report.created)} créés, {len(report.altered)} mis à jour, "
-        f"{len(report.repartitioned)} repartitionnés, {len(report.unchanged)} inchangés"
+        f"{len(report.repartitioned)} repartitionnés, {len(report.unchanged)} inchangés; {published} schémas publiés sur {SCHEMAS}"
     )
 
 
@@ -65,9 +81,3 @@ async def list_topics() -> None:
             f"cleanup={cfg.get('cleanup.policy')} retention.ms={cfg.get('retention.ms')}"
         )
 
-
-async def _observatories() -> list[str]:
-    try:
-        return await known_observatories()
-    except ModuleNotFoundError:
-        return []

@@ -59,10 +59,10 @@ def _require_java() -> str:
     return java
 
 
-def resolve_jars(home: Path, pom: Path = POM) -> Path:
+def resolve_jars(cache: Path, pom: Path = POM) -> Path:
     """The directory of the broker's jars, resolved with Maven on first use."""
     version = kafka_version(pom)
-    lib = home / "kafka" / version / "lib"
+    lib = cache / f"kafka-{version}" / "lib"
     marker = lib / ".complete"
     if marker.exists():
         return lib
@@ -163,9 +163,9 @@ logger.apache.level = WARN
 class EmbeddedKafka:
     """Start, stop and inspect one broker whose data lives in `data_dir`."""
 
-    def __init__(self, data_dir: Path, home: Path) -> None:
+    def __init__(self, data_dir: Path, jar_cache: Path) -> None:
         self.data_dir = data_dir.resolve()
-        self.home = home
+        self.jar_cache = jar_cache
         self.state_path = self.data_dir / STATE_FILE
 
     def info(self) -> BrokerInfo | None:
@@ -188,7 +188,7 @@ class EmbeddedKafka:
         if _port_answers(port):
             raise BrokerError(f"port {port} is already in use on 127.0.0.1: choose another with --port")
         java = _require_java()
-        lib = resolve_jars(self.home)
+        lib = resolve_jars(self.jar_cache)
         previous = self.info()
         controller_port = previous.controller_port if previous else 0
         if not controller_port or _port_answers(controller_port):

@@ -12,6 +12,7 @@ from aiokafka.admin import NewTopic
 
 from hub.errors import BrokerError
 from hub.kafka.embedded import EmbeddedKafka, free_port, resolve_jars
+from hub.settings import Settings
 from tests.conftest import run_hub
 
 pytestmark = pytest.mark.kafka
@@ -40,7 +41,7 @@ async def _consume_all(bootstrap: str, topic: str) -> list[bytes]:
 
 async def test_cli_start_status_stop_restart_keeps_data(tmp_path):
     """`hub kafka start/status/stop` on one data dir; a record survives the restart."""
-    env = dict(os.environ, HUB_HOME=str(Path.home() / ".hub"))
+    env = dict(os.environ, HUB_HOME=str(tmp_path / "home"))
     env.pop("HUB_KAFKA_BOOTSTRAP", None)
     data_dir = tmp_path / "data"
     port = free_port()
@@ -85,7 +86,7 @@ async def test_session_broker_roundtrip(kafka_broker):
 
 def test_port_in_use_is_a_clear_error(kafka_broker, tmp_path):
     port = int(kafka_broker.rsplit(":", 1)[1])
-    broker = EmbeddedKafka(tmp_path / "other", Path.home() / ".hub")
+    broker = EmbeddedKafka(tmp_path / "other", Settings().jar_cache)
     with pytest.raises(BrokerError, match="already in use"):
         broker.start(port)
 

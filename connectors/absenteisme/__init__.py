@@ -1,0 +1,73 @@
+"""Rectorat — monthly absenteeism CSV (inputs.md §2) → ABSENTEISME_MENSUEL.
+
+`uai;ine;nom;prenom;date_naissance;mois;demi_journees_non_justifiees;demi_journees_justifiees`
+
+- the event is dated the last day of `mois`; default as-of: the latest such date;
+- event id: (uai, person key, mois, both counts). A corrected count for the same month
+  is a new fact (new id): the engine keeps the latest received for a month. The same
+  line again (even in a renamed file) is the same id;
+- both counts are required (MISSING_FIELD when empty), integers ≥ 0 (BAD_VALUE);
+- `ine` is the only column that may be absent from the header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.identity import event_id, person_key
+from hub.types.events import ABSENTEISME_MENSUEL, SOURCE_TOPICS
+from hub.validation import check_month, check_non_negative_int, check_uai, parse_date, require
+
+from connectors.core.fields import Fields, last_day_of_month, make_event, person
+from connectors.core.tabular import CsvConnector
+from connectors.core.types import Context, Mapped, Rejected
+
+SOURCE = "absenteisme"
+TOPIC = SOURCE_TOPICS[SOURCE]
+COLUMNS = (
+    "uai",
+    "ine",
+    "nom",
+    "prenom",
+    "date_naissance",
+    "mois",
+    "demi_journees_non_justifiees",
+    "demi_journees_justifiees",
+)
+REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "ine")
+
+
+def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
+    f = Fields(row)
+    uai = f.check("uai", check_uai)
+    ine = f.ine("ine")
+    nom = f.check("nom", require)
+    prenom = f.check("prenom", require)
+    naissance = f.check("date_naissance", parse_date)
+    mois = f.check("mois", check_month)
+    non_justifiees = f.check("demi_journees_non_justifiees", check_non_negative_int)
+    justifiees = f.check("demi_journees_justifiees", check_non_negative_int)
+    if not f.ok:
+        return f.rejected()
+    assert uai and nom and prenom and naissance and mois and non_justifiees is not None and justifiees is not None
+    year, month = mois
+    mois_text = f"{year:04d}-{month:02d}"
+    pkey = person_key(ine, nom, prenom, naissance, ctx.secret)
+    eid = event_id(SOURCE, uai, pkey, mois_text, str(non_justifiees), str(justifiees))
+    event = make_event(
+        ctx,
+        ABSENTEISME_MENSUEL,
+        eid,
+        ref,
+        last_day_of_month(year, month),
+        person(ine, nom, prenom, naissance, None),
+        uai=uai,
+        mois=mois_text,
+        demi_journees_non_justifiees=non_justifiees,
+        demi_journees_justifiees=justifiees,
+    )
+    return Mapped([event], warnings=f.warnings)
+
+
+CONNECTOR = CsvConnector(SOURCE, COLUMNS, REQUIRED_COLUMNS, validate)

@@ -1,0 +1,76 @@
+"""Streaming JSON Lines reading (CTI reports).
+
+One JSON object per line, UTF-8 (a BOM on the first line is tolerated). A line that is
+not valid UTF-8, not valid JSON, or not a JSON object is a record rejected `BAD_JSON`;
+the file goes on. Blank lines are skipped (not records). Only an unreadable file is a
+file-level InputError.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from hub.errors import InputError
+
+from connectors.core.csv import unreadable
+from connectors.core.types import BAD_JSON, RawRecord, Rejection
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class JsonLinesFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.size = 0
+        self._f: io.BufferedReader | None = None
+
+    @property
+    def bytes_done(self) -> int:
+        try:
+            return self._f.tell() if self._f and not self._f.closed else self.size
+        except (OSError, ValueError):
+            return self.size
+
+    def open(self) -> None:
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: un fichier est attendu, pas un dossier")
+        try:
+            self.size = self.path.stat().st_size
+            self._f = self.path.open("rb")
+        except OSError as exc:
+            raise unreadable(self.path, exc) from None
+
+    def records(self) -> Iterator[RawRecord]:
+        assert self._f is not None, "open() first"
+        name = self.name
+        for line_no, data in enumerate(self._f, start=1):
+            if line_no == 1 and data.startswith(_BOM):
+                data = data[len(_BOM) :]
+            if not data.strip():
+                continue
+            position, ref = f"line {line_no}", f"{name}:{line_no}"
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raw = data.decode("utf-8", "replace").rstrip("\r\n")
+                yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, "ligne non encodée en UTF-8"))
+                continue
+            raw = text.rstrip("\r\n")
+            try:
+                obj = json.loads(text)
+            except ValueError as exc:
+                yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, f"JSON invalide: {exc}"))
+                continue
+            if not isinstance(obj, dict):
+                yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, "un objet JSON est attendu"))
+                continue
+            yield RawRecord(name, position, ref, raw, row=obj)
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None

@@ -1,0 +1,348 @@
+"""Interfaces shared by every connector (read → validate → map → publish → account).
+
+The Kafka side (Sink, SeenEvents, SnapshotStore) is implemented elsewhere behind the
+protocols below; `connectors.core.memory` has in-memory versions for unit tests.
+
+Vocabulary:
+- a *record* is one unit read from a file (a CSV line, a JSON line, an ELEVE element);
+  every record ends in exactly one of published / unchanged / filtered / rejected;
+- a record is *validated and mapped* into zero or more events (`Mapped`), or refused
+  (`Rejected`, one or more `Rejection`s, the first giving the dead letter's reason);
+- a mapped record is then *screened* (under-15 filter, FUTURE_DATE) into `Accepted`,
+  `Filtered` or `Rejected` — the same screening the HTTP endpoint uses for one record.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+from hub.types.directory import Directory
+
+# Reason codes of inputs.md. The field-level ones come from hub.validation; these are
+# the two the connectors add.
+FUTURE_DATE = "FUTURE_DATE"
+BAD_JSON = "BAD_JSON"
+
+Event = dict[str, Any]
+# progress(done, total): bytes of input processed so far and in all (a pass over an XML
+# file counts its size once for the well-formedness pass and once for the publish pass).
+Progress = Callable[[int, int], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why a record is refused: a reason code of inputs.md and a readable detail."""
+
+    reason: str
+    detail: str
+    field: str | None = None  # the column / element / JSON key at fault, when one is
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"reason": self.reason, "detail": self.detail, "field": self.field}
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One record as read: its raw text and where it comes from.
+
+    `row` is the record keyed by column (CSV, lower-case names), element (SIECLE) or the
+    parsed JSON object (CTI); None when the reader could not even split it, in which
+    case `error` says why (wrong number of fields, invalid JSON).
+    """
+
+    file: str  # file name only (never part of an event id)
+    position: str  # "line 42", "ELEVE[17]"
+    ref: str  # the events' source_ref: "file.csv:42", "export.xml:ELEVE[17]"
+    raw: str
+    row: Mapping[str, Any] | None = None
+    error: Rejection | None = None
+
+
+@dataclass(slots=True)
+class Mapped:
+    """A valid record and the events it gives (possibly none: an unchanged pupil)."""
+
+    events: list[Event]
+    warnings: int = 0  # data-quality warnings (invalid INE dropped)
+    # Upper bound for FUTURE_DATE when the record's file has its own (SIECLE: its
+    # DATE_EXPORT); None → the run's --as-of, or no check when the as-of is the default.
+    as_of: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A refused record: every problem found, the first one is the dead letter's reason."""
+
+    rejections: tuple[Rejection, ...]
+
+    @property
+    def reason(self) -> str:
+        return self.rejections[0].reason
+
+    @property
+    def detail(self) -> str:
+        return "; ".join(r.detail for r in self.rejections)
+
+    @classmethod
+    def one(cls, reason: str, detail: str, field: str | None = None) -> Rejected:
+        return cls((Rejection(reason, detail, field),))
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A screened record: the (person key, event) pairs to publish unless already seen."""
+
+    events: tuple[tuple[str, Event], ...]
+    warnings: int = 0
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [e["event_id"] for _, e in self.events]
+
+
+@dataclass(frozen=True, slots=True)
+class Filtered:
+    """A record about a person under 15 at every one of its event dates: never published."""
+
+    warnings: int = 0
+
+
+Verdict = Accepted | Filtered | Rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """Events that no read record carries (a SIECLE pupil absent from the new snapshot).
+
+    They are screened and published like a record's events but are not counted in
+    `read`; the ones published count in `events`.
+    """
+
+    events: list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A point where everything yielded so far must be durable: the runner flushes the
+    sink, then awaits `action` (SIECLE saves that file's snapshot)."""
+
+    action: Callable[[], Awaitable[None]]
+
+
+Item = RawRecord | Derived | Commit
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What validation and mapping need besides the record itself."""
+
+    source: str
+    secret: str  # pseudonym secret (hub.settings.pseudonym_secret)
+    directory: Directory | None = None
+    as_of: date | None = None  # --as-of, or None for the source's default
+    min_age: int = 15  # rules.md §2: nothing published about a person under 15
+    clock: Callable[[], datetime] = utc_now
+
+
+# --------------------------------------------------------------------------- SIECLE state
+
+
+class PupilState(NamedTuple):
+    """What the next snapshot needs to know about one pupil (key: ELEVE_ID).
+
+    `exited`: an exit was already derived for this pupil (published, already on Kafka,
+    or filtered because the pupil was under 15) — the pupil must not exit twice.
+    The identity is kept so that a pupil absent from the next export (exit by
+    disappearance) can be published with its person.
+    """
+
+    exited: bool
+    ine: str | None
+    nom: str
+    prenom: str
+    date_naissance: date
+    commune: str | None
+
+    def to_list(self) -> list[Any]:
+        return [self.exited, self.ine, self.nom, self.prenom, self.date_naissance.isoformat(), self.commune]
+
+    @classmethod
+    def from_list(cls, v: Sequence[Any]) -> PupilState:
+        return cls(bool(v[0]), v[1], v[2], v[3], date.fromisoformat(v[4]), v[5])
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The previous export of one establishment, as the connector's state."""
+
+    uaj: str
+    as_of: date  # the export's as-of (DATE_EXPORT, or --as-of when given)
+    pupils: dict[str, PupilState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A compact JSON-able form (≈ 80 bytes a pupil) for a compacted topic keyed by UAJ."""
+        return {
+            "uaj": self.uaj,
+            "as_of": self.as_of.isoformat(),
+            "pupils": {k: s.to_list() for k, s in self.pupils.items()},
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Snapshot:
+        return cls(
+            uaj=doc["uaj"],
+            as_of=date.fromisoformat(doc["as_of"]),
+            pupils={k: PupilState.from_list(v) for k, v in doc["pupils"].items()},
+        )
+
+
+# --------------------------------------------------------------------------- Kafka side
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where a connector writes (Kafka producer behind it)."""
+
+    async def publish(self, topic: str, key: str, event: Event) -> None:
+        """Queue one event on `topic` with `key` (the person key)."""
+
+    async def dead_letter(self, topic: str, record: dict[str, Any]) -> None:
+        """Queue one rejected record on `topic` ("<source topic>.dlq"). `record` is
+        {source, file, position, reason, detail, raw, row, received_at} — see runner."""
+
+    async def watermark(self, source: str, as_of: date) -> None:
+        """Publish the source's watermark; the implementation never moves it back."""
+
+    async def flush(self) -> None:
+        """Return once everything queued is acknowledged by the broker."""
+
+
+@runtime_checkable
+class SeenEvents(Protocol):
+    """The event ids already on the source topics: a re-ingest publishes nothing twice."""
+
+    async def load(self, topics: Sequence[str]) -> None: ...
+
+    def contains(self, event_id: str) -> bool: ...
+
+    def add(self, event_id: str) -> None: ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """SIECLE's previous snapshot per establishment; must survive the process."""
+
+    async def previous(self, uaj: str) -> Snapshot | None: ...
+
+    async def save(self, snapshot: Snapshot) -> None: ...
+
+
+# --------------------------------------------------------------------------- connectors
+
+
+class Batch(ABC):
+    """One run of a connector over a file (or a SIECLE directory).
+
+    The runner calls `prepare` (file-level checks: InputError, nothing published yet),
+    then iterates `items`; for each RawRecord it calls `map` then `settle` with the
+    record's final verdict before asking for the next item.
+    """
+
+    bytes_total: int = 0
+    bytes_done: int = 0
+
+    @property
+    def as_of(self) -> date | None:
+        """The batch's declared as-of when the input declares one (SIECLE), else None."""
+        return None
+
+    @abstractmethod
+    def prepare(self, progress: Progress | None = None) -> None: ...
+
+    @abstractmethod
+    def items(self) -> AsyncIterator[Item]: ...
+
+    @abstractmethod
+    def map(self, record: RawRecord) -> Mapped | Rejected: ...
+
+    def settle(self, record: RawRecord, verdict: Verdict) -> None:  # noqa: B027 - optional hook
+        """The record's final verdict (stateful connectors update their state here)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files."""
+
+
+class Connector(ABC):
+    """One source: how to open its input and how to validate one record."""
+
+    source: str  # "rectorat", "absenteisme", "mission-locale", "cfa", "cti"
+    topic: str  # its source topic
+    needs_directory: bool = False
+    needs_snapshots: bool = False
+    accepts_directory_path: bool = False
+
+    @abstractmethod
+    def open(self, path: Path, ctx: Context, snapshots: SnapshotStore | None = None) -> Batch: ...
+
+    @abstractmethod
+    def validate(self, row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
+        """One record given as a mapping (column → value, or the CTI JSON object)."""
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic}.dlq"
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """The counts `hub ingest` prints (`--json`: exactly these keys)."""
+
+    source: str
+    read: int = 0
+    published: int = 0
+    unchanged: int = 0
+    filtered: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    events: int = 0
+    as_of: date | None = None
+    files: list[str] = field(default_factory=list)  # informative, not in to_json()
+
+    def check(self) -> None:
+        total = self.published + self.unchanged + self.filtered + self.rejected
+        if self.read != total:
+            raise RuntimeError(
+                f"{self.source}: comptage incohérent: lus {self.read} ≠ "
+                f"publiés {self.published} + inchangés {self.unchanged} + filtrés {self.filtered} + rejetés {self.rejected}"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "read": self.read,
+            "published": self.published,
+            "unchanged": self.unchanged,
+            "filtered": self.filtered,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "events": self.events,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+        }

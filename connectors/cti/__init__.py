@@ -1,0 +1,103 @@
+"""CTI — counsellor reports, JSON Lines or HTTP (inputs.md §5) → SIGNALEMENT_CTI.
+
+    {"cti", "uai", "type", "date", "reference", "motif",
+     "jeune": {"ine", "nom", "prenom", "date_naissance", "commune_residence"}}
+
+- `cti` must be a CTI of the directory (BAD_VALUE otherwise); `uai` a valid UAI;
+  `type` REPERAGE | SUIVI | CLOTURE; `date` and `reference` required; `motif` optional;
+  `jeune` required (an object) with `nom`, `prenom`, `date_naissance` required, `ine`
+  and `commune_residence` optional. Unknown keys are ignored. Errors inside `jeune` name
+  the field `jeune.<key>`;
+- a line that is not JSON (or not a JSON object) is rejected BAD_JSON by the reader;
+- event id: (cti, reference) — `reference` is unique per CTI, the idempotence key:
+  the same report posted twice, or re-sent in another file, is the same fact;
+- source_ref: the report's reference;
+- default as-of: the latest `date` (CTI reports do not hold the hub's clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.identity import event_id
+from hub.types.events import CTI_TYPES, SIGNALEMENT_CTI, SOURCE_TOPICS
+from hub.validation import BAD_VALUE, check_commune, check_enum, check_uai, parse_date, require
+
+from connectors.core.fields import Fields, make_event, person
+from connectors.core.tabular import JsonLinesConnector
+from connectors.core.types import Context, Mapped, Rejected
+
+SOURCE = "cti"
+TOPIC = SOURCE_TOPICS[SOURCE]
+JEUNE_FIELDS = ("ine", "nom", "prenom", "date_naissance", "commune_residence")
+
+
+def _flatten(row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Top-level keys lower-cased, plus `jeune.<key>`; the problem with `jeune` if any."""
+    flat: dict[str, Any] = {str(k).strip().lower(): v for k, v in row.items()}
+    jeune = flat.pop("jeune", None)
+    if jeune is None or jeune == "":
+        return flat, "missing"
+    if not isinstance(jeune, Mapping):
+        return flat, "bad"
+    for k, v in jeune.items():
+        flat[f"jeune.{str(k).strip().lower()}"] = v
+    return flat, None
+
+
+def _cti(f: Fields, ctx: Context) -> str | None:
+    code = f.text("cti")
+    if not code:
+        f.missing("cti", "code du CTI")
+        return None
+    directory = ctx.directory
+    if directory is None:
+        raise RuntimeError("cti: validation needs the directory")
+    for candidate in (code, code.upper()):
+        if directory.cti(candidate) is not None:
+            return candidate
+    f.fail("cti", (BAD_VALUE, f"CTI {code!r} inconnu de l'annuaire"))
+    return None
+
+
+def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
+    flat, jeune_problem = _flatten(row)
+    f = Fields(flat, lower=False)
+    cti = _cti(f, ctx)
+    uai = f.check("uai", check_uai)
+    kind = f.check("type", check_enum, CTI_TYPES)
+    day = f.check("date", parse_date)
+    reference = f.check("reference", require)
+    motif = f.text("motif") or None
+    if jeune_problem == "missing":
+        f.missing("jeune", "identité du jeune")
+    elif jeune_problem == "bad":
+        f.fail("jeune", (BAD_VALUE, "un objet est attendu"))
+    ine = nom = prenom = naissance = commune = None
+    if jeune_problem is None:
+        ine = f.ine("jeune.ine")
+        nom = f.check("jeune.nom", require)
+        prenom = f.check("jeune.prenom", require)
+        naissance = f.check("jeune.date_naissance", parse_date)
+        commune = f.check("jeune.commune_residence", check_commune, optional=True)
+    if not f.ok:
+        return f.rejected()
+    assert cti and uai and kind and day and reference and nom and prenom and naissance
+    event = make_event(
+        ctx,
+        SIGNALEMENT_CTI,
+        event_id(SOURCE, cti, reference),
+        reference,
+        day,
+        person(ine, nom, prenom, naissance, commune),
+        cti=cti,
+        uai=uai,
+        type=kind,
+        reference=reference,
+        motif=motif,
+    )
+    return Mapped([event], warnings=f.warnings)
+
+
+CONNECTOR = JsonLinesConnector(SOURCE, validate, needs_directory=True)

@@ -1,0 +1,109 @@
+"""The directory file (inputs.md §6) as pydantic models: one entry checked at a time.
+
+Field rules come from hub.validation, so a UAI or a commune is judged here exactly as
+the connectors judge it. Cross-references between entries are checked in `load.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from hub.validation import (
+    BAD_VALUE,
+    FieldError,
+    check_commune,
+    check_departement,
+    check_enum,
+    check_uai,
+    require,
+)
+
+ETABLISSEMENT_TYPES = ("COLLEGE", "LYCEE", "LP", "EREA", "MFR", "CFA")
+CTI_TYPES = ("ETAT", "REGION")
+SECTIONS = ("observatoires", "missions_locales", "ctis", "etablissements")
+
+
+def scalar_text(value: object) -> object:
+    """YAML reads an unquoted 86194 as an int: take it as the text it was written as.
+
+    Safe: a leading-zero code YAML would read as octal (01053 → 555) comes out too
+    short to pass any code check, so it is refused, never silently changed.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _enum(label: str, allowed: tuple[str, ...]):
+    def check(value: str) -> str:
+        try:
+            return check_enum(value, allowed)  # type: ignore[return-value]
+        except FieldError as e:
+            if e.code != BAD_VALUE:
+                raise
+            raise FieldError(BAD_VALUE, f"{label} {value.strip()!r} inconnu: {', '.join(allowed)} attendu") from None
+
+    return AfterValidator(check)
+
+
+def _optional_code(value: object) -> object:
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+_Text = BeforeValidator(scalar_text)
+Code = Annotated[str, _Text, AfterValidator(require)]
+Nom = Annotated[str, AfterValidator(require)]
+Uai = Annotated[str, _Text, AfterValidator(check_uai)]
+Commune = Annotated[str, _Text, AfterValidator(check_commune)]
+Departement = Annotated[str, _Text, AfterValidator(check_departement)]
+
+
+class _Entry(BaseModel):
+    # extra="forbid": a misspelt key ("commune:" for "communes:") must not pass silently.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ObservatoireEntry(_Entry):
+    code: Code
+    nom: Nom
+    departements: tuple[Departement, ...] = Field(min_length=1)
+
+
+class MissionLocaleEntry(_Entry):
+    code: Code
+    nom: Nom
+    observatoire: Code
+    communes: tuple[Commune, ...] = Field(min_length=1)
+
+
+class CtiEntry(_Entry):
+    code: Code
+    type: Annotated[str, _enum("type", CTI_TYPES)]
+    nom: Nom
+
+
+class EtablissementEntry(_Entry):
+    uai: Uai
+    nom: Nom
+    type: Annotated[str, _enum("type", ETABLISSEMENT_TYPES)]
+    commune: Commune
+    cti: Annotated[Code | None, BeforeValidator(_optional_code)] = None
+
+
+class DirectoryData(_Entry):
+    """A whole directory whose entries and cross-references have been checked."""
+
+    observatoires: tuple[ObservatoireEntry, ...] = ()
+    missions_locales: tuple[MissionLocaleEntry, ...] = ()
+    ctis: tuple[CtiEntry, ...] = ()
+    etablissements: tuple[EtablissementEntry, ...] = ()
+
+
+ENTRY_MODELS: dict[str, type[_Entry]] = {
+    "observatoires": ObservatoireEntry,
+    "missions_locales": MissionLocaleEntry,
+    "ctis": CtiEntry,
+    "etablissements": EtablissementEntry,
+}

@@ -1,0 +1,108 @@
+"""Prevention → `PREVENTION` (rules.md §5).
+
+Law: Code de l'éducation L131-8 (the head of establishment acts on unjustified absences;
+the threshold of four half-days in a month), and the CTI État's detection role in
+vocational lycées.
+
+Rule as implemented:
+
+- **Age**: only for a person aged 16 or more *at the opening date* — no deferral to the
+  birthday: prevention is about the present. A signal at 15 never opens a case later.
+- **Triggers**:
+  - `ABSENTEISME_MENSUEL` with ≥ absence_one_month_threshold (10) unjustified half-days in
+    one month → opening date = that month's last day (the event's date);
+  - ≥ absence_two_months_threshold (4) in *each* of two consecutive calendar months
+    (month M−1 and M, e.g. December and January; June and September are not
+    consecutive) → opening date = the last day of the second month;
+  - a CTI `SIGNALEMENT_CTI` of type `REPERAGE` → opening date = the report's date.
+  Choice: absences are counted **per establishment** (UAI) and month, as L131-8 has the
+  head of each establishment count them; two rows for the same establishment and month
+  (a corrected export) count as the larger of the two.
+- **Belongs to the establishment** of the triggering report (routed by its UAI; no moves).
+- **One open prevention case per person**: while it is open, further signals attach as
+  evidence — absenteeism rows with at least one unjustified half-day, CTI `REPERAGE` and
+  `SUIVI` reports — whatever their establishment.
+- **Closed `CLOS`**: by a CTI `CLOTURE` report (outcome `CLOTURE_CTI`; any CTI: the
+  person has one open prevention case), or when the pupil leaves that establishment —
+  an `ELEVE_SORTI` of its UAI, whatever the reason, or a `SORTIE_CFA` of that UAI for a
+  case opened in a CFA — (outcome `SORTIE`; the exit rule handles that exit on its own).
+  `closed_on` = the report's or the exit's date. A closure dated after the clock applies
+  as soon as it is known; a `CLOTURE` with no open case does nothing.
+- After closure, a new trigger opens a new case (new opening date, new case id); months
+  already counted can count again with a new month (Feb+Mar after a case opened on
+  Jan+Feb and closed in March): absenteeism that goes on is a new signal.
+- Never resolved by the §4 situation (no `RESOLU` except by `SOLUTION_CONSEILLER`).
+"""
+
+from __future__ import annotations
+
+from hub.types.cases import CLOS, PREVENTION
+
+from .age import age_at, month_index
+from .timeline import START
+
+REPERAGE = "REPERAGE"
+SUIVI = "SUIVI"
+CLOTURE = "CLOTURE"
+CLOTURE_CTI = "CLOTURE_CTI"
+SORTIE = "SORTIE"
+
+
+def _month(ev: dict) -> int:
+    mois = ev.get("mois")
+    if mois and len(mois) >= 7:
+        try:
+            return int(mois[:4]) * 12 + int(mois[5:7]) - 1
+        except ValueError:
+            pass
+    return month_index(ev["event_date"])
+
+
+def on_absence(sim, k: int, ev: dict) -> None:
+    count = ev.get("demi_journees_non_justifiees") or 0
+    uai = ev.get("uai")
+    month = _month(ev)
+    key = (uai, month)
+    known = sim.absences.get(key)
+    if known is None or count > known[0]:
+        sim.absences[key] = (count, k)
+    case = sim.open.get(PREVENTION)
+    if case is not None:
+        if count > 0:
+            case.evidence.append(k)
+        return
+    if count >= sim.abs_one:
+        sim.at(ev["event_date"], START, _open, uai, [k])
+    elif count >= sim.abs_two:
+        before = sim.absences.get((uai, month - 1))
+        if before is not None and before[0] >= sim.abs_two:
+            sim.at(ev["event_date"], START, _open, uai, [before[1], k])
+
+
+def on_cti(sim, k: int, ev: dict) -> None:
+    kind = ev.get("type")
+    case = sim.open.get(PREVENTION)
+    if kind == CLOTURE:
+        if case is not None:
+            sim.finish(case, CLOS, CLOTURE_CTI, ev["event_date"], k)
+    elif case is not None:
+        case.evidence.append(k)
+    elif kind == REPERAGE:
+        sim.at(ev["event_date"], START, _open, ev.get("uai"), [k])
+
+
+def on_leave(sim, k: int, uai: str | None) -> None:
+    case = sim.open.get(PREVENTION)
+    if case is not None and uai is not None and case.uai == uai:
+        sim.finish(case, CLOS, SORTIE, sim.tl.dates[k], k)
+
+
+def _open(sim, uai: str | None, evidence: list[int]) -> None:
+    opening = sim.now_date
+    if age_at(sim.dob, opening) < sim.min_age:
+        return
+    case = sim.open.get(PREVENTION)
+    if case is not None:
+        case.evidence.extend(evidence)
+        return
+    sim.new_case(PREVENTION, opening, uai, False, None, evidence)

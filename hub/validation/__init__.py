@@ -1,0 +1,43 @@
+"""Field validators shared by connectors, directory and HTTP (inputs.md, common rules)."""
+
+from hub.validation.fields import (
+    BAD_COMMUNE,
+    BAD_DATE,
+    BAD_SIRET,
+    BAD_UAI,
+    BAD_VALUE,
+    MISSING_FIELD,
+    FieldError,
+    check_commune,
+    check_departement,
+    check_enum,
+    check_month,
+    check_non_negative_int,
+    check_siret,
+    check_uai,
+    departement_of,
+    parse_date,
+    require,
+    uai_check_letter,
+)
+
+__all__ = [
+    "BAD_COMMUNE",
+    "BAD_DATE",
+    "BAD_SIRET",
+    "BAD_UAI",
+    "BAD_VALUE",
+    "MISSING_FIELD",
+    "FieldError",
+    "check_commune",
+    "check_departement",
+    "check_enum",
+    "check_month",
+    "check_non_negative_int",
+    "check_siret",
+    "check_uai",
+    "departement_of",
+    "parse_date",
+    "require",
+    "uai_check_letter",
+]

@@ -1,0 +1,295 @@
+"""Loading the directory: the sample, and every way a file is refused (inputs.md §6)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from hub.directory import DirectoryError, load_directory, parse_directory
+from hub.errors import InputError
+from hub.validation import check_uai
+
+from .conftest import SAMPLE
+
+
+def refused(write_yaml, doc) -> DirectoryError:
+    with pytest.raises(DirectoryError) as info:
+        load_directory(write_yaml(doc))
+    message = str(info.value)
+    assert "\n" not in message  # one line for the command line
+    return info.value
+
+
+# --- the sample ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_directory(SAMPLE)
+
+
+def test_sample_loads(sample):
+    assert [o.code for o in sample.observatoires] == ["OBS-16", "OBS-17", "OBS-79", "OBS-86"]
+    assert {o.code: o.departements for o in sample.observatoires}["OBS-86"] == ("86",)
+
+
+def test_sample_missions_locales_cover_real_main_communes(sample):
+    ml_of = {c: ml.code for ml in sample.missions_locales for c in ml.communes}
+    for commune in ("86194", "86066", "16015", "16102", "17300", "17299", "17306", "17415",
+                    "79191", "79049", "79329"):
+        assert commune in ml_of, commune
+    assert ml_of["86194"] == ml_of["86041"] == ml_of["86115"] == "ML-86-POI"  # inputs.md example
+    for ml in sample.missions_locales:
+        assert len(ml.communes) >= 12, ml.code
+        assert ml.observatoire == f"OBS-{ml.code[3:5]}"
+        assert all(c[:2] == ml.code[3:5] for c in ml.communes), ml.code
+
+
+def test_sample_establishments(sample):
+    per_dep = Counter(e.commune[:2] for e in sample.etablissements)
+    assert set(per_dep) == {"16", "17", "79", "86"}
+    assert all(15 <= n <= 25 for n in per_dep.values()), per_dep
+    ctis = {c.code: c for c in sample.ctis}
+    for e in sample.etablissements:
+        assert check_uai(e.uai) == e.uai
+        assert e.uai[:3] == "0" + e.commune[:2]
+        if e.type == "LP":
+            assert ctis[e.cti].type == "ETAT", e.uai
+            assert ctis[e.cti].code.startswith(f"CTI-E-{e.commune[:2]}-")
+        if e.type == "CFA":
+            assert ctis[e.cti].type == "REGION", e.uai
+            assert ctis[e.cti].code.startswith(f"CTI-R-{e.commune[:2]}-")
+    for dep in per_dep:
+        types = {e.type for e in sample.etablissements if e.commune[:2] == dep}
+        assert types == {"COLLEGE", "LYCEE", "LP", "EREA", "MFR", "CFA"}, dep
+    assert any(e.cti is None for e in sample.etablissements)
+    spec_lp = next(e for e in sample.etablissements if e.uai == "0860012W")
+    assert (spec_lp.type, spec_lp.commune, spec_lp.cti) == ("LP", "86194", "CTI-E-86-01")
+    assert "CTI-R-86-02" in ctis  # the RUPTURE example of interfaces.md
+
+
+# --- field problems --------------------------------------------------------------------
+
+def test_bad_uai_names_the_entry(write_yaml, small_doc):
+    small_doc["etablissements"][3]["uai"] = "0860099Z"
+    e = refused(write_yaml, small_doc)
+    assert "etablissements[3] 0860099Z: UAI '0860099Z' invalide: lettre de contrôle" in str(e)
+    assert str(e).startswith(str(write_yaml(small_doc)) + ": ")
+
+
+def test_bad_commune_of_an_establishment_and_of_a_mission_locale(write_yaml, small_doc):
+    small_doc["etablissements"][0]["commune"] = "8619"
+    small_doc["missions_locales"][1]["communes"].append("2C004")
+    e = refused(write_yaml, small_doc)
+    assert "etablissements[0] 0860012W: commune '8619' invalide" in str(e)
+    assert "missions_locales[1] ML-79-NIO: commune '2C004' invalide" in str(e)
+
+
+def test_bad_departement(write_yaml, small_doc):
+    small_doc["observatoires"][0]["departements"] = ["97"]
+    assert "observatoires[0] OBS-86: département '97' invalide" in str(refused(write_yaml, small_doc))
+
+
+@pytest.mark.parametrize(
+    ("section", "index", "value", "expected"),
+    [
+        ("etablissements", 0, "UNIVERSITE", "etablissements[0] 0860012W: type 'UNIVERSITE' inconnu: COLLEGE, LYCEE, LP, EREA, MFR, CFA attendu"),
+        ("ctis", 0, "DEPARTEMENT", "ctis[0] CTI-E-86-01: type 'DEPARTEMENT' inconnu: ETAT, REGION attendu"),
+    ],
+)
+def test_unknown_type_values(write_yaml, small_doc, section, index, value, expected):
+    small_doc[section][index]["type"] = value
+    assert expected in str(refused(write_yaml, small_doc))
+
+
+def test_type_values_are_case_insensitive(small_doc):
+    small_doc["etablissements"][0]["type"] = "lp"
+    small_doc["ctis"][1]["type"] = "Region"
+    data = parse_directory(small_doc)
+    assert data.etablissements[0].type == "LP" and data.ctis[1].type == "REGION"
+
+
+def test_missing_unknown_and_empty_fields(write_yaml, small_doc):
+    del small_doc["ctis"][0]["nom"]
+    small_doc["missions_locales"][0]["commune"] = "86194"  # misspelt key
+    small_doc["observatoires"][1]["nom"] = "  "
+    small_doc["observatoires"][2]["departements"] = []
+    message = str(refused(write_yaml, small_doc))
+    assert "ctis[0] CTI-E-86-01: champ nom manquant" in message
+    assert "missions_locales[0] ML-86-POI: champ commune inconnu" in message
+    assert "observatoires[1] OBS-79: nom vide" in message
+    assert "observatoires[2] OBS-COR: departements: liste vide" in message
+
+
+def test_entry_that_is_not_a_mapping(write_yaml, small_doc):
+    small_doc["ctis"].append("CTI-E-86-09")
+    assert "ctis[3]: objet attendu" in str(refused(write_yaml, small_doc))
+
+
+def test_unquoted_codes_are_read_as_written(write_yaml, small_doc):
+    text = write_yaml(small_doc).read_text().replace("'86194'", "86194").replace("'86'", "86")
+    assert "- 86194" in text and "- 86" in text
+    data = load_directory(write_yaml(text))
+    assert "86194" in data.missions_locales[0].communes and data.observatoires[0].departements == ("86",)
+
+
+def test_unquoted_leading_zero_code_is_refused_not_changed(write_yaml, small_doc):
+    # YAML 1.1 reads 01053 as octal 555: it must fail, never become another commune.
+    text = write_yaml(small_doc).read_text().replace("'86194'", "01053", 1)
+    assert "commune '555' invalide" in str(refused(write_yaml, text))
+
+
+# --- cross-references ------------------------------------------------------------------
+
+def test_unknown_observatoire_of_a_mission_locale(write_yaml, small_doc):
+    small_doc["missions_locales"][2]["observatoire"] = "OBS-99"
+    assert "missions_locales[2] ML-974: observatoire OBS-99 inconnu" in str(refused(write_yaml, small_doc))
+
+
+def test_unknown_cti_of_an_establishment(write_yaml, small_doc):
+    small_doc["etablissements"][1]["cti"] = "CTI-R-86-99"
+    assert "etablissements[1] 0861433R: CTI CTI-R-86-99 inconnue" in str(refused(write_yaml, small_doc))
+
+
+def test_cfa_with_a_cti_etat(write_yaml, small_doc):
+    small_doc["etablissements"][1]["cti"] = "CTI-E-86-01"
+    assert "etablissements[1] 0861433R: CTI CTI-E-86-01 de type ETAT pour un CFA" in str(refused(write_yaml, small_doc))
+
+
+def test_other_types_may_have_either_cti(small_doc):
+    # An MFR or a lycée with apprentices has a CTI Région (seeds: "établissements ayant des apprentis").
+    small_doc["etablissements"][3]["cti"] = "CTI-R-86-02"
+    assert parse_directory(small_doc).etablissements[3].cti == "CTI-R-86-02"
+
+
+def test_empty_cti_means_none(small_doc):
+    small_doc["etablissements"][0]["cti"] = ""
+    assert parse_directory(small_doc).etablissements[0].cti is None
+
+
+@pytest.mark.parametrize(
+    ("section", "entry", "expected"),
+    [
+        ("observatoires", {"code": "OBS-86", "nom": "Bis", "departements": ["16"]},
+         "observatoires[4] OBS-86: code en double (déjà observatoires[0])"),
+        ("missions_locales", {"code": "ML-86-POI", "nom": "Bis", "observatoire": "OBS-86", "communes": ["86066"]},
+         "missions_locales[3] ML-86-POI: code en double (déjà missions_locales[0])"),
+        ("ctis", {"code": "CTI-E-86-01", "type": "ETAT", "nom": "Bis"},
+         "ctis[3] CTI-E-86-01: code en double (déjà ctis[0])"),
+        ("etablissements", {"uai": "0860012w", "nom": "Bis", "type": "LP", "commune": "86194"},
+         "etablissements[7] 0860012w: UAI en double (déjà etablissements[0])"),
+    ],
+)
+def test_duplicate_codes(write_yaml, small_doc, section, entry, expected):
+    small_doc[section].append(entry)
+    assert expected in str(refused(write_yaml, small_doc))
+
+
+def test_commune_claimed_by_two_missions_locales(write_yaml, small_doc):
+    small_doc["missions_locales"][1]["communes"].append("86194")
+    assert "missions_locales[1] ML-79-NIO: commune 86194 déjà couverte par ML-86-POI" in str(
+        refused(write_yaml, small_doc)
+    )
+
+
+def test_departement_claimed_by_two_observatoires(write_yaml, small_doc):
+    small_doc["observatoires"][1]["departements"].append("86")
+    assert "observatoires[1] OBS-79: département 86 déjà couvert par OBS-86" in str(refused(write_yaml, small_doc))
+
+
+def test_a_repeat_inside_one_entry_is_harmless(small_doc):
+    small_doc["missions_locales"][0]["communes"].append("86194")
+    small_doc["observatoires"][0]["departements"].append("86")
+    parse_directory(small_doc)
+
+
+def test_reference_to_an_entry_refused_for_another_fault_is_not_echoed(write_yaml, small_doc):
+    small_doc["observatoires"][0]["departements"] = ["8"]
+    e = refused(write_yaml, small_doc)
+    assert e.problems == ["observatoires[0] OBS-86: département '8' invalide: 2 chiffres, 2A, 2B ou 97x attendu"]
+
+
+def test_every_problem_is_reported_at_once_in_section_order(write_yaml, small_doc):
+    small_doc["missions_locales"][2]["observatoire"] = "OBS-99"
+    small_doc["etablissements"][5]["uai"] = "0860099Z"
+    small_doc["etablissements"][5]["commune"] = "3306"
+    small_doc["etablissements"][1]["cti"] = "CTI-X"
+    small_doc["ctis"][2]["type"] = "AUTRE"
+    small_doc["extra"] = []
+    e = refused(write_yaml, small_doc)
+    assert [p.split(":")[0] for p in e.problems] == [
+        "section extra inconnue",
+        "missions_locales[2] ML-974",
+        "ctis[2] CTI-R-79-01",
+        "etablissements[1] 0861433R",
+        "etablissements[5] 0860099Z",
+    ]
+    # both faults of one entry in one item
+    assert any("UAI '0860099Z' invalide" in p and "commune '3306' invalide" in p for p in e.problems)
+    assert str(e) == f"{write_yaml(small_doc)}: " + "; ".join(e.problems)
+
+
+# --- the file as a whole ---------------------------------------------------------------
+
+def test_directory_error_is_an_input_error():
+    assert issubclass(DirectoryError, InputError) and DirectoryError("x").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("observatoires: [\n  - code: OBS-86\n", "YAML invalide"),
+        ("a: b: c\n", "YAML invalide (ligne 1"),
+        ("- un\n- deux\n", "un document avec les sections"),
+        ("", "un document avec les sections"),
+        ("juste du texte", "un document avec les sections"),
+    ],
+)
+def test_not_a_directory_document(write_yaml, content, expected):
+    e = refused(write_yaml, content)
+    assert expected in str(e)
+
+
+def test_invalid_utf8(tmp_path):
+    path = tmp_path / "annuaire.yaml"
+    path.write_bytes(b"observatoires:\n  - code: OBS-86\n    nom: D\xe9crochage\n")
+    with pytest.raises(DirectoryError, match="YAML invalide"):
+        load_directory(path)
+
+
+def test_unreadable_file(tmp_path):
+    with pytest.raises(DirectoryError, match=r"absent\.yaml: lecture impossible"):
+        load_directory(tmp_path / "absent.yaml")
+    with pytest.raises(DirectoryError, match="lecture impossible"):
+        load_directory(tmp_path)  # a folder
+
+
+def test_unsafe_yaml_tags_are_refused(write_yaml):
+    e = refused(write_yaml, "observatoires: !!python/object/apply:os.system ['true']\n")
+    assert "YAML invalide" in str(e)
+
+
+def test_sections_missing_not_lists_or_unknown(write_yaml, small_doc):
+    del small_doc["ctis"]
+    small_doc["observatoires"] = {"code": "OBS-86"}
+    small_doc["annexes"] = []
+    message = str(refused(write_yaml, small_doc))
+    assert "section annexes inconnue" in message
+    assert "section ctis manquante" in message
+    assert "section observatoires: liste attendue" in message
+
+
+def test_empty_sections_are_allowed(small_doc):
+    data = parse_directory({"observatoires": [], "missions_locales": [], "ctis": [], "etablissements": []})
+    assert data.etablissements == ()
+
+
+def test_an_entry_with_a_bad_field_still_has_its_references_checked(write_yaml, small_doc):
+    small_doc["missions_locales"][2].update(observatoire="OBS-99", communes=["8619", "86194"])
+    small_doc["etablissements"][0].update(uai="0860099Z", cti="CTI-E-86-99")
+    e = refused(write_yaml, small_doc)
+    assert e.problems == [
+        "missions_locales[2] ML-974: commune '8619' invalide: code INSEE à 5 caractères attendu, "
+        "observatoire OBS-99 inconnu, commune 86194 déjà couverte par ML-86-POI",
+        "etablissements[0] 0860099Z: UAI '0860099Z' invalide: lettre de contrôle R attendue, CTI CTI-E-86-99 inconnue",
+    ]
