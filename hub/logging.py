@@ -28,6 +28,9 @@ def configure(level: str = "INFO", fmt: str = "auto") -> None:
     )
     # Library loggers (aiokafka, faust) go through the standard library at WARNING.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # aiokafka warns on every retried request (e.g. a leader not yet elected on a new
+    # topic); the retry succeeds, so only errors reach the user.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -15,6 +15,7 @@ from typing import Any
 
 import fastavro
 
+from hub.errors import HubError
 from hub.avro.fingerprint import SchemaParseError, canonical_form, crc64_avro, fingerprint_hex
 
 FILE_RE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
@@ -61,7 +62,7 @@ class SchemaVersion:
         return f"{self.name} v{self.version}"
 
 
-class SchemaFileError(ValueError):
+class SchemaFileError(HubError, ValueError):
     """A schema file that cannot be used: bad name, not JSON, not a valid Avro schema."""
 
 

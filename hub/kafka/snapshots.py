@@ -14,6 +14,7 @@ import json
 import zlib
 from typing import Any
 
+from connectors.core.types import Snapshot
 from hub.kafka import client
 from hub.kafka.compacted import read_table
 from hub.kafka.topics import SNAPSHOTS
@@ -32,18 +33,25 @@ class KafkaSnapshotStore:
             self._table = await read_table(SNAPSHOTS, self.settings)
         return self._table
 
-    async def previous(self, uaj: str) -> dict[str, Any]:
+    async def previous(self, uaj: str) -> Snapshot | None:
+        doc = await self.previous_json(uaj)
+        return Snapshot.from_json(doc) if doc is not None else None
+
+    async def save(self, snapshot: Snapshot) -> None:
+        await self.save_json(snapshot.uaj, snapshot.to_json())
+
+    async def previous_json(self, uaj: str) -> dict[str, Any] | None:
         table = await self._load()
         manifest = table.get(uaj.encode())
         if manifest is None:
-            return {}
+            return None
         meta = json.loads(manifest)
         blob = b"".join(table.get(f"{uaj}#{meta['version']}#{i}".encode(), b"") for i in range(meta["chunks"]))
         if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
             raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
         return json.loads(zlib.decompress(blob))
 
-    async def save(self, uaj: str, snapshot: dict[str, Any]) -> None:
+    async def save_json(self, uaj: str, snapshot: dict[str, Any]) -> None:
         blob = zlib.compress(json.dumps(snapshot, separators=(",", ":"), sort_keys=True).encode(), 6)
         digest = hashlib.sha256(blob).hexdigest()
         # Chunk keys carry the digest prefix: new chunks never overwrite the ones the

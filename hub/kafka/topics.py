@@ -101,6 +101,7 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
             [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs(replication_factor)) for s in missing]
         )
         report.created = [s.name for s in missing]
+        await _wait_for_leaders(admin, report.created)
     present = [s for s in specs if s.name in existing]
     if not present:
         return report
@@ -120,6 +121,21 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
         if not changed:
             report.unchanged.append(spec.name)
     return report
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0) -> None:
+    """New topics are usable only once every partition has a leader; producing earlier
+    only earns retries and warnings."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        metadata = await admin.describe_topics(names)
+        if all(not m.get("error_code") and m["partitions"] and all(p["leader"] >= 0 for p in m["partitions"])
+               for m in metadata):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def describe_topics(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict]:

@@ -1,23 +1,13 @@
-"""Shared fixtures of the Avro tests.
-
-The repo root goes on sys.path so that `hub` imports without an installed package
-(`.venv/bin/pytest` does not add the working directory by itself).
-"""
+"""Fixtures of the Avro tests (no broker: everything here is in-process and fast)."""
 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-SCHEMAS = ROOT / "schemas"
-VECTORS = Path("/work/shared/vectors/avro-schema-tests.txt")
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
 @pytest.fixture

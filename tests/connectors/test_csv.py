@@ -1,0 +1,109 @@
+"""The shared CSV reader: encodings, header rules, malformed lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.errors import InputError
+
+from connectors.core.csv import CP1252, UTF8, CsvFile, detect_encoding, split_line
+
+COLS = ("a", "b", "c")
+
+
+def read(path: Path, required=COLS):
+    f = CsvFile(path, COLS, required)
+    f.open()
+    try:
+        return list(f.records()), f
+    finally:
+        f.close()
+
+
+def test_header_case_insensitive_order_free_extra_ignored(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text(" C ;Extra;A;b\n3;zz;1;2\n", encoding="utf-8")
+    recs, _ = read(p)
+    assert [r.row for r in recs] == [{"a": "1", "b": "2", "c": "3"}]
+    assert recs[0].position == "line 2" and recs[0].ref == "x.csv:2" and recs[0].raw == "3;zz;1;2"
+
+
+def test_utf8_with_bom_and_crlf(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbfa;b;c\r\n\xc3\x89lodie;2;3\r\n")
+    recs, f = read(p)
+    assert f.encoding == UTF8
+    assert recs[0].row == {"a": "Élodie", "b": "2", "c": "3"}
+
+
+def test_windows_1252_fallback(tmp_path):
+    p = tmp_path / "w.csv"
+    # é = E9, € = 80, ’ = 92 in Windows-1252; 81 is undefined there (kept as U+0081).
+    p.write_bytes(b"a;b;c\n\xe9lodie;\x80\x92;x\x81\n")
+    recs, f = read(p)
+    assert f.encoding == CP1252
+    assert recs[0].row == {"a": "élodie", "b": "€’", "c": "x\x81"}
+
+
+def test_utf8_decided_over_whole_file_across_chunks(tmp_path):
+    p = tmp_path / "big.csv"
+    line = "é" * 1000 + ";b;c\n"  # multi-byte characters straddle the 1 MiB chunk boundary
+    p.write_text("a;b;c\n" + line * 1200, encoding="utf-8")
+    assert detect_encoding(p) == UTF8
+    with p.open("ab") as f:
+        f.write(b"\xe9;b;c\n")  # one Latin-1 byte at the very end
+    assert detect_encoding(p) == CP1252
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "vide"),
+        (b"\n\n", "vide"),
+        (b"a;b\n1;2\n", "colonnes obligatoires absentes: c"),
+        (b"a,b,c\n1,2,3\n", "séparateur"),
+        (b"a;b;c;A\n1;2;3;4\n", "en double"),
+    ],
+)
+def test_file_level_errors(tmp_path, content, message):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read(p)
+
+
+def test_optional_column_may_be_absent(tmp_path):
+    p = tmp_path / "o.csv"
+    p.write_text("a;b\n1;2\n", encoding="utf-8")
+    recs, _ = read(p, required=("a", "b"))
+    assert recs[0].row == {"a": "1", "b": "2"}
+
+
+def test_unreadable_and_directory(tmp_path):
+    with pytest.raises(InputError, match="illisible|introuvable"):
+        read(tmp_path / "missing.csv")
+    with pytest.raises(InputError, match="dossier"):
+        read(tmp_path)
+
+
+def test_wrong_field_count_rejected_line_only(tmp_path):
+    p = tmp_path / "n.csv"
+    p.write_text('a;b;c\n1;2;3\n1;2\n1;2;3;4\n"x;y";2;3\n1;2;3;;\n\n;;\n"bad;2;3\n7;8;9\n', encoding="utf-8")
+    recs, _ = read(p)
+    ok = [r.row for r in recs if r.error is None]
+    bad = [(r.position, r.error.reason) for r in recs if r.error is not None]
+    assert ok == [
+        {"a": "1", "b": "2", "c": "3"},
+        {"a": "x;y", "b": "2", "c": "3"},
+        {"a": "1", "b": "2", "c": "3"},  # trailing empty fields tolerated
+        {"a": "7", "b": "8", "c": "9"},
+    ]
+    # blank line and all-empty line skipped; a stray quote costs its own line only
+    assert bad == [("line 3", "BAD_VALUE"), ("line 4", "BAD_VALUE"), ("line 9", "BAD_VALUE")]
+
+
+def test_split_line():
+    assert split_line("a;b;c") == ["a", "b", "c"]
+    assert split_line('"a;1";"b""q";c') == ["a;1", 'b"q', "c"]

@@ -1,0 +1,139 @@
+"""rules.md §5 "Prevention" (Code de l'éducation L131-8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.identity import case_id
+
+from .builders import (
+    KEY,
+    LYCEE_17,
+    LYCEE_A,
+    LYCEE_B,
+    absence,
+    action,
+    cases,
+    cti,
+    d,
+    evidence_types,
+    ml,
+    one,
+    run,
+    sorti,
+)
+
+CLOCK = d("2026-06-30")
+
+
+def test_four_half_days_in_two_consecutive_months():
+    evs = [absence("2026-01", 4), absence("2026-02", 4)]
+    case = one(evs, CLOCK)
+    assert case["type"] == "PREVENTION"
+    assert case["opened_on"] == d("2026-02-28")
+    assert case["status"] == "OUVERT"
+    assert case["assigned_to"] == {"role": "CTI_ETAT", "code": "CTI-E-86-01"}
+    assert evidence_types(case) == ["ABSENTEISME_MENSUEL", "ABSENTEISME_MENSUEL"]
+    assert case["periode_essai"] is None
+
+
+def test_december_and_january_are_consecutive():
+    assert one([absence("2025-12", 5), absence("2026-01", 6)], CLOCK)["opened_on"] == d("2026-01-31")
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [("2026-01", 4), ("2026-03", 4)],  # not consecutive
+        [("2026-01", 3), ("2026-02", 9)],  # 3 < 4
+        [("2026-01", 9)],  # 9 < 10
+        [("2025-06", 8), ("2025-09", 8)],  # the summer is in between
+    ],
+)
+def test_no_trigger(rows):
+    assert cases([absence(m, n, ref=i) for i, (m, n) in enumerate(rows)], CLOCK) == []
+
+
+def test_ten_half_days_in_one_month():
+    case = one([absence("2026-03", 10)], CLOCK)
+    assert case["opened_on"] == d("2026-03-31")
+
+
+def test_absences_count_per_establishment():
+    assert cases([absence("2026-01", 4, uai=LYCEE_A), absence("2026-02", 4, uai=LYCEE_B)], CLOCK) == []
+
+
+def test_absence_report_dated_after_the_clock_waits_for_it():
+    evs = [absence("2026-03", 12)]
+    res = run(evs, d("2026-03-30"))
+    assert res.cases == [] and res.next_deadline == d("2026-03-31")
+
+
+def test_cti_reperage_opens_on_the_report_date():
+    case = one([cti(d("2026-02-03"))], CLOCK)
+    assert case["opened_on"] == d("2026-02-03")
+    assert case["case_id"] == case_id(KEY, "PREVENTION", d("2026-02-03"))
+    assert evidence_types(case) == ["SIGNALEMENT_CTI"]
+
+
+def test_cti_suivi_alone_opens_nothing():
+    assert cases([cti(d("2026-02-03"), kind="SUIVI")], CLOCK) == []
+
+
+def test_further_signals_attach_to_the_open_case():
+    evs = [cti(d("2026-02-03")), absence("2026-02", 12), cti(d("2026-03-05"), kind="SUIVI"), cti(d("2026-03-06"), ref=1)]
+    case = one(evs, CLOCK)
+    assert case["opened_on"] == d("2026-02-03")
+    assert evidence_types(case) == ["SIGNALEMENT_CTI", "ABSENTEISME_MENSUEL", "SIGNALEMENT_CTI", "SIGNALEMENT_CTI"]
+
+
+def test_closed_by_cti_cloture():
+    case = one([cti(d("2026-02-03")), cti(d("2026-04-01"), kind="CLOTURE")], CLOCK)
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("CLOS", "CLOTURE_CTI", d("2026-04-01"))
+
+
+def test_closed_when_the_pupil_leaves_that_establishment_and_exit_rule_applies():
+    evs = [cti(d("2026-02-03")), sorti(d("2026-03-02"), uai=LYCEE_A)]
+    prevention, exit_case = cases(evs, CLOCK)
+    assert (prevention["status"], prevention["outcome"], prevention["closed_on"]) == ("CLOS", "SORTIE", d("2026-03-02"))
+    assert (exit_case["type"], exit_case["opened_on"]) == ("OBLIGATION_FORMATION", d("2026-04-01"))
+
+
+def test_leaving_another_establishment_does_not_close_it():
+    case = one([cti(d("2026-02-03")), sorti(d("2026-03-02"), uai=LYCEE_B, motif="07")], CLOCK)
+    assert case["status"] == "OUVERT"
+
+
+def test_new_trigger_after_closure_opens_a_new_case():
+    evs = [cti(d("2026-02-03")), cti(d("2026-03-01"), kind="CLOTURE"), cti(d("2026-04-10"), ref=1)]
+    first, second = cases(evs, CLOCK)
+    assert first["status"] == "CLOS" and second["status"] == "OUVERT"
+    assert second["opened_on"] == d("2026-04-10")
+
+
+def test_prevention_at_16_but_not_the_day_before():
+    dob = d("2010-02-03")  # 16 on 2026-02-03
+    assert one([cti(d("2026-02-03"), dob=dob)], CLOCK)["type"] == "PREVENTION"
+    assert cases([cti(d("2026-02-02"), dob=dob)], CLOCK) == []
+
+
+def test_prevention_belongs_to_the_establishment_and_never_moves():
+    evs = [cti(d("2026-02-03"), uai=LYCEE_17), ml(d("2026-03-01"), "PREMIER_ACCUEIL", commune="86041")]
+    case = one(evs, CLOCK)
+    assert case["observatoire"] == "OBS-17"
+    assert case["assigned_to"] == {"role": "CTI_ETAT", "code": "CTI-E-17-01"}
+    assert case["transfers"] == []
+    assert case["person"]["commune_residence"] == "86041"
+
+
+def test_counsellor_solution_resolves_a_prevention_case():
+    cid = case_id(KEY, "PREVENTION", d("2026-02-03"))
+    evs = [cti(d("2026-02-03")), action(d("2026-02-10"), cid, "SOLUTION_CONSEILLER", "RETOUR_SCOLAIRE")]
+    case = one(evs, CLOCK)
+    assert (case["status"], case["outcome"]) == ("RESOLU", "RETOUR_SCOLAIRE")
+
+
+def test_prevention_and_exit_cases_coexist_for_different_establishments():
+    evs = [cti(d("2026-02-03")), sorti(d("2026-02-10"), uai=LYCEE_B)]
+    types = sorted(c["type"] for c in cases(evs, CLOCK))
+    assert types == ["OBLIGATION_FORMATION", "PREVENTION"]

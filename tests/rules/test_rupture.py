@@ -1,0 +1,218 @@
+"""rules.md §5 "Apprenticeship rupture" (Code du travail L6222-18, L6222-18-2, L6222-19)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.identity import case_id
+
+from .builders import (
+    KEY,
+    LA_ROCHELLE,
+    action,
+    cases,
+    d,
+    days,
+    evidence_types,
+    inscrit,
+    ml,
+    one,
+    rompu,
+    run,
+    signe,
+    sortie_cfa,
+)
+
+D = d("2026-01-10")
+ALERT = D + days(150)  # 2026-06-09
+CLOSE = D + days(180)  # 2026-07-09
+MINOR = d("2009-09-01")  # 16 in 2026, still 16 at D+180
+ADULT = d("2006-06-01")
+
+
+def _by_type(found):
+    return {c["type"]: c for c in found}
+
+
+def test_rupture_opens_on_its_date_routed_to_the_cfa_cti():
+    evs = [signe(d("2025-09-01"), numero="C1"), rompu(D)]
+    assert run(evs, D - days(1)).next_deadline == D
+    case = one(evs, D)
+    assert case["type"] == "RUPTURE"
+    assert case["opened_on"] == D
+    assert case["case_id"] == case_id(KEY, "RUPTURE", D)
+    assert case["status"] == "OUVERT"
+    assert case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-02"}
+    assert evidence_types(case) == ["CONTRAT_ROMPU"]
+    assert run(evs, D).next_deadline == ALERT
+
+
+def test_diploma_obtained_is_not_a_rupture():
+    assert cases([rompu(D, cause="OBTENTION_DIPLOME")], d("2026-12-31")) == []
+
+
+def test_new_contract_signed_by_the_opening_date_means_no_case():
+    assert cases([rompu(D), signe(D, numero="C2")], d("2026-03-01")) == []
+    # Deferred opening (rupture at 15): a contract signed before the birthday.
+    dob = d("2010-03-01")  # 16 on 2026-03-01
+    evs = [rompu(D, dob=dob), signe(d("2026-02-20"), numero="C2", dob=dob)]
+    assert cases(evs, d("2026-06-01")) == []
+
+
+def test_contract_signed_before_the_rupture_is_not_a_new_contract():
+    evs = [signe(d("2024-09-01"), numero="C0"), signe(d("2025-09-01"), numero="C1"), rompu(D, numero="C1")]
+    assert one(evs, d("2026-03-01"))["status"] == "OUVERT"
+
+
+def test_rupture_before_16_opens_on_the_16th_birthday():
+    dob = d("2010-03-01")
+    evs = [rompu(D, dob=dob)]
+    res = run(evs, d("2026-02-28"))
+    assert res.cases == [] and res.next_deadline == d("2026-03-01")
+    case = one(evs, d("2026-03-01"))
+    assert case["opened_on"] == d("2026-03-01")
+    # The six months still run from the rupture.
+    assert run(evs, d("2026-03-01")).next_deadline == ALERT
+
+
+@pytest.mark.parametrize(("offset", "within"), [(0, True), (44, True), (45, False), (46, False)])
+def test_periode_essai_is_the_first_45_days(offset, within):
+    start = d("2025-11-01")
+    case = one([rompu(start + days(offset), debut=start)], start + days(60))
+    assert case["periode_essai"] is within
+
+
+def test_periode_essai_uses_the_signature_when_the_rupture_has_no_start():
+    ev = rompu(D)
+    ev["date_debut_contrat"] = None
+    assert one([signe(D - days(10), numero="C1", debut=D - days(10)), ev], D)["periode_essai"] is True
+
+
+def test_alerte_at_150_days():
+    evs = [rompu(D)]
+    assert one(evs, ALERT - days(1))["status"] == "OUVERT"
+    case = one(evs, ALERT)
+    assert (case["status"], case["alerted_on"]) == ("ALERTE", ALERT)
+    assert run(evs, ALERT).next_deadline == CLOSE
+
+
+def test_solution_on_day_150_wins_over_the_alert():
+    case = one([rompu(D), signe(ALERT, numero="C2")], ALERT)
+    assert (case["status"], case["outcome"], case["alerted_on"]) == ("RESOLU", "APPRENTISSAGE", None)
+
+
+def test_resolved_by_a_new_contract():
+    case = one([rompu(D), signe(d("2026-03-01"), numero="C2")], d("2026-12-31"))
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "APPRENTISSAGE", d("2026-03-01"))
+    assert evidence_types(case) == ["CONTRAT_ROMPU", "CONTRAT_SIGNE"]
+
+
+def test_resolved_by_another_solution():
+    case = one([rompu(D), inscrit(d("2026-02-01"))], d("2026-12-31"))
+    assert (case["status"], case["outcome"]) == ("RESOLU", "RETOUR_SCOLAIRE")
+
+
+def test_closed_without_solution_at_180_days_and_exit_rule_takes_over():
+    evs = [rompu(D)]  # 18 at D+180 → DECROCHAGE
+    found = cases(evs, CLOSE - days(1))
+    assert [(c["type"], c["status"]) for c in found] == [("RUPTURE", "ALERTE")]
+    found = _by_type(cases(evs, CLOSE))
+    rupture = found["RUPTURE"]
+    assert (rupture["status"], rupture["outcome"], rupture["closed_on"]) == ("CLOS", "SANS_SOLUTION", CLOSE)
+    handover = found["DECROCHAGE"]
+    assert (handover["opened_on"], handover["status"]) == (CLOSE, "OUVERT")
+    assert evidence_types(handover) == ["CONTRAT_ROMPU"]  # cites the rupture
+    assert handover["assigned_to"]["role"] == "MISSION_LOCALE"
+
+
+def test_handover_of_a_minor_is_an_obligation_case_with_its_alert():
+    evs = [rompu(D, dob=MINOR)]
+    handover = _by_type(cases(evs, CLOSE))["OBLIGATION_FORMATION"]
+    assert handover["opened_on"] == CLOSE
+    assert run(evs, CLOSE).next_deadline == d("2026-10-09")
+
+
+def test_handover_case_resolved_by_a_later_contract():
+    evs = [rompu(D), signe(CLOSE + days(20), numero="C2")]
+    found = _by_type(cases(evs, CLOSE + days(30)))
+    assert found["RUPTURE"]["outcome"] == "SANS_SOLUTION"
+    assert (found["DECROCHAGE"]["status"], found["DECROCHAGE"]["outcome"]) == ("RESOLU", "APPRENTISSAGE")
+
+
+def test_solution_known_beyond_the_clock_then_deadlines_catch_up():
+    evs = [rompu(D), signe(CLOSE + days(20), numero="C2")]
+    # Before the deadlines: the contract is known, the rupture reads resolved.
+    case = one(evs, d("2026-03-01"))
+    assert (case["status"], case["outcome"]) == ("RESOLU", "APPRENTISSAGE")
+    assert run(evs, d("2026-03-01")).next_deadline == ALERT
+
+
+def test_rupture_of_someone_over_25_opens_but_nothing_takes_over():
+    old = d("1998-01-01")  # 28
+    evs = [rompu(D, dob=old)]
+    assert one(evs, D)["type"] == "RUPTURE"
+    found = cases(evs, CLOSE)
+    assert [(c["type"], c["status"]) for c in found] == [("RUPTURE", "CLOS")]
+
+
+def test_sortie_cfa_while_open_is_abandon_and_exit_case_opens_at_once():
+    s = d("2026-03-01")
+    evs = [rompu(D), sortie_cfa(s)]
+    found = _by_type(cases(evs, s))
+    rupture = found["RUPTURE"]
+    assert (rupture["status"], rupture["outcome"], rupture["closed_on"]) == ("CLOS", "ABANDON", s)
+    exit_case = found["OBLIGATION_FORMATION"]  # 17 on 2026-03-01
+    assert exit_case["opened_on"] == s
+    assert evidence_types(exit_case) == ["CONTRAT_ROMPU", "SORTIE_CFA"]
+
+
+def test_sortie_cfa_dated_after_the_clock_closes_but_exit_case_waits_for_the_clock():
+    s = d("2026-03-01")
+    evs = [rompu(D), sortie_cfa(s)]
+    res = run(evs, d("2026-02-01"))
+    assert [(c["type"], c["status"]) for c in res.cases] == [("RUPTURE", "CLOS")]
+    assert res.next_deadline == s
+
+
+def test_sortie_cfa_with_no_rupture_is_an_exit_with_grace():
+    s = d("2026-03-01")
+    evs = [signe(d("2025-09-01"), numero="C1", dob=ADULT), sortie_cfa(s, dob=ADULT)]
+    res = run(evs, s + days(29))
+    assert res.cases == [] and res.next_deadline == s + days(30)
+    case = one(evs, s + days(30))
+    assert (case["type"], case["opened_on"]) == ("DECROCHAGE", s + days(30))
+    assert evidence_types(case) == ["SORTIE_CFA"]
+    assert case["assigned_to"] == {"role": "MISSION_LOCALE", "code": "ML-86-POI"}
+
+
+def test_sortie_cfa_after_a_resolved_rupture_is_an_exit():
+    evs = [rompu(D, dob=ADULT), signe(d("2026-02-01"), numero="C2", dob=ADULT), sortie_cfa(d("2026-03-01"), dob=ADULT)]
+    found = _by_type(cases(evs, d("2026-04-30")))
+    assert found["RUPTURE"]["status"] == "RESOLU"
+    assert found["DECROCHAGE"]["opened_on"] == d("2026-03-31")
+
+
+def test_second_rupture_while_open_attaches():
+    evs = [rompu(D, numero="C1"), rompu(D + days(3), numero="C7", ref=1)]
+    case = one(evs, d("2026-03-01"))
+    assert evidence_types(case) == ["CONTRAT_ROMPU", "CONTRAT_ROMPU"]
+
+
+def test_counsellor_solution_resolves_a_rupture():
+    cid = case_id(KEY, "RUPTURE", D)
+    case = one([rompu(D), action(d("2026-02-01"), cid, "SOLUTION_CONSEILLER", "FORMATION")], d("2026-12-31"))
+    assert (case["status"], case["outcome"]) == ("RESOLU", "FORMATION")
+
+
+def test_ml_accompaniment_at_the_rupture_means_no_case():
+    assert cases([ml(d("2025-12-01"), "ENTREE_ACCOMPAGNEMENT"), rompu(D)], d("2026-03-01")) == []
+
+
+def test_move_to_another_departement_transfers_the_rupture():
+    evs = [rompu(D), ml(d("2026-02-01"), "PREMIER_ACCUEIL", commune=LA_ROCHELLE)]
+    case = one(evs, d("2026-03-01"))
+    assert case["observatoire"] == "OBS-17"
+    assert case["transfers"] == [
+        {"date": d("2026-02-01"), "from_observatoire": "OBS-86", "to_observatoire": "OBS-17", "reason": "DEMENAGEMENT"}
+    ]
+    assert case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-02"}
