@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -50,7 +50,9 @@ class KafkaSink:
         await self._send(topic, value, key.encode(), headers)
 
     async def dead_letter(self, topic: str, record: dict[str, Any]) -> None:
-        fields = {k: record.get(k) for k in ("source", "file", "position", "reason", "detail", "raw", "received_at")}
+        fields = {k: record.get(k) for k in ("source", "file", "position", "reason", "detail", "raw", "row", "received_at")}
+        if isinstance(fields["received_at"], str):
+            fields["received_at"] = datetime.fromisoformat(fields["received_at"])
         await self._send(topic, self.codec.encode("dead_letter", fields), None, [("reason", record["reason"].encode())])
 
     async def watermark(self, source: str, as_of: date) -> None:

@@ -82,6 +82,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "DEAD_LETTER": {"source": "cfa", "file": "cfa-2026-01.csv", "position": "line 42", "reason": "BAD_SIRET",
                     "detail": "siret_employeur: 73282932000075 fails the Luhn check",
                     "raw": "086202509000123;0861234A;73282932000075;;DUPONT;Élodie;14/02/2009",
+                    "row": {"numero_contrat": "086202509000123", "siret_employeur": "73282932000075"},
                     "received_at": RECEIVED},
     "LITIGE": {"name_key_digest": "n-" + "ab" * 16, "candidates": ["123456789AB", "1234567890C"],
                "event": b"\xc3\x01\x00\xffbinary", "event_id": "e-" + "0" * 32, "received_at": RECEIVED},

@@ -1,0 +1,131 @@
+"""`hub dlq list SOURCE` / `hub dlq replay SOURCE`: the rejected records of a source."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+from aiokafka import TopicPartition
+
+from connectors import SOURCES, Accepted, Filtered, check_record, get_connector, make_context
+from hub.avro.codec import CodecError, get_codec
+from hub.cli.common import run_async
+from hub.directory_feed import read_directory
+from hub.kafka import client
+from hub.kafka.compacted import read_until_end
+from hub.kafka.seen import KafkaSeenEvents
+from hub.kafka.sink import KafkaSink
+from hub.settings import get_settings
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and replay the records a connector rejected."""
+
+
+@dlq.command(name="list")
+@click.argument("source", type=click.Choice(SOURCES))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per rejected record.")
+@run_async
+async def list_(source: str, as_json: bool) -> None:
+    """Every rejected record of SOURCE: file, position, reason and detail."""
+    connector = get_connector(source)
+    codec = get_codec()
+    count = 0
+    async for record in read_until_end(connector.dlq_topic):
+        try:
+            letter = codec.decode(record.value)
+        except CodecError as exc:
+            click.echo(f"offset {record.offset}: illisible ({exc})", err=True)
+            continue
+        count += 1
+        if as_json:
+            letter["received_at"] = letter["received_at"].isoformat()
+            click.echo(json.dumps({"offset": record.offset, **letter}, ensure_ascii=False))
+        else:
+            click.echo(f"{letter['file']}  {letter['position']:<12} {letter['reason']:<14} {letter['detail'] or ''}")
+    if not as_json:
+        click.echo(f"{count} enregistrement(s) rejeté(s) sur {connector.dlq_topic}")
+
+
+@dlq.command()
+@click.argument("source", type=click.Choice(SOURCES))
+@run_async
+async def replay(source: str) -> None:
+    """Validate SOURCE's rejected records again (e.g. after a directory fix) and publish
+    those that now pass. Each dead letter is replayed once: the position is kept in the
+    consumer group `hub-dlq-replay.<source>`; a record still invalid goes back to the
+    dead-letter topic with its current reason."""
+    settings = get_settings()
+    connector = get_connector(source)
+    directory = await read_directory(settings) if connector.needs_directory else None
+    ctx = make_context(connector, directory=directory, settings=settings)
+    seen = KafkaSeenEvents(settings)
+    await seen.load([connector.topic])
+    codec = get_codec()
+    consumer = client.consumer(settings=settings, group_id=f"hub-dlq-replay.{source}")
+    await consumer.start()
+    counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0}
+    try:
+        tps = [TopicPartition(connector.dlq_topic, p) for p in sorted(consumer.partitions_for_topic(connector.dlq_topic) or ())]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        async with KafkaSink(settings) as sink:
+            for tp in tps:
+                committed = await consumer.committed(tp)
+                if committed is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, committed)
+                while await consumer.position(tp) < ends[tp]:
+                    batch = await consumer.getmany(tp, timeout_ms=1000)
+                    for record in batch.get(tp, []):
+                        if record.offset >= ends[tp]:
+                            break
+                        await _replay_one(record.value, connector, ctx, codec, sink, seen, counts)
+                await sink.flush()
+                await consumer.commit({tp: ends[tp]})
+    finally:
+        await consumer.stop()
+    click.echo(
+        f"{source} : {counts['replayed']} rejoués, {counts['published']} publiés, {counts['unchanged']} inchangés, "
+        f"{counts['filtered']} filtrés, {counts['rejected']} rejetés à nouveau"
+        + (f", {counts['unreadable']} illisibles" if counts["unreadable"] else "")
+    )
+
+
+async def _replay_one(value, connector, ctx, codec, sink, seen, counts) -> None:
+    try:
+        letter = codec.decode(value)
+    except CodecError:
+        counts["unreadable"] += 1
+        return
+    counts["replayed"] += 1
+    row = letter.get("row")
+    if row is None and connector.source == "cti":
+        try:
+            row = json.loads(letter["raw"])
+        except ValueError:
+            row = None
+    if not isinstance(row, dict):
+        # Nothing to validate again (a line that could not even be split): back to the DLQ.
+        counts["rejected"] += 1
+        await sink.dead_letter(connector.dlq_topic, {**letter, "received_at": datetime.now(UTC)})
+        return
+    ref = f"{letter['file']}:{letter['position'].removeprefix('line ')}"
+    verdict = check_record(connector, row, ctx, ref=ref)
+    if isinstance(verdict, Accepted):
+        new = 0
+        for key, event in verdict.events:
+            if not seen.contains(event["event_id"]):
+                await sink.publish(connector.topic, key, event)
+                seen.add(event["event_id"])
+                new += 1
+        counts["published" if new else "unchanged"] += 1
+    elif isinstance(verdict, Filtered):
+        counts["filtered"] += 1
+    else:
+        counts["rejected"] += 1
+        await sink.dead_letter(connector.dlq_topic, {
+            **letter, "reason": verdict.reason, "detail": verdict.detail, "received_at": datetime.now(UTC)})

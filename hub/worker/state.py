@@ -1,0 +1,141 @@
+"""What the worker keeps per key in its `persons` table, and its compact serialisation.
+
+One value per table key. A key is either
+
+- a **person key**: an INE, or the digest `n-…` of a name key that no INE claims (a
+  person known by name only), whose `events` are the events the rule core evaluates; or
+- a **name key digest** (`n-…`) also acting as the **identity record** of that name key:
+  `nameless` holds every INE-less event received under the name key and `ines` the INEs
+  registered for it. With no INE the name key is a person of its own (its `events` are
+  its `nameless` events); with one INE they are assigned to that INE; with two or more
+  they are in dispute (litige) and belong to nobody.
+
+Besides the events, a person remembers what it published, so that each evaluation emits
+only what changed and a replay can re-send it:
+
+- `emitted[case_id]` = (digest of the record on cases.v1, {observatory: digest of the
+  record on that observatory's topic}, number of the engine's own transfer entries);
+- `ghosts[case_id]` = observatories that held a case now gone (tombstoned), to re-send
+  the tombstones if the replay of an interrupted run asks for it (bounded);
+- `dir_transfers[case_id]`: transfers caused by a directory update, which the rule core
+  cannot know (it has no memory), merged into the case's `transfers`;
+- `dir_version`: the directory version of the last evaluation; `deadline`: the
+  `next_deadline` indexed for this person.
+
+The table is internal to the worker: values are pickled (protocol 5) plain tuples,
+written and read only by this module. Never read a table value from anywhere else.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from datetime import date
+
+_FORMAT = 1
+MAX_GHOSTS = 64
+
+
+@dataclass(slots=True)
+class Emitted:
+    cases_digest: bytes
+    holders: dict[str, bytes]  # observatory code → digest of the record on its topic
+    n_engine_transfers: int = 0
+
+
+@dataclass(slots=True)
+class PersonState:
+    events: dict[str, dict] = field(default_factory=dict)
+    nameless: dict[str, dict] = field(default_factory=dict)
+    ines: list[str] = field(default_factory=list)
+    former: list[str] = field(default_factory=list)
+    registered: set[str] = field(default_factory=set)
+    emitted: dict[str, Emitted] = field(default_factory=dict)
+    ghosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    dir_transfers: dict[str, list[dict]] = field(default_factory=dict)
+    dir_version: str | None = None
+    deadline: date | None = None
+
+    # -- identity ---------------------------------------------------------------------
+
+    SELF = None
+    LITIGE = "LITIGE"
+
+    @property
+    def assignee(self) -> str | None:
+        """Who the INE-less events of this name key belong to: None (the name key is a
+        person of its own), an INE, or LITIGE."""
+        if not self.ines:
+            return None
+        if len(self.ines) == 1:
+            return self.ines[0]
+        return self.LITIGE
+
+    def add_ghost(self, case_id: str, holders: tuple[str, ...]) -> None:
+        self.ghosts.pop(case_id, None)
+        self.ghosts[case_id] = holders
+        while len(self.ghosts) > MAX_GHOSTS:
+            self.ghosts.pop(next(iter(self.ghosts)))
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.events or self.nameless or self.ines or self.registered or self.emitted or self.ghosts)
+
+    # -- serialisation ----------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        emitted = {cid: (e.cases_digest, e.holders, e.n_engine_transfers) for cid, e in self.emitted.items()}
+        return pickle.dumps(
+            (
+                _FORMAT,
+                self.events,
+                self.nameless,
+                self.ines,
+                self.former,
+                self.registered,
+                emitted,
+                self.ghosts,
+                self.dir_transfers,
+                self.dir_version,
+                self.deadline,
+            ),
+            protocol=5,
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> PersonState:
+        if not data:
+            return cls()
+        t = pickle.loads(data)
+        if t[0] != _FORMAT:
+            raise ValueError(f"unknown person state format {t[0]!r}")
+        (_, events, nameless, ines, former, registered, emitted, ghosts, dir_transfers, dir_version, deadline) = t
+        return cls(
+            events,
+            nameless,
+            ines,
+            former,
+            registered,
+            {cid: Emitted(*e) for cid, e in emitted.items()},
+            ghosts,
+            dir_transfers,
+            dir_version,
+            deadline,
+        )
+
+
+@dataclass(slots=True)
+class ClockState:
+    """The clock of one partition as the person agent last applied it."""
+
+    clock: date | None = None
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps((_FORMAT, self.clock), protocol=5)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> ClockState:
+        if not data:
+            return cls()
+        _, clock = pickle.loads(data)
+        return cls(clock)

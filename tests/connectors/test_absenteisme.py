@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from hub.errors import InputError
+from hub.identity import name_digest, name_key
+
+from tests.connectors.helpers import SETTINGS, UAI_LP, counts, write_csv
+
+HEADER = "uai;ine;nom;prenom;date_naissance;mois;demi_journees_non_justifiees;demi_journees_justifiees"
+
+
+def row(uai=UAI_LP, ine="123456789AB", nom="DUPONT", prenom="Élodie", naiss="14/02/2009", mois="2026-02", nj="6", j="2"):
+    return ";".join([uai, ine, nom, prenom, naiss, mois, nj, j])
+
+
+async def test_clean_file(tmp_path, harness):
+    p = write_csv(tmp_path / "abs.csv", HEADER, [row(), row(ine="", nom="D'Almeida", prenom="Jean-Pierre", mois="2026-01", nj="0", j="0")])
+    r = await harness.run("absenteisme", p)
+    assert counts(r) == {"read": 2, "published": 2, "unchanged": 0, "filtered": 0, "rejected": 0, "warnings": 0, "events": 2}
+    assert r.as_of == date(2026, 2, 28)  # last day of the latest mois
+    assert harness.sink.watermark_calls == [("absenteisme", date(2026, 2, 28))]
+    topic, key, e = harness.sink.published[0]
+    assert topic == "rectorat.absenteisme.v1" and key == "123456789AB"
+    assert e["event_type"] == "ABSENTEISME_MENSUEL" and e["source"] == "absenteisme"
+    assert e["source_ref"] == "abs.csv:2" and e["event_date"] == date(2026, 2, 28)
+    assert e["person"] == {"ine": "123456789AB", "nom": "DUPONT", "prenom": "Élodie", "date_naissance": date(2009, 2, 14), "commune_residence": None}
+    assert {k: e[k] for k in ("uai", "mois", "demi_journees_non_justifiees", "demi_journees_justifiees")} == {
+        "uai": UAI_LP, "mois": "2026-02", "demi_journees_non_justifiees": 6, "demi_journees_justifiees": 2}
+    assert e["event_id"].startswith("e-") and e["received_at"].tzinfo is not None
+    # INE-less: key is the pseudonymous digest of the name key, never the name
+    _, key2, e2 = harness.sink.published[1]
+    assert key2 == name_digest(name_key("D'Almeida", "Jean-Pierre", date(2009, 2, 14)), SETTINGS.pseudonym_secret)
+    assert e2["person"]["ine"] is None and e2["event_date"] == date(2026, 1, 31)
+
+
+async def test_rerun_and_renamed_file_unchanged(tmp_path, harness):
+    rows = [row(), row(mois="2026-01")]
+    p = write_csv(tmp_path / "a.csv", HEADER, rows)
+    await harness.run("absenteisme", p)
+    again = await harness.run("absenteisme", p)
+    assert counts(again) == {"read": 2, "published": 0, "unchanged": 2, "filtered": 0, "rejected": 0, "warnings": 0, "events": 0}
+    renamed = write_csv(tmp_path / "renamed.csv", HEADER.replace("uai;ine", "ine;uai"), [";".join(r.split(";")[1::-1] + r.split(";")[2:]) for r in rows])
+    r3 = await harness.run("absenteisme", renamed)
+    assert r3.unchanged == 2 and len(harness.events) == 2
+
+
+async def test_corrected_count_is_a_new_fact(tmp_path, harness):
+    await harness.run("absenteisme", write_csv(tmp_path / "a.csv", HEADER, [row(nj="6")]))
+    r = await harness.run("absenteisme", write_csv(tmp_path / "b.csv", HEADER, [row(nj="8")]))
+    assert r.published == 1 and len({e["event_id"] for e in harness.events}) == 2
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (row(uai="0860012A"), "BAD_UAI"),
+        (row(uai=""), "MISSING_FIELD"),
+        (row(naiss="31/02/2009"), "BAD_DATE"),
+        (row(naiss="2009/02/14"), "BAD_DATE"),
+        (row(nom=""), "MISSING_FIELD"),
+        (row(prenom=" "), "MISSING_FIELD"),
+        (row(mois="2026-13"), "BAD_VALUE"),
+        (row(mois="02/2026"), "BAD_VALUE"),
+        (row(mois=""), "MISSING_FIELD"),
+        (row(nj="-1"), "BAD_VALUE"),
+        (row(j="2.5"), "BAD_VALUE"),
+        (row(nj=""), "MISSING_FIELD"),
+        (row(j="abc"), "BAD_VALUE"),
+        ("1;2;3", "BAD_VALUE"),  # wrong number of fields
+    ],
+)
+async def test_rejections(tmp_path, harness, line, reason):
+    p = write_csv(tmp_path / "r.csv", HEADER, [row(ine="", nom="OK"), line])
+    r = await harness.run("absenteisme", p)
+    assert (r.read, r.published, r.rejected) == (2, 1, 1)
+    (topic, dl), = harness.sink.dead_letters
+    assert topic == "rectorat.absenteisme.v1.dlq"
+    assert dl["reason"] == reason and dl["file"] == "r.csv" and dl["position"] == "line 3" and dl["raw"] == line
+    assert set(dl) == {"source", "file", "position", "reason", "detail", "raw", "row", "received_at"}
+    assert dl["source"] == "absenteisme" and dl["detail"]
+
+
+async def test_future_date_with_as_of(tmp_path, harness):
+    p = write_csv(tmp_path / "f.csv", HEADER, [row(mois="2026-01"), row(mois="2026-03", ine="")])
+    r = await harness.run("absenteisme", p, as_of=date(2026, 2, 28))
+    assert (r.published, r.rejected, r.as_of) == (1, 1, date(2026, 2, 28))
+    assert harness.reasons() == ["FUTURE_DATE"]
+
+
+async def test_invalid_ine_is_a_warning(tmp_path, harness):
+    r = await harness.run("absenteisme", write_csv(tmp_path / "i.csv", HEADER, [row(ine="12345"), row(ine=" 123 456 789 ab", mois="2026-01")]))
+    assert (r.published, r.warnings) == (2, 1)
+    (_, k1, e1), (_, k2, e2) = harness.sink.published
+    assert e1["person"]["ine"] is None and k1.startswith("n-")
+    assert e2["person"]["ine"] == "123456789AB" and k2 == "123456789AB"
+
+
+async def test_under_15_filtered(tmp_path, harness):
+    # born 01/03/2011: 14 on 28/02/2026, 15 on 31/03/2026
+    p = write_csv(tmp_path / "u.csv", HEADER, [row(naiss="01/03/2011", mois="2026-02"), row(naiss="01/03/2011", mois="2026-03")])
+    r = await harness.run("absenteisme", p)
+    assert (r.filtered, r.published) == (1, 1)
+    assert harness.events[0]["mois"] == "2026-03"
+
+
+async def test_missing_column_publishes_nothing(tmp_path, harness):
+    p = write_csv(tmp_path / "m.csv", HEADER.replace(";mois", ""), ["x"])
+    with pytest.raises(InputError, match="mois"):
+        await harness.run("absenteisme", p)
+    assert harness.sink.published == [] and harness.sink.watermark_calls == []
+
+
+async def test_ine_column_optional(tmp_path, harness):
+    header = HEADER.replace("ine;", "")
+    r = await harness.run("absenteisme", write_csv(tmp_path / "n.csv", header, [row().replace(";123456789AB", "")]))
+    assert r.published == 1 and harness.events[0]["person"]["ine"] is None

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from connectors import check_record, get_connector, make_context
+from connectors.core.types import Accepted, Filtered, Rejected
+from tests.connectors.helpers import CTI_CODE, DIRECTORY, SETTINGS, UAI_LP, counts
+
+
+def report(**over):
+    doc = {"cti": CTI_CODE, "uai": UAI_LP, "type": "REPERAGE", "date": "2026-02-03", "reference": "fiche-2026-0042",
+           "motif": "absences répétées, démotivation",
+           "jeune": {"ine": "123456789AB", "nom": "DUPONT", "prenom": "Élodie", "date_naissance": "2009-02-14", "commune_residence": "86194"}}
+    doc.update(over)
+    return doc
+
+
+def write(path, lines):
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def test_clean_file(tmp_path, harness):
+    p = write(tmp_path / "cti.jsonl", [report(), "", report(type="suivi", reference="fiche-2026-0043", date="05/02/2026", motif=None)])
+    r = await harness.run("cti", p)
+    assert counts(r) == {"read": 2, "published": 2, "unchanged": 0, "filtered": 0, "rejected": 0, "warnings": 0, "events": 2}
+    assert r.as_of == date(2026, 2, 5)
+    e = harness.events[0]
+    assert e["event_type"] == "SIGNALEMENT_CTI" and e["source"] == "cti" and e["source_ref"] == "fiche-2026-0042"
+    assert {k: e[k] for k in ("cti", "uai", "type", "reference", "motif")} == {
+        "cti": CTI_CODE, "uai": UAI_LP, "type": "REPERAGE", "reference": "fiche-2026-0042", "motif": "absences répétées, démotivation"}
+    assert e["person"]["date_naissance"] == date(2009, 2, 14) and e["person"]["commune_residence"] == "86194"
+    assert harness.events[1]["type"] == "SUIVI" and harness.events[1]["motif"] is None
+
+
+async def test_reference_is_the_idempotence_key(tmp_path, harness):
+    await harness.run("cti", write(tmp_path / "a.jsonl", [report()]))
+    r = await harness.run("cti", write(tmp_path / "b.jsonl", [report(motif="autre texte")]))
+    assert r.unchanged == 1 and len(harness.events) == 1
+
+
+async def test_bad_json_does_not_stop_the_file(tmp_path, harness):
+    p = write(tmp_path / "j.jsonl", ['{"cti": ', report(), "[1, 2]", "plain text"])
+    with p.open("ab") as f:
+        f.write(b'{"cti": "\xff"}\n')
+    r = await harness.run("cti", p)
+    assert (r.read, r.published, r.rejected) == (5, 1, 4)
+    assert harness.reasons() == ["BAD_JSON"] * 4
+    assert harness.dlq[0]["position"] == "line 1" and harness.dlq[0]["raw"] == '{"cti": '
+
+
+@pytest.mark.parametrize(
+    "over, reason",
+    [
+        ({"cti": "CTI-INCONNU"}, "BAD_VALUE"),
+        ({"cti": ""}, "MISSING_FIELD"),
+        ({"uai": "123"}, "BAD_UAI"),
+        ({"type": "ALERTE"}, "BAD_VALUE"),
+        ({"date": "03-02-2026"}, "BAD_DATE"),
+        ({"reference": ""}, "MISSING_FIELD"),
+        ({"jeune": None}, "MISSING_FIELD"),
+        ({"jeune": "DUPONT"}, "BAD_VALUE"),
+        ({"jeune": {"nom": "DUPONT", "prenom": "E", "date_naissance": "2009-02-14", "commune_residence": "x"}}, "BAD_COMMUNE"),
+        ({"jeune": {"nom": "DUPONT", "date_naissance": "2009-02-14"}}, "MISSING_FIELD"),
+        ({"uai": {"nested": 1}}, "BAD_VALUE"),
+    ],
+)
+async def test_rejections(tmp_path, harness, over, reason):
+    r = await harness.run("cti", write(tmp_path / "r.jsonl", [report(reference="ok"), report(**over)]))
+    assert (r.published, r.rejected) == (1, 1)
+    assert harness.reasons() == [reason]
+
+
+async def test_future_date(tmp_path, harness):
+    r = await harness.run("cti", write(tmp_path / "f.jsonl", [report(date="2026-03-01")]), as_of=date(2026, 2, 28))
+    assert harness.reasons() == ["FUTURE_DATE"] and r.rejected == 1
+
+
+def test_check_record_for_http():
+    conn = get_connector("cti")
+    ctx = make_context(conn, directory=DIRECTORY, settings=SETTINGS, as_of=date(2026, 3, 1))
+    ok = check_record(conn, report(), ctx)
+    assert isinstance(ok, Accepted) and ok.events[0][0] == "123456789AB" and len(ok.event_ids) == 1
+    assert check_record(conn, report(), ctx).event_ids == ok.event_ids  # same record → same id
+    bad = check_record(conn, report(cti="nope", type="x"), ctx)
+    assert isinstance(bad, Rejected) and [r.reason for r in bad.rejections] == ["BAD_VALUE", "BAD_VALUE"]
+    late = check_record(conn, report(date="2026-03-02"), ctx)
+    assert isinstance(late, Rejected) and late.reason == "FUTURE_DATE"
+    young = check_record(conn, report(jeune={"nom": "A", "prenom": "B", "date_naissance": "2012-01-01"}), ctx)
+    assert isinstance(young, Filtered)
