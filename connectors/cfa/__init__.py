@@ -28,7 +28,6 @@ from hub.types.events import (
     CFA_EVENEMENTS,
     CONTRAT_ROMPU,
     CONTRAT_SIGNE,
-    SORTIE_CFA,
     SOURCE_TOPICS,
 )
 from hub.validation import BAD_VALUE, check_commune, check_enum, check_siret, check_uai, parse_date, require

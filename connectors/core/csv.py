@@ -118,6 +118,8 @@ class CsvFile:
             raise unreadable(path, exc) from None
         self._text = io.TextIOWrapper(self._binary, encoding=self.encoding, errors=errors, newline=None)
         header_line = self._text.readline()
+        if header_line.startswith("ï»¿"):  # a UTF-8 BOM on a file read as Windows-1252
+            header_line = header_line[3:]
         if not header_line.strip():
             self.close()
             raise InputError(f"{self.name}: fichier vide ou sans ligne d'en-tête")

@@ -26,7 +26,8 @@ How time works (rules.md §3), exactly:
 `next_deadline` is the earliest gate date after the clock met during the replay (or
 None). Between the clock and that date every gate decision is the same, so the result is
 the same; the worker should wake the person up then. It can be early (a gate that turns
-out to change nothing) but never late.
+out to change nothing) but never late. Deadlines of a case that is already closed before
+them (a resolved case's 3-month or 150/180-day deadline) are left out: they cannot act.
 
 Choices for the general rules (rules.md §5 "General", §6), each deliberate:
 
@@ -34,7 +35,8 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   `OBLIGATION_FORMATION`/`DECROCHAGE` it is: an exit trigger (second `ELEVE_SORTI`,
   `SORTIE_CFA`, rupture hand-over) met while one is open attaches to it as evidence —
   two exit cases of different types for one young person without solution would assign
-  the same Mission locale twice. A case's type is fixed at its opening (age then).
+  the same Mission locale twice. An exit opening while a `RUPTURE` is open joins the
+  rupture (see `exit_rule.py`). A case's type is fixed at its opening (age then).
 - **Case ids** come from (person key, type, opening date). If a new case would get the id
   of an existing (closed) case — two prevention triggers on the day of a closure — the
   trigger attaches to the existing case instead of reopening it.
@@ -56,12 +58,14 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   a case. A residence that becomes known only after the opening (the case was routed by
   its establishment) is handled the same way. PREVENTION never moves (establishment).
 - **Person** on every case: the latest-known identity (see `timeline.py`); the
-  residence shown is the latest known overall.
+  residence shown is the latest known overall. Ages use the date of birth of that
+  identity. A person with no identity at all (no dated event but actions) has no case.
 - **Retention** (§8): a closed or resolved case whose `closed_on + retention_months ≤
   clock` is erased: listed in `Evaluation.erased`, left out of `cases`.
-- **Routing** is recomputed from the current directory at each evaluation; an open case
-  whose routing changes with a directory update shows its new owner without a transfer
-  entry (the worker, which knows what it published before, emits the `TRANSFERE`).
+- **Routing** is recomputed from the current directory at each evaluation; a case whose
+  routing changes with a directory update shows its new owner without a transfer entry
+  (the worker, which knows what it published before, emits the `TRANSFERE`, and may
+  keep a closed case where it was published).
 """
 
 from __future__ import annotations
@@ -140,6 +144,7 @@ class Sim:
         "now_date",
         "now_phase",
         "horizon",
+        "guarded",
         "cases",
         "by_id",
         "open",
@@ -172,6 +177,7 @@ class Sim:
         self.now_date = date.min
         self.now_phase = START
         self.horizon: date | None = None
+        self.guarded: list[tuple[date, Case]] = []
         self.cases: list[Case] = []
         self.by_id: dict[str, Case] = {}
         self.open: dict[str, Case] = {}
@@ -181,15 +187,22 @@ class Sim:
 
     # -- time -------------------------------------------------------------------------
 
-    def later(self, day: date) -> None:
-        """A gate beyond the clock: remember it for next_deadline."""
-        if self.horizon is None or day < self.horizon:
+    def later(self, day: date, guard: Case | None = None) -> None:
+        """A gate beyond the clock: remember it for next_deadline.
+
+        A deadline `guard`ed by a case is a no-op if that case is closed by then (it only
+        acts on an open case); `result()` drops such deadlines, so that a resolved case
+        does not wake the worker up for its moot 3-month or 150/180-day deadline.
+        """
+        if guard is not None:
+            self.guarded.append((day, guard))
+        elif self.horizon is None or day < self.horizon:
             self.horizon = day
 
-    def at(self, day: date, phase: int, fn, *args) -> None:
+    def at(self, day: date, phase: int, fn, *args, guard: Case | None = None) -> None:
         """Run `fn(self, *args)` at gate (day, phase), if the clock has reached `day`."""
         if day > self.clock:
-            self.later(day)
+            self.later(day, guard)
         elif day < self.now_date or (day == self.now_date and phase <= self.now_phase):
             fn(self, *args)
         else:
@@ -368,6 +381,9 @@ class Sim:
                     continue
                 self.later(gone)
             cases.append(case.record(tl, person))
+        for day, case in self.guarded:
+            if case.closed_on is None or case.closed_on > day:
+                self.later(day)
         return Evaluation(cases, self.horizon, erased)
 
 

@@ -21,6 +21,12 @@ Rule as implemented:
 - **One exit case at a time**: a trigger met while an exit case (either type) is open —
   at its own date, or at its own opening date — joins that case's evidence instead of
   opening another one. After the case is resolved, a new exit opens a new case.
+- **During a rupture**: an exit whose opening date comes while a `RUPTURE` case is open
+  joins the rupture's evidence and opens nothing. During the six months of L6222-18-2
+  the CFA keeps the young person in training (a trainee: in training in the sense of
+  L114-1), and its CTI follows them; if the rupture ends without a solution, the
+  hand-over below opens the exit case. Two counsellors on one young person would not
+  help.
 - **Resolved** (`RESOLU`) at the end of the first day after O on which the person has a
   solution; `closed_on` = that day (the solution event's date), outcome
   `RETOUR_SCOLAIRE`, `APPRENTISSAGE`, `ACCOMPAGNEMENT_ML` or the Mission locale
@@ -51,7 +57,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.types.cases import DECROCHAGE, OBLIGATION_FORMATION
+from hub.types.cases import DECROCHAGE, OBLIGATION_FORMATION, RUPTURE
 
 from .age import add_months, age_at
 from .situation import SolutionContext
@@ -94,6 +100,8 @@ def trigger(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
 
 def _open(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
     case = sim.open_exit_case()
+    if case is None:
+        case = sim.open.get(RUPTURE)
     if case is not None:
         case.evidence.append(k)
         return
@@ -127,7 +135,7 @@ def _open_handover(sim, evidence: list[int], ctx: SolutionContext, uai: str | No
 
 def schedule_alert(sim, case) -> None:
     if case.type == OBLIGATION_FORMATION:
-        sim.at(add_months(case.opened_on, sim.alert_months), END, _alert, case)
+        sim.at(add_months(case.opened_on, sim.alert_months), END, _alert, case, guard=case)
 
 
 def _alert(sim, case) -> None:

@@ -130,8 +130,8 @@ def _open(sim, p: PendingRupture) -> None:
     case.periode_essai = p.periode_essai
     if case.is_open:
         alert_day = p.day + sim.rupture_alert
-        sim.at(alert_day if alert_day > opening else opening, END, _alert, case)
-        sim.at(p.day + sim.rupture_close, END, _close, case)
+        sim.at(alert_day if alert_day > opening else opening, END, _alert, case, guard=case)
+        sim.at(p.day + sim.rupture_close, END, _close, case, guard=case)
 
 
 def _alert(sim, case) -> None:

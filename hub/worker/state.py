@@ -13,8 +13,9 @@ One value per table key. A key is either
 Besides the events, a person remembers what it published, so that each evaluation emits
 only what changed and a replay can re-send it:
 
-- `emitted[case_id]` = (digest of the record on cases.v1, {observatory: digest of the
-  record on that observatory's topic}, number of the engine's own transfer entries);
+- `emitted[case_id]` = (digest of the record on cases.v1, the case's observatory, {observatory:
+  digest of the record on that observatory's topic}, number of the engine's own transfer
+  entries);
 - `ghosts[case_id]` = observatories that held a case now gone (tombstoned), to re-send
   the tombstones if the replay of an interrupted run asks for it (bounded);
 - `dir_transfers[case_id]`: transfers caused by a directory update, which the rule core
@@ -39,6 +40,7 @@ MAX_GHOSTS = 64
 @dataclass(slots=True)
 class Emitted:
     cases_digest: bytes
+    observatoire: str  # the case's observatory at that emission
     holders: dict[str, bytes]  # observatory code → digest of the record on its topic
     n_engine_transfers: int = 0
 
@@ -84,7 +86,7 @@ class PersonState:
     # -- serialisation ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        emitted = {cid: (e.cases_digest, e.holders, e.n_engine_transfers) for cid, e in self.emitted.items()}
+        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers) for cid, e in self.emitted.items()}
         return pickle.dumps(
             (
                 _FORMAT,

@@ -83,3 +83,11 @@ async def test_corsica_commune_and_windows_1252(tmp_path, harness):
 async def test_under_15_at_event_date(tmp_path, harness):
     r = await harness.run("cfa", write_csv(tmp_path / "u.csv", HEADER, [row(naiss="02/09/2010")]))  # 14 on 01/09/2025
     assert (r.filtered, r.published, len(harness.events)) == (1, 0, 0)
+
+
+async def test_future_date_and_rerun(tmp_path, harness):
+    p = write_csv(tmp_path / "f.csv", HEADER, [row(), row(num="DECA-002", d="01/02/2026")])
+    r = await harness.run("cfa", p, as_of=date(2026, 1, 31))
+    assert (r.published, r.rejected) == (1, 1) and harness.reasons() == ["FUTURE_DATE"]
+    r = await harness.run("cfa", p)  # default as-of: the latest date_evenement
+    assert (r.published, r.unchanged, r.rejected, r.as_of) == (1, 1, 0, date(2026, 2, 1))

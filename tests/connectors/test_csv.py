@@ -47,6 +47,13 @@ def test_windows_1252_fallback(tmp_path):
     assert recs[0].row == {"a": "élodie", "b": "€’", "c": "x\x81"}
 
 
+def test_bom_on_a_file_that_is_not_utf8(tmp_path):
+    p = tmp_path / "mixed.csv"
+    p.write_bytes(b"\xef\xbb\xbfa;b;c\n\xe9;2;3\n")
+    recs, f = read(p)
+    assert f.encoding == CP1252 and recs[0].row == {"a": "é", "b": "2", "c": "3"}
+
+
 def test_utf8_decided_over_whole_file_across_chunks(tmp_path):
     p = tmp_path / "big.csv"
     line = "é" * 1000 + ";b;c\n"  # multi-byte characters straddle the 1 MiB chunk boundary

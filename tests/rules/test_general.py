@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hub.rules import Evaluation, evaluate
-from hub.rules.engine import Sim  # noqa: F401  (importable: the worker may introspect)
 from hub.settings import RulesConfig
 from hub.types.cases import OUTCOMES_CLOS, OUTCOMES_RESOLU, STATUSES
 

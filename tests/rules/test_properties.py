@@ -88,7 +88,7 @@ def histories(draw):
 
 
 clocks = st.integers(-30, SPAN + 900).map(lambda n: BASE + days(n))
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("RULES_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

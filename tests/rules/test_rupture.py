@@ -21,6 +21,7 @@ from .builders import (
     run,
     signe,
     sortie_cfa,
+    sorti,
 )
 
 D = d("2026-01-10")
@@ -216,3 +217,52 @@ def test_move_to_another_departement_transfers_the_rupture():
         {"date": d("2026-02-01"), "from_observatoire": "OBS-86", "to_observatoire": "OBS-17", "reason": "DEMENAGEMENT"}
     ]
     assert case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-02"}
+
+
+def test_exit_from_school_during_an_open_rupture_joins_it():
+    # An old enrolment closed (reason 99) while the CFA keeps the young person 6 months.
+    evs = [rompu(D, dob=ADULT), sorti(d("2026-02-01"), motif="99", dob=ADULT)]
+    case = one(evs, d("2026-04-01"))
+    assert case["type"] == "RUPTURE"
+    assert evidence_types(case) == ["CONTRAT_ROMPU", "ELEVE_SORTI"]
+    # The exit rule takes over only when the rupture ends without solution.
+    found = _by_type(cases(evs, CLOSE))
+    assert found["DECROCHAGE"]["opened_on"] == CLOSE
+
+
+def test_rupture_and_cfa_exit_the_same_day_is_abandon():
+    found = _by_type(cases([rompu(D), sortie_cfa(D)], D))
+    assert (found["RUPTURE"]["status"], found["RUPTURE"]["outcome"]) == ("CLOS", "ABANDON")
+    assert found["OBLIGATION_FORMATION"]["opened_on"] == D
+
+
+def test_cfa_exit_for_a_new_contract_the_same_day_resolves_the_rupture():
+    s = d("2026-03-01")
+    evs = [rompu(D, numero="C1"), signe(s, numero="C2", uai_cfa="0170099Z"), sortie_cfa(s, numero="C1")]
+    case = one(evs, d("2026-04-01"))
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "APPRENTISSAGE", s)
+
+
+def test_deferred_rupture_cancelled_by_leaving_the_cfa_before_16():
+    dob = d("2010-03-01")  # 16 on 2026-03-01
+    evs = [rompu(D, dob=dob), sortie_cfa(d("2026-01-20"), dob=dob)]
+    case = one(evs, d("2026-04-01"))
+    # No rupture case; the CFA exit is an exit: grace → 2026-02-19, deferred to the birthday.
+    assert (case["type"], case["opened_on"]) == ("OBLIGATION_FORMATION", d("2026-03-01"))
+    assert evidence_types(case) == ["SORTIE_CFA"]
+
+
+def test_deferred_rupture_after_150_days_opens_in_alerte():
+    dob = d("2010-07-01")  # 16 on 2026-07-01 = D + 172
+    case = one([rompu(D, dob=dob)], d("2026-07-01"))
+    assert (case["type"], case["status"], case["alerted_on"]) == ("RUPTURE", "ALERTE", d("2026-07-01"))
+    found = _by_type(cases([rompu(D, dob=dob)], CLOSE))
+    assert found["RUPTURE"]["outcome"] == "SANS_SOLUTION"
+    assert found["OBLIGATION_FORMATION"]["opened_on"] == CLOSE
+
+
+def test_deferred_rupture_after_the_six_months_goes_straight_to_the_exit_rule():
+    dob = d("2010-09-01")  # 16 on 2026-09-01 > D + 180
+    found = cases([rompu(D, dob=dob)], d("2026-09-01"))
+    assert [(c["type"], c["opened_on"]) for c in found] == [("OBLIGATION_FORMATION", d("2026-09-01"))]
+    assert evidence_types(found[0]) == ["CONTRAT_ROMPU"]

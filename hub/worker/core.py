@@ -1,0 +1,516 @@
+"""The case engine's processing logic, free of Faust: one partition's state in, sends out.
+
+`PersonProcessor` does everything the person agent does to one message, against a
+`Store` (the partition's slice of the `persons` table) and returns the records to send.
+`ClockKeeper` does the same for the clock agent. The Faust shell (`app.py`) only reads
+messages, calls these, sends what they return and writes the table; the tests drive the
+same code with a dict.
+
+Identity (rules.md §1), per message:
+
+- an event with an INE (key = INE) joins that person; the first time the person shows a
+  given name key, REGISTER(INE) goes to the name key digest;
+- an INE-less event (key = name key digest) joins the identity record of its name key,
+  and from there: no INE registered → the name key is a person of its own, evaluated in
+  place; one INE → ASSIGN to that INE; two or more → a litige record
+  (hub.identites.litiges.v1), no case;
+- REGISTER at a name key that changes who its INE-less events belong to re-assigns every
+  one of them (RETRACT from the former owner, ASSIGN to the new one or litige), so the
+  result depends on the set of events, never on their order;
+- a record whose Kafka key is not the person key computed here (counsellors' actions,
+  keyed by case id) is re-routed: ROUTE keyed by its person key, one hop more.
+
+Output (what changed since the last evaluation, per case): the record on cases.v1, the
+records on the observatories' topics (see `records.holders`: the current observatory's
+full record, a TRANSFERE record for every observatory the case was transferred from),
+tombstones for what is gone (a case erased by retention or vanished after re-linking, an
+observatory that no longer holds the case). A directory update that moves a case to
+another observatory adds a transfer entry, reason "ANNUAIRE", dated by the hub's clock:
+the rule core has no memory of where a case was, the worker does.
+
+At-least-once: a message may be processed twice after a crash (Faust commits offsets
+only after flushing the producer, but the table may already hold the state a message
+produced). Every handler is idempotent on state and, when it sees it has already
+applied a message (an event id it holds, an INE it registered…), it re-sends every
+record that message implies ("force"): a replay never loses an output, and the
+outputs are full states keyed by case id on compacted topics, so re-sending is
+harmless. Ticks and directory updates, which touch many persons, are made safe the
+other way round by the shell: their outputs are flushed before their state is written.
+
+Deadlines: `Evaluation.next_deadline` is indexed under `__due__:<p>:<ordinal>:<key>`
+(the partition's keys sort by date); a tick to clock C re-evaluates the persons indexed
+in (previous clock, C]; the first clock of a partition re-evaluates all its persons
+(nothing could be indexed without a clock).
+
+Logs never carry names or INEs: keys are shown as a short hash (`pseudo`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from hub.identity import name_digest, name_key, person_key
+from hub.kafka.topics import CASES, LITIGES, observatory_topic
+from hub.logging import get_logger
+from hub.rules import Evaluation, evaluate
+from hub.settings import RulesConfig
+from hub.types.directory import Directory
+from hub.types.events import ACTION_SUIVI, CLOCK_SOURCES
+from hub.worker import messages
+from hub.worker.records import digest, holders
+from hub.worker.state import Emitted, PersonState
+
+log = get_logger("hub.worker")
+
+DIRECTORY_TRANSFER = "ANNUAIRE"
+INTERNAL_PREFIX = "__"
+
+
+class Store(Protocol):
+    """One partition's slice of a table: str keys, bytes values."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def scan(self, start: str | None, stop: str | None) -> Iterator[tuple[str, bytes]]:
+        """Items with start <= key < stop (None: unbounded), in key order."""
+        ...
+
+
+@dataclass(slots=True)
+class Send:
+    """A record to produce. topic None = the worker's internal topic."""
+
+    topic: str | None
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None
+
+
+class Overlay:
+    """Writes kept aside until `apply()`: ticks and directory updates flush their
+    outputs before their state is written (see module doc)."""
+
+    def __init__(self, base: Store) -> None:
+        self.base = base
+        self.writes: dict[str, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        if key in self.writes:
+            return self.writes[key]
+        return self.base.get(key)
+
+    def put(self, key: str, value: bytes) -> None:
+        self.writes[key] = value
+
+    def delete(self, key: str) -> None:
+        self.writes[key] = None
+
+    def scan(self, start: str | None, stop: str | None) -> Iterator[tuple[str, bytes]]:
+        raise NotImplementedError("no scans through an overlay")
+
+    def apply(self) -> None:
+        for key, value in self.writes.items():
+            if value is None:
+                self.base.delete(key)
+            else:
+                self.base.put(key, value)
+        self.writes.clear()
+
+
+def pseudo(key: str) -> str:
+    """A short non-reversible tag of a person key, for logs."""
+    return hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
+
+
+def clock_key(partition: int) -> str:
+    return f"__clock__:{partition}"
+
+
+def directory_key(partition: int) -> str:
+    return f"__dir__:{partition}"
+
+
+def due_prefix(partition: int, day_ordinal: int) -> str:
+    return f"__due__:{partition}:{day_ordinal:07d}:"
+
+
+def due_key(partition: int, day: date, key: str) -> str:
+    return due_prefix(partition, day.toordinal()) + key
+
+
+_EMPTY = Evaluation()
+
+
+class PersonProcessor:
+    """The person agent's logic (see module doc). One instance serves every partition."""
+
+    def __init__(
+        self,
+        *,
+        codec: Any,
+        secret: str,
+        rules: RulesConfig,
+        directory: Callable[[], tuple[Directory, str]],
+        evaluate_fn: Callable[..., Evaluation] = evaluate,
+    ) -> None:
+        self.codec = codec
+        self.secret = secret
+        self.rules = rules
+        self.directory = directory
+        self.evaluate_fn = evaluate_fn
+        self._encode_case = codec.encoder("case")
+        self._encode_litige = codec.encoder("litige")
+        self.errors = 0  # evaluations that raised (logged, state kept)
+
+    # -- keys ------------------------------------------------------------------------
+
+    def person_key_of(self, event: dict) -> str:
+        p = event["person"]
+        return person_key(p.get("ine"), p["nom"], p["prenom"], p["date_naissance"], self.secret)
+
+    def name_digest_of(self, event: dict) -> str:
+        p = event["person"]
+        return name_digest(name_key(p["nom"], p["prenom"], p["date_naissance"]), self.secret)
+
+    # -- state -----------------------------------------------------------------------
+
+    @staticmethod
+    def load(store: Store, key: str) -> PersonState:
+        return PersonState.from_bytes(store.get(key))
+
+    @staticmethod
+    def save(store: Store, key: str, st: PersonState) -> None:
+        store.put(key, st.to_bytes())
+
+    @staticmethod
+    def clock(store: Store, partition: int) -> date | None:
+        raw = store.get(clock_key(partition))
+        return date.fromordinal(int(raw)) if raw else None
+
+    # -- messages --------------------------------------------------------------------
+
+    def on_source(self, store: Store, partition: int, key: bytes | None, value: bytes) -> list[Send]:
+        """A record of a source topic (raises CodecError when it does not decode)."""
+        event = self.codec.decode(value)
+        return self._route(store, partition, key, event, value)
+
+    def on_internal(self, store: Store, partition: int, key: bytes | None, msg: messages.Internal) -> list[Send]:
+        """ROUTE, ASSIGN, RETRACT, REGISTER (ticks and directory have their own calls)."""
+        k = key.decode() if key is not None else ""
+        if msg.kind == messages.ROUTE:
+            return self._route(store, partition, key, self.codec.decode(msg.payload), msg.payload)
+        if msg.kind == messages.ASSIGN:
+            return self._assign(store, partition, k, self.codec.decode(msg.payload))
+        if msg.kind == messages.RETRACT:
+            return self._retract(store, partition, k, msg.text)
+        if msg.kind == messages.REGISTER:
+            return self._register(store, partition, k, msg.text)
+        raise messages.BadMessage(f"{msg.kind!r} is not handled by on_internal")
+
+    def _route(self, store: Store, partition: int, key: bytes | None, event: dict, raw: bytes) -> list[Send]:
+        pk = self.person_key_of(event)
+        if key is None or key.decode() != pk:
+            return [Send(None, pk.encode(), messages.route(raw))]
+        if event["person"].get("ine"):
+            return self._on_ine_event(store, partition, pk, event)
+        return self._on_nameless(store, partition, pk, event)
+
+    def _on_ine_event(self, store: Store, partition: int, ine: str, event: dict) -> list[Send]:
+        st = self.load(store, ine)
+        eid = event["event_id"]
+        replay = eid in st.events
+        st.events[eid] = event
+        outs: list[Send] = []
+        # Counsellors' actions copy the case's identity: not a source of name keys.
+        if event["event_type"] != ACTION_SUIVI:
+            nd = self.name_digest_of(event)
+            if replay or nd not in st.registered:
+                st.registered.add(nd)
+                outs.append(Send(None, nd.encode(), messages.register(ine)))
+        outs += self._evaluate(store, partition, ine, st, force=replay)
+        self.save(store, ine, st)
+        return outs
+
+    def _on_nameless(self, store: Store, partition: int, nd: str, event: dict) -> list[Send]:
+        st = self.load(store, nd)
+        eid = event["event_id"]
+        replay = eid in st.nameless
+        st.nameless[eid] = event
+        who = st.assignee
+        if who is None:
+            st.events[eid] = event
+            outs = self._evaluate(store, partition, nd, st, force=replay)
+        elif who == PersonState.LITIGE:
+            outs = [self._litige(nd, st.ines, event)]
+        else:
+            outs = [Send(None, who.encode(), messages.assign(self.codec.encode_event(event)))]
+        self.save(store, nd, st)
+        return outs
+
+    def _register(self, store: Store, partition: int, nd: str, ine: str) -> list[Send]:
+        st = self.load(store, nd)
+        outs: list[Send] = []
+        if ine in st.ines:  # a replay: re-send what the registration implied
+            who = st.assignee
+            for old in st.former:
+                if old != who:
+                    outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
+            return outs + self._forward_all(nd, st, who)
+        old = st.assignee
+        st.ines = sorted({*st.ines, ine})
+        new = st.assignee
+        if old is None:
+            # The name key stops being a person of its own: its cases vanish.
+            for eid in st.nameless:
+                st.events.pop(eid, None)
+            outs += self._evaluate(store, partition, nd, st, force=False)
+        elif old != new:
+            outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
+            if old not in st.former:
+                st.former.append(old)
+        outs += self._forward_all(nd, st, new)
+        self.save(store, nd, st)
+        return outs
+
+    def _forward_all(self, nd: str, st: PersonState, who: str | None) -> list[Send]:
+        if who is None or not st.nameless:
+            return []
+        events = sorted(st.nameless.values(), key=lambda e: e["event_id"])
+        if who == PersonState.LITIGE:
+            return [self._litige(nd, st.ines, e) for e in events]
+        return [Send(None, who.encode(), messages.assign(self.codec.encode_event(e))) for e in events]
+
+    def _assign(self, store: Store, partition: int, ine: str, event: dict) -> list[Send]:
+        st = self.load(store, ine)
+        eid = event["event_id"]
+        replay = eid in st.events
+        st.events[eid] = event
+        outs = self._evaluate(store, partition, ine, st, force=replay)
+        self.save(store, ine, st)
+        return outs
+
+    def _retract(self, store: Store, partition: int, ine: str, event_id: str) -> list[Send]:
+        st = self.load(store, ine)
+        replay = st.events.pop(event_id, None) is None
+        outs = self._evaluate(store, partition, ine, st, force=replay)
+        self.save(store, ine, st)
+        return outs
+
+    def _litige(self, nd: str, ines: Iterable[str], event: dict) -> Send:
+        record = {
+            "name_key_digest": nd,
+            "candidates": sorted(ines),
+            "event": self.codec.encode_event(event),
+            "event_id": event["event_id"],
+            "received_at": event["received_at"],
+        }
+        return Send(LITIGES, nd.encode(), self._encode_litige(record))
+
+    # -- ticks and directory updates -----------------------------------------------------
+
+    def tick_targets(self, store: Store, partition: int, clock: date) -> list[tuple[str, str | None]] | None:
+        """Who a tick to `clock` re-evaluates: [(person key, due index key or None)], or
+        None when this partition's clock is already there (a replayed tick)."""
+        current = self.clock(store, partition)
+        if current is not None and clock <= current:
+            return None
+        if current is None:  # first clock: nothing could be indexed before, see everyone
+            return [(k, None) for k in self.person_keys(store)]
+        start = due_prefix(partition, current.toordinal() + 1)
+        stop = due_prefix(partition, clock.toordinal() + 1)
+        return [(k.split(":", 3)[3], k) for k, _ in store.scan(start, stop)]
+
+    @staticmethod
+    def set_clock(store: Store, partition: int, clock: date) -> None:
+        store.put(clock_key(partition), str(clock.toordinal()).encode())
+
+    def directory_targets(self, store: Store, partition: int, offset: int) -> list[str] | None:
+        """Persons to re-route after the directory record at `offset`, or None when this
+        partition has already applied it (a replay)."""
+        raw = store.get(directory_key(partition))
+        if raw is not None and offset <= int(raw):
+            return None
+        return self.person_keys(store)
+
+    @staticmethod
+    def set_directory(store: Store, partition: int, offset: int) -> None:
+        store.put(directory_key(partition), str(offset).encode())
+
+    @staticmethod
+    def person_keys(store: Store) -> list[str]:
+        return [k for k, _ in store.scan(None, None) if not k.startswith(INTERNAL_PREFIX)]
+
+    def reevaluate(
+        self,
+        store: Store,
+        partition: int,
+        key: str,
+        *,
+        clock: date | None,
+        due: str | None = None,
+        only_published: bool = False,
+    ) -> list[Send]:
+        """Evaluate one person again (tick, directory update); `due` is the index entry
+        that woke it up, removed once handled."""
+        st = self.load(store, key)
+        outs: list[Send] = []
+        if st.events or st.emitted:
+            if not only_published or st.emitted:
+                outs = self._evaluate(store, partition, key, st, force=False, clock=clock)
+                self.save(store, key, st)
+        if due is not None and (st.deadline is None or due != due_key(partition, st.deadline, key)):
+            store.delete(due)
+        return outs
+
+    # -- evaluation and output -------------------------------------------------------------
+
+    _NO_CLOCK: Any = object()
+
+    def _evaluate(
+        self, store: Store, partition: int, key: str, st: PersonState, *, force: bool, clock: Any = _NO_CLOCK
+    ) -> list[Send]:
+        if clock is self._NO_CLOCK:
+            clock = self.clock(store, partition)
+        directory, version = self.directory()
+        ev = _EMPTY
+        if st.events and clock is not None:
+            try:
+                ev = self.evaluate_fn(key, list(st.events.values()), clock, directory, self.rules)
+            except Exception:  # noqa: BLE001 — one person's bad data must not stop the partition
+                self.errors += 1
+                log.exception("evaluation failed; previous outputs kept", person=pseudo(key), events=len(st.events))
+                return []
+        outs = self._emit(st, ev, clock, version, force)
+        self._index_deadline(store, partition, key, st, ev.next_deadline, clock)
+        return outs
+
+    def _index_deadline(
+        self, store: Store, partition: int, key: str, st: PersonState, deadline: date | None, clock: date | None
+    ) -> None:
+        new = deadline if deadline is not None and clock is not None and deadline > clock else None
+        if new != st.deadline:
+            if st.deadline is not None:
+                store.delete(due_key(partition, st.deadline, key))
+            if new is not None:
+                store.put(due_key(partition, new, key), b"")
+            st.deadline = new
+
+    def _emit(self, st: PersonState, ev: Evaluation, clock: date | None, version: str, force: bool) -> list[Send]:
+        outs: list[Send] = []
+        directory_changed = st.dir_version is not None and version != st.dir_version
+        emitted: dict[str, Emitted] = {}
+        for case in ev.cases:
+            cid = case["case_id"]
+            prev = st.emitted.get(cid)
+            n_engine = len(case.get("transfers") or ())
+            extra = st.dir_transfers.get(cid)
+            if (
+                prev is not None
+                and directory_changed
+                and case["observatoire"] != prev.observatoire
+                and n_engine == prev.n_engine_transfers
+                and clock is not None
+            ):
+                entry = {
+                    "date": clock,
+                    "from_observatoire": prev.observatoire,
+                    "to_observatoire": case["observatoire"],
+                    "reason": DIRECTORY_TRANSFER,
+                }
+                extra = [*(extra or ()), entry]
+                st.dir_transfers[cid] = extra
+            if extra:
+                case = {**case, "transfers": sorted([*case["transfers"], *extra], key=lambda t: t["date"])}
+            data = self._encode_case(case)
+            d = digest(data)
+            held: dict[str, bytes] = {}
+            for obs, record in holders(case).items():
+                rdata = data if record is case else self._encode_case(record)
+                rd = digest(rdata)
+                held[obs] = rd
+                if force or prev is None or prev.holders.get(obs) != rd:
+                    outs.append(Send(observatory_topic(obs), cid.encode(), rdata))
+            if force or prev is None or prev.cases_digest != d:
+                outs.append(Send(CASES, cid.encode(), data))
+            if prev is not None:
+                for obs in prev.holders:
+                    if obs not in held:
+                        outs.append(Send(observatory_topic(obs), cid.encode(), None))
+            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine)
+            st.ghosts.pop(cid, None)
+        tombstoned: set[str] = set()
+        for cid, prev in st.emitted.items():
+            if cid not in emitted:
+                outs += self._tombstones(cid, prev.holders)
+                st.add_ghost(cid, tuple(prev.holders))
+                st.dir_transfers.pop(cid, None)
+                tombstoned.add(cid)
+        for cid in ev.erased:
+            if cid not in emitted and cid not in tombstoned and cid not in st.ghosts:
+                # Erased before this worker ever published it (state rebuilt from old
+                # events): cases.v1 may still hold it from an earlier run.
+                outs += self._tombstones(cid, ())
+                st.add_ghost(cid, ())
+                tombstoned.add(cid)
+        if force:
+            for cid, held_by in st.ghosts.items():
+                if cid not in tombstoned and cid not in emitted:
+                    outs += self._tombstones(cid, held_by)
+        st.emitted = emitted
+        st.dir_version = version
+        return outs
+
+    @staticmethod
+    def _tombstones(cid: str, held_by: Iterable[str]) -> list[Send]:
+        key = cid.encode()
+        return [Send(CASES, key, None), *(Send(observatory_topic(obs), key, None) for obs in held_by)]
+
+
+class ClockKeeper:
+    """The clock agent's logic over its one-partition table.
+
+    Keys: `wm:<source>` → the source's highest as_of (ordinal), `__clock__` → the clock
+    last announced, `__offset__` → the last watermark offset applied (a record at or
+    below it is a replay: the ticks are sent again, they may have been lost).
+    """
+
+    def __init__(self, codec: Any, sources: Iterable[str] = CLOCK_SOURCES) -> None:
+        self.codec = codec
+        self.sources = tuple(sources)
+
+    def on_watermark(self, store: Store, offset: int, value: bytes | None) -> date | None:
+        """Apply one record of hub.watermarks.v1; the clock to announce, or None."""
+        last = store.get("__offset__")
+        replay = last is not None and offset <= int(last)
+        if value is not None:
+            wm = self.codec.decode(value)
+            source, as_of = wm["source"], wm["as_of"]
+            raw = store.get(f"wm:{source}")
+            if raw is None or as_of.toordinal() > int(raw):
+                store.put(f"wm:{source}", str(as_of.toordinal()).encode())
+        clock = self.clock(store)
+        raw = store.get("__clock__")
+        previous = date.fromordinal(int(raw)) if raw else None
+        changed = clock is not None and clock != previous
+        if changed:
+            store.put("__clock__", str(clock.toordinal()).encode())
+        if not replay:
+            store.put("__offset__", str(offset).encode())
+        return clock if (changed or (replay and clock is not None)) else None
+
+    def clock(self, store: Store) -> date | None:
+        values = []
+        for source in self.sources:
+            raw = store.get(f"wm:{source}")
+            if raw is None:
+                return None
+            values.append(int(raw))
+        return date.fromordinal(min(values))

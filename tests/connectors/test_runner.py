@@ -1,0 +1,97 @@
+"""The shared ingest loop: accounting, ordering of flush/watermark, large files."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import pytest
+
+from connectors import SOURCES, get_connector, run_ingest
+from connectors.core.memory import MemorySeenEvents, MemorySink
+from connectors.core.types import IngestResult, SeenEvents, Sink
+from hub.errors import InputError
+from tests.connectors.helpers import SIRET, UAI_CFA, write_csv
+
+HEADER = "numero_contrat;uai_cfa;siret_employeur;ine;nom;prenom;date_naissance;commune_residence;rqth;evenement;date_evenement;date_debut_contrat;cause_rupture"
+
+
+def line(i: int) -> str:
+    return f"C{i:06d};{UAI_CFA};{SIRET};;NOM{i};Prénom;14/02/2007;86194;N;CONTRAT_SIGNE;01/09/2025;01/09/2025;"
+
+
+async def test_malformed_line_in_100k_costs_exactly_that_line(tmp_path, harness):
+    rows = [line(i) for i in range(100_000)]
+    rows[54_321] = rows[54_321].replace(";", ",", 3)  # a broken line in the middle
+    p = write_csv(tmp_path / "big.csv", HEADER, rows)
+    calls = []
+    t0 = time.perf_counter()
+    r = await harness.run("cfa", p, progress=lambda done, total: calls.append((done, total)))
+    elapsed = time.perf_counter() - t0
+    assert r.to_json() == {"source": "cfa", "read": 100_000, "published": 99_999, "unchanged": 0, "filtered": 0,
+                           "rejected": 1, "warnings": 0, "events": 99_999, "as_of": "2025-09-01"}
+    (dl,) = harness.dlq
+    assert dl["position"] == "line 54323" and dl["reason"] == "BAD_VALUE" and dl["row"] is None
+    assert calls and calls[-1][0] == calls[-1][1] == p.stat().st_size
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    assert elapsed < 60
+
+
+class OrderSink(MemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+
+    async def publish(self, topic, key, event):
+        self.log.append("publish")
+        await super().publish(topic, key, event)
+
+    async def flush(self):
+        self.log.append("flush")
+        await super().flush()
+
+    async def watermark(self, source, as_of):
+        self.log.append("watermark")
+        await super().watermark(source, as_of)
+
+
+async def test_flush_then_watermark_and_seen_loaded(tmp_path):
+    sink, seen = OrderSink(), MemorySeenEvents()
+    assert isinstance(sink, Sink) and isinstance(seen, SeenEvents)
+    r = await run_ingest(get_connector("cfa"), write_csv(tmp_path / "a.csv", HEADER, [line(1)]), sink=sink, seen=seen)
+    assert sink.log == ["publish", "flush", "watermark"]
+    assert seen.loaded == [["cfa.contrats.v1"]]
+    assert r.as_of == date(2025, 9, 1)
+
+
+async def test_watermark_never_called_without_as_of(tmp_path, harness):
+    r = await harness.run("cfa", write_csv(tmp_path / "e.csv", HEADER, ["x;y"]))
+    assert (r.read, r.rejected, r.as_of) == (1, 1, None) and harness.sink.watermark_calls == []
+    r = await harness.run("cfa", write_csv(tmp_path / "h.csv", HEADER, []))
+    assert r.read == 0 and r.to_json()["as_of"] is None
+
+
+async def test_as_of_override_and_older_file(tmp_path, harness):
+    await harness.run("cfa", write_csv(tmp_path / "a.csv", HEADER, [line(1)]), as_of=date(2026, 1, 31))
+    await harness.run("cfa", write_csv(tmp_path / "b.csv", HEADER, [line(2)]), as_of=date(2025, 12, 31))
+    assert [d for _, d in harness.sink.watermark_calls] == [date(2026, 1, 31), date(2025, 12, 31)]
+    assert harness.sink.watermarks["cfa"] == date(2026, 1, 31)  # the sink keeps the latest
+    assert len(harness.events) == 2  # the older file still publishes
+
+
+async def test_csv_source_refuses_a_directory(tmp_path, harness):
+    with pytest.raises(InputError, match="dossier"):
+        await harness.run("cfa", tmp_path)
+
+
+def test_accounting_check():
+    r = IngestResult("cfa", read=3, published=1, unchanged=1, filtered=0, rejected=0)
+    with pytest.raises(RuntimeError, match="incohérent"):
+        r.check()
+
+
+def test_registry():
+    assert SOURCES == ("rectorat", "absenteisme", "mission-locale", "cfa", "cti")
+    assert {get_connector(s).source for s in SOURCES} == set(SOURCES)
+    with pytest.raises(InputError):
+        get_connector("suivi")
