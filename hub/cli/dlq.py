@@ -68,7 +68,7 @@ async def replay(source: str) -> None:
     await consumer.start()
     counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0}
     try:
-        tps = [TopicPartition(connector.dlq_topic, p) for p in sorted(consumer.partitions_for_topic(connector.dlq_topic) or ())]
+        tps = [TopicPartition(connector.dlq_topic, p) for p in await client.topic_partitions(consumer, connector.dlq_topic)]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         async with KafkaSink(settings) as sink:
@@ -87,7 +87,7 @@ async def replay(source: str) -> None:
                 await sink.flush()
                 await consumer.commit({tp: ends[tp]})
     finally:
-        await consumer.stop()
+        await client.stop_consumer(consumer)
     click.echo(
         f"{source} : {counts['replayed']} rejoués, {counts['published']} publiés, {counts['unchanged']} inchangés, "
         f"{counts['filtered']} filtrés, {counts['rejected']} rejetés à nouveau"

@@ -64,3 +64,26 @@ def consumer(*topics: str, settings: Settings | None = None, **overrides) -> AIO
 
 def admin(settings: Settings | None = None) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), request_timeout_ms=30000)
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """Stop a consumer. aiokafka 0.14 can surface the cancellation of its own internal
+    task when stopped right after `assign()`; only a cancellation of ours propagates."""
+    import asyncio
+
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
+    """Partitions of `topic`; a consumer that subscribed to nothing knows no topic until
+    its metadata is refreshed."""
+    partitions = consumer.partitions_for_topic(topic)
+    if partitions is None:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 — no public equivalent
+        partitions = consumer.partitions_for_topic(topic)
+    return sorted(partitions or ())

@@ -19,11 +19,7 @@ async def read_until_end(topic: str, settings: Settings | None = None, **consume
     consumer: AIOKafkaConsumer = client.consumer(settings=settings, **consumer_options)
     try:
         await consumer.start()
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 — fresh topic
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in await client.topic_partitions(consumer, topic)]
         if not tps:
             return
         consumer.assign(tps)
@@ -42,7 +38,7 @@ async def read_until_end(topic: str, settings: Settings | None = None, **consume
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
-        await consumer.stop()
+        await client.stop_consumer(consumer)
 
 
 async def read_table(topic: str, settings: Settings | None = None) -> dict[bytes, bytes]:

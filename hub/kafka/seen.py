@@ -45,7 +45,7 @@ class KafkaSeenEvents:
         consumer = client.consumer(settings=self.settings, max_poll_records=20000)
         await consumer.start()
         try:
-            tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            tps = [TopicPartition(t, p) for t in topics for p in await client.topic_partitions(consumer, t)]
             if not tps:
                 return
             consumer.assign(tps)
@@ -71,7 +71,7 @@ class KafkaSeenEvents:
                         pending.discard(tp)
             self._offsets.update({(tp.topic, tp.partition): ends[tp] for tp in tps})
         finally:
-            await consumer.stop()
+            await client.stop_consumer(consumer)
         self._write_cache()
 
     def contains(self, event_id: str) -> bool:
