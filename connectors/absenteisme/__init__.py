@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identity import event_id, person_key
+from hub.identity import event_id
 from hub.types.events import ABSENTEISME_MENSUEL, SOURCE_TOPICS
-from hub.validation import check_month, check_non_negative_int, check_uai, parse_date, require
 
-from connectors.core.fields import Fields, last_day_of_month, make_event, person
+from connectors.core.fields import Fields, last_day_of_month, make_event, person, person_key
 from connectors.core.tabular import CsvConnector
 from connectors.core.types import Context, Mapped, Rejected
 
@@ -40,14 +39,14 @@ REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c != "ine")
 
 def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
     f = Fields(row)
-    uai = f.check("uai", check_uai)
+    uai = f.uai("uai")
     ine = f.ine("ine")
-    nom = f.check("nom", require)
-    prenom = f.check("prenom", require)
-    naissance = f.check("date_naissance", parse_date)
-    mois = f.check("mois", check_month)
-    non_justifiees = f.check("demi_journees_non_justifiees", check_non_negative_int)
-    justifiees = f.check("demi_journees_justifiees", check_non_negative_int)
+    nom = f.required("nom")
+    prenom = f.required("prenom")
+    naissance = f.date("date_naissance")
+    mois = f.month("mois")
+    non_justifiees = f.count("demi_journees_non_justifiees")
+    justifiees = f.count("demi_journees_justifiees")
     if not f.ok:
         return f.rejected()
     assert uai and nom and prenom and naissance and mois and non_justifiees is not None and justifiees is not None

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identity import event_id, person_key
+from hub.identity import event_id
 from hub.types.events import (
     CAUSES_RUPTURE,
     CFA_EVENEMENTS,
@@ -30,9 +30,9 @@ from hub.types.events import (
     CONTRAT_SIGNE,
     SOURCE_TOPICS,
 )
-from hub.validation import BAD_VALUE, check_commune, check_enum, check_siret, check_uai, parse_date, require
+from hub.validation import BAD_VALUE
 
-from connectors.core.fields import Fields, make_event, person
+from connectors.core.fields import Fields, make_event, person, person_key
 from connectors.core.tabular import CsvConnector
 from connectors.core.types import Context, Mapped, Rejected
 
@@ -68,30 +68,30 @@ def _rqth(f: Fields) -> bool | None:
 
 def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
     f = Fields(row)
-    evenement = f.check("evenement", check_enum, CFA_EVENEMENTS)
+    evenement = f.enum("evenement", CFA_EVENEMENTS)
     numero = f.text("numero_contrat") or None
-    uai_cfa = f.check("uai_cfa", check_uai)
-    siret = f.check("siret_employeur", check_siret) if f.text("siret_employeur") else None
+    uai_cfa = f.uai("uai_cfa")
+    siret = f.siret("siret_employeur") if f.text("siret_employeur") else None
     ine = f.ine("ine")
-    nom = f.check("nom", require)
-    prenom = f.check("prenom", require)
-    naissance = f.check("date_naissance", parse_date)
-    commune = f.check("commune_residence", check_commune, optional=True)
+    nom = f.required("nom")
+    prenom = f.required("prenom")
+    naissance = f.date("date_naissance")
+    commune = f.commune("commune_residence", optional=True)
     rqth = _rqth(f)
-    date_evenement = f.check("date_evenement", parse_date)
+    date_evenement = f.date("date_evenement")
     debut = None
     cause = None
     if evenement in (CONTRAT_SIGNE, CONTRAT_ROMPU):
         if numero is None:
             f.missing("numero_contrat", f"obligatoire pour {evenement}")
         if f.text("date_debut_contrat"):
-            debut = f.check("date_debut_contrat", parse_date)
+            debut = f.date("date_debut_contrat")
         elif evenement == CONTRAT_ROMPU:
             f.missing("date_debut_contrat", "obligatoire pour CONTRAT_ROMPU")
     if evenement == CONTRAT_SIGNE and not f.text("siret_employeur"):
         f.missing("siret_employeur", "obligatoire pour CONTRAT_SIGNE")
     if evenement == CONTRAT_ROMPU:
-        cause = f.check("cause_rupture", check_enum, CAUSES_RUPTURE, optional=True)
+        cause = f.enum("cause_rupture", CAUSES_RUPTURE, optional=True)
     if not f.ok:
         return f.rejected()
     assert evenement and uai_cfa and nom and prenom and naissance and date_evenement and rqth is not None

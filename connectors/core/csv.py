@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import operator
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -141,35 +142,39 @@ class CsvFile:
     def records(self) -> Iterator[RawRecord]:
         assert self._text is not None, "open() first"
         width = len(self._header)
-        index = self._index
+        columns = tuple(self._index)
+        pick = operator.itemgetter(*self._index.values()) if columns else (lambda _fields: ())
+        single = len(columns) == 1
         name = self.name
         line_no = 1
         for line in self._text:
             line_no += 1
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            fields = split_line(text)
+            text = line[:-1] if line[-1:] == "\n" else line
+            if '"' in text:
+                fields = split_line(text)
+                if not any(f.strip() for f in fields):
+                    continue  # blank, or only empty fields: not a record
+            else:
+                if not text.replace(SEPARATOR, "").strip():
+                    continue  # blank, or only separators: not a record
+                fields = text.split(SEPARATOR)
             if len(fields) != width:
                 extra_empty = len(fields) > width and not any(f.strip() for f in fields[width:])
                 if not extra_empty:
-                    if not any(f.strip() for f in fields):
-                        continue
                     yield RawRecord(
-                        file=name,
-                        position=f"line {line_no}",
-                        ref=f"{name}:{line_no}",
-                        raw=text,
+                        name,
+                        f"line {line_no}",
+                        f"{name}:{line_no}",
+                        text,
                         error=Rejection(
                             BAD_VALUE,
                             f"ligne de {len(fields)} champs, l'en-tête en a {width}",
                         ),
                     )
                     continue
-            if not any(f.strip() for f in fields):
-                continue
-            row = {col: fields[i] for col, i in index.items()}
-            yield RawRecord(file=name, position=f"line {line_no}", ref=f"{name}:{line_no}", raw=text, row=row)
+            values = pick(fields)
+            row = {columns[0]: values} if single else dict(zip(columns, values))
+            yield RawRecord(name, f"line {line_no}", f"{name}:{line_no}", text, row)
 
     def close(self) -> None:
         if self._text is not None:

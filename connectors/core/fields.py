@@ -7,16 +7,56 @@ this module only tags each error with its field, builds the person and the envel
 from __future__ import annotations
 
 import calendar
+import hmac
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from hub.identity import normalize_ine
-from hub.validation import BAD_VALUE, MISSING_FIELD, FieldError
+from hub.identity import _SEPARATORS, normalize_ine, normalize_name
+from hub.validation import (
+    BAD_VALUE,
+    MISSING_FIELD,
+    FieldError,
+    check_commune,
+    check_enum,
+    check_month,
+    check_non_negative_int,
+    check_siret,
+    check_uai,
+    parse_date,
+    require,
+)
 
 from connectors.core.types import Context, Event, Rejected, Rejection
 
 T = TypeVar("T")
+
+# Hot path: the typed readers of `Fields` (`uai`, `date`, ...) accept the common, already
+# clean value with plain string tests, and hand anything else to the hub.validation
+# function of the field, which normalises it or raises the FieldError of inputs.md. Same
+# results either way; the fast path only skips regexes and calls.
+_UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
+_COMMUNE_2ND = frozenset("0123456789AB")
+_LUHN_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_GOOD_SIRETS: set[str] = set()  # SIRETs already found valid (employers repeat)
+_CLEAN_KEYS: set[tuple] = set()  # key tuples already known lower-case and trimmed
+
+
+def _luhn_ok(digits: str) -> bool:
+    odd = digits[-1::-2]
+    even = digits[-2::-2]
+    return (sum(map(int, odd)) + sum(_LUHN_DOUBLE[int(c)] for c in even)) % 10 == 0
+
+
+def _clean_keys(row: Mapping[str, Any]) -> bool:
+    keys = tuple(row)
+    if keys in _CLEAN_KEYS:
+        return True
+    if all(isinstance(k, str) and k == k.strip().lower() for k in keys):
+        if len(_CLEAN_KEYS) < 256:
+            _CLEAN_KEYS.add(keys)
+        return True
+    return False
 
 
 class Fields:
@@ -31,7 +71,7 @@ class Fields:
     __slots__ = ("errors", "row", "warnings")
 
     def __init__(self, row: Mapping[str, Any], *, lower: bool = True) -> None:
-        if lower and any(not isinstance(k, str) or k != k.strip().lower() for k in row):
+        if lower and not _clean_keys(row):
             row = {str(k).strip().lower(): v for k, v in row.items()}
         self.row = row
         self.errors: list[Rejection] = []
@@ -45,6 +85,9 @@ class Fields:
 
     def text(self, name: str) -> str:
         """The trimmed text of a field ('' when absent or empty)."""
+        value = self.row.get(name)
+        if value.__class__ is str:
+            return value.strip()
         try:
             value = self.raw(name)
         except FieldError as e:
@@ -60,6 +103,81 @@ class Fields:
             self.fail(name, e)
             return None
 
+    # -- typed readers: fast path for clean text, else the hub.validation function ---------
+
+    def required(self, name: str) -> str | None:
+        """Trimmed non-empty text (MISSING_FIELD otherwise)."""
+        value = self.row.get(name)
+        if value.__class__ is str:
+            value = value.strip()
+            if value:
+                return value
+        return self.check(name, require)
+
+    def date(self, name: str) -> date | None:
+        """JJ/MM/AAAA or AAAA-MM-JJ (BAD_DATE, MISSING_FIELD)."""
+        v = self.row.get(name)
+        if v.__class__ is str and len(v) == 10 and v.isascii():
+            try:
+                if v[2] == "/" and v[5] == "/" and (v[:2] + v[3:5] + v[6:]).isdigit():
+                    return date(int(v[6:]), int(v[3:5]), int(v[:2]))
+                if v[4] == "-" and v[7] == "-" and (v[:4] + v[5:7] + v[8:]).isdigit():
+                    return date(int(v[:4]), int(v[5:7]), int(v[8:]))
+            except ValueError:
+                pass  # not a calendar date: parse_date says why
+        return self.check(name, parse_date)
+
+    def uai(self, name: str) -> str | None:
+        v = self.row.get(name)
+        if (v.__class__ is str and len(v) == 8 and v.isascii() and v[:7].isdigit()
+                and v[7] == _UAI_LETTERS[int(v[:7]) % 23]):
+            return v
+        return self.check(name, check_uai)
+
+    def commune(self, name: str, *, optional: bool = False) -> str | None:
+        v = self.row.get(name)
+        if v.__class__ is str:
+            if not v and optional:
+                return None
+            if len(v) == 5 and v.isascii() and v[0].isdigit() and v[1] in _COMMUNE_2ND and v[2:].isdigit():
+                return v
+        return self.check(name, check_commune, optional=optional)
+
+    def enum(self, name: str, allowed: tuple[str, ...], *, optional: bool = False) -> str | None:
+        v = self.row.get(name)
+        if v.__class__ is str:
+            if v in allowed:
+                return v
+            if not v and optional:
+                return None
+        return self.check(name, check_enum, allowed, optional=optional)
+
+    def siret(self, name: str) -> str | None:
+        v = self.row.get(name)
+        if v.__class__ is str:
+            if v in _GOOD_SIRETS:
+                return v
+            if len(v) == 14 and v.isascii() and v.isdigit() and _luhn_ok(v):
+                if len(_GOOD_SIRETS) < 100_000:
+                    _GOOD_SIRETS.add(v)
+                return v
+        return self.check(name, check_siret)
+
+    def count(self, name: str) -> int | None:
+        """An integer ≥ 0 in plain digits (BAD_VALUE, MISSING_FIELD)."""
+        v = self.row.get(name)
+        if v.__class__ is str and v and v.isascii() and v.isdigit():
+            return int(v)
+        return self.check(name, check_non_negative_int)
+
+    def month(self, name: str) -> tuple[int, int] | None:
+        v = self.row.get(name)
+        if v.__class__ is str and len(v) == 7 and v[4] == "-" and v.isascii() and (v[:4] + v[5:]).isdigit():
+            year, month = int(v[:4]), int(v[5:])
+            if 1 <= month <= 12 and year:
+                return year, month
+        return self.check(name, check_month)
+
     def fail(self, name: str, error: FieldError | tuple[str, str]) -> None:
         code, detail = (error.code, error.detail) if isinstance(error, FieldError) else error
         self.errors.append(Rejection(code, f"{name}: {detail}", name))
@@ -69,6 +187,12 @@ class Fields:
 
     def ine(self, name: str) -> str | None:
         """The INE normalised, or None; a non-empty invalid INE counts one warning."""
+        v = self.row.get(name)
+        if v.__class__ is str and len(v) == 11 and v.isascii() and v.isalnum() and v.upper() == v:
+            # the three formats, already upper-case and without spaces
+            if (v[:9].isdigit() and v[9:].isalpha()) or (v[:10].isdigit() and v[10].isalpha()) or (
+                    v[:4].isdigit() and v[4] == "A" and v[5:10].isdigit() and v[10].isalpha()):
+                return v
         text = self.text(name)
         if not text:
             return None
@@ -83,6 +207,32 @@ class Fields:
 
     def rejected(self) -> Rejected:
         return Rejected(tuple(self.errors))
+
+
+_KEYS: dict[tuple, str] = {}  # (nom, prenom, date_naissance, secret) → person key, bounded
+
+
+def _name(raw: str) -> str:
+    # hub.identity.normalize_name; for ASCII text NFKD and the accent removal change nothing
+    if raw.isascii():
+        return _SEPARATORS.sub(" ", raw.upper()).strip()
+    return normalize_name(raw)
+
+
+def person_key(ine: str | None, nom: str, prenom: str, date_naissance: date, secret: str) -> str:
+    """hub.identity.person_key, memoised (a record's key is asked by its validation and
+    again when it is published) and with one-shot HMAC: same value."""
+    if ine:
+        return ine
+    k = (nom, prenom, date_naissance, secret)
+    key = _KEYS.get(k)
+    if key is None:
+        name_key = f"{_name(nom)}|{_name(prenom)}|{date_naissance.isoformat()}"
+        key = "n-" + hmac.digest(secret.encode(), name_key.encode(), "sha256").hex()[:32]
+        if len(_KEYS) >= 65536:
+            _KEYS.clear()
+        _KEYS[k] = key
+    return key
 
 
 def person(ine: str | None, nom: str, prenom: str, date_naissance: date, commune: str | None) -> dict[str, Any]:

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import InputError
-from hub.identity import person_key
 from hub.settings import Settings, get_settings
 from hub.types.directory import Directory
 
-from connectors.core.fields import age_at
+from connectors.core.fields import age_at, person_key
 from connectors.core.types import (
     FUTURE_DATE,
     Accepted,
+    Batch,
     Commit,
     Connector,
     Context,
@@ -55,6 +55,9 @@ from connectors.core.types import (
 )
 
 PROGRESS_EVERY = 500
+# New events between two sink flushes at most: what the seen-events store holds as
+# "published, not yet acknowledged" stays bounded whatever the file size.
+FLUSH_EVERY = 50_000
 
 
 def make_context(
@@ -89,8 +92,15 @@ def screen(mapped: Mapped, ctx: Context) -> Verdict:
     Accepted with nothing to publish: unchanged). A kept event dated after the as-of
     (`mapped.as_of`, else `ctx.as_of`; no check when neither is known) rejects the record.
     """
-    kept = [e for e in mapped.events if age_at(e["person"]["date_naissance"], e["event_date"]) >= ctx.min_age]
-    if mapped.events and not kept:
+    events = mapped.events
+    min_age = ctx.min_age
+    kept = []
+    for e in events:
+        birth, when = e["person"]["date_naissance"], e["event_date"]
+        # age_at(birth, when) >= min_age, inlined
+        if when.year - birth.year - ((when.month, when.day) < (birth.month, birth.day)) >= min_age:
+            kept.append(e)
+    if events and not kept:
         return Filtered(mapped.warnings)
     limit = mapped.as_of or ctx.as_of
     if limit is not None:
@@ -100,7 +110,12 @@ def screen(mapped: Mapped, ctx: Context) -> Verdict:
                 FUTURE_DATE,
                 f"date d'événement {late[0].isoformat()} postérieure à la date d'arrêté {limit.isoformat()}",
             )
-    return Accepted(tuple((key_of(e, ctx.secret), e) for e in kept), mapped.warnings)
+    secret = ctx.secret
+    pairs = []
+    for e in kept:
+        p = e["person"]
+        pairs.append((person_key(p["ine"], p["nom"], p["prenom"], p["date_naissance"], secret), e))
+    return Accepted(tuple(pairs), mapped.warnings)
 
 
 def check_record(
@@ -162,33 +177,63 @@ async def run_ingest(
         latest: date | None = None
         topic, dlq = connector.topic, connector.dlq_topic
 
+        contains, add, sink_publish = seen.contains, seen.add, sink.publish
+        durable = getattr(seen, "durable", None)  # KafkaSeenEvents: ids now acknowledged
+        settle = batch.settle if type(batch).settle is not Batch.settle else None
+        map_record = batch.map
+
         async def publish(items: tuple[tuple[str, Event], ...]) -> int:
             new = 0
             for key, event in items:
                 eid = event["event_id"]
-                if seen.contains(eid):
+                if contains(eid):
                     continue
-                await sink.publish(topic, key, event)
-                seen.add(eid)
+                await sink_publish(topic, key, event)
+                add(eid)
                 new += 1
             return new
 
+        async def flush() -> None:
+            await sink.flush()
+            if durable is not None:
+                durable()
+
         n = 0
+        since_flush = 0
         async for item in batch.items():
             n += 1
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(batch.bytes_done, batch.bytes_total)
-            if isinstance(item, RawRecord):
+            cls = item.__class__
+            if cls is RawRecord:
                 result.read += 1
-                outcome = Rejected((item.error,)) if item.error is not None else batch.map(item)
-                if isinstance(outcome, Mapped):
+                outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
+                if outcome.__class__ is Mapped:
                     verdict = screen(outcome, ctx)
-                    if not isinstance(verdict, Rejected) and outcome.events:
-                        newest = max(e["event_date"] for e in outcome.events)
-                        latest = newest if latest is None or newest > latest else latest
+                    events = outcome.events
+                    if events and verdict.__class__ is not Rejected:
+                        newest = max(e["event_date"] for e in events) if len(events) > 1 else events[0]["event_date"]
+                        if latest is None or newest > latest:
+                            latest = newest
                 else:
                     verdict = outcome
-                if isinstance(verdict, Rejected):
+                vcls = verdict.__class__
+                if vcls is Accepted:
+                    new = await publish(verdict.events) if verdict.events else 0
+                    result.warnings += verdict.warnings
+                    if new:
+                        result.events += new
+                        result.published += 1
+                        since_flush += new
+                        if since_flush >= FLUSH_EVERY:
+                            since_flush = 0
+                            await flush()
+                    else:
+                        result.unchanged += 1
+                elif vcls is Filtered:
+                    result.filtered += 1
+                    result.warnings += verdict.warnings
+                else:
                     result.rejected += 1
                     await sink.dead_letter(
                         dlq,
@@ -203,27 +248,20 @@ async def run_ingest(
                             "received_at": ctx.clock().isoformat(),
                         },
                     )
-                elif isinstance(verdict, Filtered):
-                    result.filtered += 1
-                    result.warnings += verdict.warnings
-                else:
-                    new = await publish(verdict.events)
-                    result.warnings += verdict.warnings
-                    result.events += new
-                    if new:
-                        result.published += 1
-                    else:
-                        result.unchanged += 1
-                batch.settle(item, verdict)
-            elif isinstance(item, Derived):
+                if settle is not None:
+                    settle(item, verdict)
+            elif cls is Derived:
                 # Dated at the snapshot's own as-of: only the under-15 filter applies.
                 verdict = screen(Mapped(item.events, as_of=date.max), ctx)
                 if isinstance(verdict, Accepted):
-                    result.events += await publish(verdict.events)
-            elif isinstance(item, Commit):
-                await sink.flush()
+                    new = await publish(verdict.events)
+                    result.events += new
+                    since_flush += new
+            elif cls is Commit:
+                await flush()
+                since_flush = 0
                 await item.action()
-        await sink.flush()
+        await flush()
         if progress is not None:
             progress(batch.bytes_total, batch.bytes_total)
         result.as_of = ctx.as_of or batch.as_of or latest

@@ -53,21 +53,44 @@ class Rejection:
         return {"reason": self.reason, "detail": self.detail, "field": self.field}
 
 
-@dataclass(frozen=True, slots=True)
 class RawRecord:
     """One record as read: its raw text and where it comes from.
 
     `row` is the record keyed by column (CSV, lower-case names), element (SIECLE) or the
     parsed JSON object (CTI); None when the reader could not even split it, in which
     case `error` says why (wrong number of fields, invalid JSON).
+
+    `raw` may be given as a callable returning the text, read only when needed (a dead
+    letter): SIECLE keeps the element's byte range and reads it back from the file.
+    A plain class with slots (one is made per record: no dataclass machinery).
     """
 
-    file: str  # file name only (never part of an event id)
-    position: str  # "line 42", "ELEVE[17]"
-    ref: str  # the events' source_ref: "file.csv:42", "export.xml:ELEVE[17]"
-    raw: str
-    row: Mapping[str, Any] | None = None
-    error: Rejection | None = None
+    __slots__ = ("_raw", "error", "file", "position", "ref", "row")
+
+    def __init__(self, file: str, position: str, ref: str, raw: str | Callable[[], str],
+                 row: Mapping[str, Any] | None = None, error: Rejection | None = None) -> None:
+        self.file = file  # file name only (never part of an event id)
+        self.position = position  # "line 42", "ELEVE[17]"
+        self.ref = ref  # the events' source_ref: "file.csv:42", "export.xml:ELEVE[17]"
+        self._raw = raw
+        self.row = row
+        self.error = error
+
+    @property
+    def raw(self) -> str:
+        raw = self._raw
+        return raw if raw.__class__ is str else raw()
+
+    def __repr__(self) -> str:
+        return f"RawRecord({self.file!r}, {self.position!r}, {self.ref!r}, row={self.row!r}, error={self.error!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RawRecord):
+            return NotImplemented
+        return (self.file, self.position, self.ref, self.raw, self.row, self.error) == (
+            other.file, other.position, other.ref, other.raw, other.row, other.error)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -163,39 +186,66 @@ class Context:
 
 
 class PupilState(NamedTuple):
-    """What the next snapshot needs to know about one pupil (key: ELEVE_ID).
+    """What the next diff needs to know about one pupil (key: ELEVE_ID) ever seen at a UAJ.
 
     `exited`: an exit was already derived for this pupil (published, already on Kafka,
-    or filtered because the pupil was under 15) — the pupil must not exit twice.
-    The identity is kept so that a pupil absent from the next export (exit by
-    disappearance) can be published with its person.
+    or filtered because the pupil was under 15) — the pupil must not exit twice, and an
+    older export still listing them must not make them "new" again. `exited_on` is the
+    date of that exit (DATE_SORTIE, or the as-of of the export they were missing from).
+
+    A pupil present in the snapshot keeps their identity, so that their exit by
+    disappearance from the next export can be published with their person. An exited
+    pupil needs no identity any more (nothing about them is derived from the state again:
+    a return to school is enrolled from the export's own record), so it is kept compact —
+    `PupilState.gone(day)`: the flag and the date only, no name (data minimisation too).
     """
 
     exited: bool
     ine: str | None
     nom: str
     prenom: str
-    date_naissance: date
+    date_naissance: date | None  # None only for a compact exited pupil
     commune: str | None
-
-    def to_list(self) -> list[Any]:
-        return [self.exited, self.ine, self.nom, self.prenom, self.date_naissance.isoformat(), self.commune]
+    exited_on: date | None = None  # set for every exited pupil once loaded (see from_list)
 
     @classmethod
-    def from_list(cls, v: Sequence[Any]) -> PupilState:
-        return cls(bool(v[0]), v[1], v[2], v[3], date.fromisoformat(v[4]), v[5])
+    def gone(cls, day: date) -> PupilState:
+        """An exited pupil, as remembered: the exit's date only."""
+        return cls(True, None, "", "", None, None, day)
+
+    def to_list(self) -> list[Any]:
+        """`[false, ine, nom, prenom, date_naissance, commune]` for a pupil present,
+        `[true, exited_on]` for an exited one."""
+        if self.exited:
+            return [True, self.exited_on.isoformat() if self.exited_on else None]
+        assert self.date_naissance is not None
+        return [False, self.ine, self.nom, self.prenom, self.date_naissance.isoformat(), self.commune]
+
+    @classmethod
+    def from_list(cls, v: Sequence[Any], as_of: date | None = None) -> PupilState:
+        """Reads `to_list()`, and the older 6-item form of an exited pupil (identity, no
+        exit date): its exit is then dated at `as_of`, the snapshot's as-of (an upper
+        bound: the exit was derived at the latest by that export)."""
+        if not v[0]:
+            return cls(False, v[1], v[2], v[3], date.fromisoformat(v[4]), v[5])
+        day = v[1] if len(v) == 2 else None
+        return cls.gone(date.fromisoformat(day) if day else as_of or date.min)
 
 
 @dataclass(slots=True)
 class Snapshot:
-    """The previous export of one establishment, as the connector's state."""
+    """The connector's state for one establishment: the newest export seen (its as-of),
+    every pupil it lists, and every pupil ever seen there whose exit was derived
+    (compact, forgotten 25 months after the exit: `connectors.rectorat.state.RETENTION`).
+    An older export ingested later never moves `as_of` back; it only adds what it
+    teaches (see connectors/rectorat/connector.py)."""
 
     uaj: str
-    as_of: date  # the export's as-of (DATE_EXPORT, or --as-of when given)
+    as_of: date  # the newest export's as-of (DATE_EXPORT, or --as-of when given)
     pupils: dict[str, PupilState] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """A compact JSON-able form (≈ 80 bytes a pupil) for a compacted topic keyed by UAJ."""
+        """A compact JSON-able form (≈ 80 bytes a pupil present, ≈ 20 an exited one)."""
         return {
             "uaj": self.uaj,
             "as_of": self.as_of.isoformat(),
@@ -204,10 +254,11 @@ class Snapshot:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Snapshot:
+        as_of = date.fromisoformat(doc["as_of"])
         return cls(
             uaj=doc["uaj"],
-            as_of=date.fromisoformat(doc["as_of"]),
-            pupils={k: PupilState.from_list(v) for k, v in doc["pupils"].items()},
+            as_of=as_of,
+            pupils={k: PupilState.from_list(v, as_of) for k, v in doc["pupils"].items()},
         )
 
 

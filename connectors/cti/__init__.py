@@ -22,7 +22,7 @@ from typing import Any
 
 from hub.identity import event_id
 from hub.types.events import CTI_TYPES, SIGNALEMENT_CTI, SOURCE_TOPICS
-from hub.validation import BAD_VALUE, check_commune, check_enum, check_uai, parse_date, require
+from hub.validation import BAD_VALUE
 
 from connectors.core.fields import Fields, make_event, person
 from connectors.core.tabular import JsonLinesConnector
@@ -65,10 +65,10 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     flat, jeune_problem = _flatten(row)
     f = Fields(flat, lower=False)
     cti = _cti(f, ctx)
-    uai = f.check("uai", check_uai)
-    kind = f.check("type", check_enum, CTI_TYPES)
-    day = f.check("date", parse_date)
-    reference = f.check("reference", require)
+    uai = f.uai("uai")
+    kind = f.enum("type", CTI_TYPES)
+    day = f.date("date")
+    reference = f.required("reference")
     motif = f.text("motif") or None
     if jeune_problem == "missing":
         f.missing("jeune", "identité du jeune")
@@ -77,10 +77,10 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     ine = nom = prenom = naissance = commune = None
     if jeune_problem is None:
         ine = f.ine("jeune.ine")
-        nom = f.check("jeune.nom", require)
-        prenom = f.check("jeune.prenom", require)
-        naissance = f.check("jeune.date_naissance", parse_date)
-        commune = f.check("jeune.commune_residence", check_commune, optional=True)
+        nom = f.required("jeune.nom")
+        prenom = f.required("jeune.prenom")
+        naissance = f.date("jeune.date_naissance")
+        commune = f.commune("jeune.commune_residence", optional=True)
     if not f.ok:
         return f.rejected()
     assert cti and uai and kind and day and reference and nom and prenom and naissance

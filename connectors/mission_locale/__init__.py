@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.identity import event_id
 from hub.types.events import JEUNE_ML, ML_DISPOSITIFS, ML_EVENEMENTS, ML_SITUATIONS, SOURCE_TOPICS
-from hub.validation import BAD_VALUE, check_commune, check_enum, parse_date, require
+from hub.validation import BAD_VALUE
 
 from connectors.core.fields import Fields, make_event, person
 from connectors.core.tabular import CsvConnector
@@ -61,16 +61,16 @@ def _code_ml(f: Fields, ctx: Context) -> str | None:
 def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
     f = Fields(row)
     code_ml = _code_ml(f, ctx)
-    milo = f.check("identifiant_milo", require)
+    milo = f.required("identifiant_milo")
     ine = f.ine("ine")
-    nom = f.check("nom", require)
-    prenom = f.check("prenom", require)
-    naissance = f.check("date_naissance", parse_date)
-    commune = f.check("commune_residence", check_commune, optional=True)
-    evenement = f.check("evenement", check_enum, ML_EVENEMENTS)
-    date_evenement = f.check("date_evenement", parse_date)
-    dispositif = f.check("dispositif", check_enum, ML_DISPOSITIFS, optional=True)
-    situation = f.check("situation", check_enum, ML_SITUATIONS, optional=True)
+    nom = f.required("nom")
+    prenom = f.required("prenom")
+    naissance = f.date("date_naissance")
+    commune = f.commune("commune_residence", optional=True)
+    evenement = f.enum("evenement", ML_EVENEMENTS)
+    date_evenement = f.date("date_evenement")
+    dispositif = f.enum("dispositif", ML_DISPOSITIFS, optional=True)
+    situation = f.enum("situation", ML_SITUATIONS, optional=True)
     if evenement == "ENTREE_ACCOMPAGNEMENT" and not f.text("dispositif"):
         f.missing("dispositif", "obligatoire pour ENTREE_ACCOMPAGNEMENT")
     if evenement == "SITUATION" and not f.text("situation"):

@@ -1,35 +1,70 @@
 """The SIECLE connector: each export is a snapshot, diffed with the previous one per UAJ.
 
+The state of a UAJ (`Snapshot`) is the newest export seen (its as-of), every pupil it
+lists, and every pupil ever seen there whose exit was already derived (compact:
+`PupilState.gone(date)`). Exited pupils are remembered, not forgotten, so that no export
+— a re-ingest, or an older export ingested after newer ones — can make a pupil who left
+"new" again, nor make them leave twice ("re-ingesting a file is harmless", inputs.md).
+
 Batch (a file, or every `*.xml` of a directory, one batch):
 1. `prepare`: first pass over every file (well-formed? UAJ? DATE_EXPORT?). Any problem
    refuses the whole batch (InputError) before anything is published or saved. The
    batch's as-of is `--as-of`, else the earliest DATE_EXPORT of its files.
 2. files are then processed in (as-of, file name) order; for each file, the base is
-   the previous snapshot of its UAJ (from the SnapshotStore, or the previous file of
-   the same UAJ in this batch), and a second pass streams its pupils:
-   - a pupil not in the base → ELEVE_INSCRIT at DATE_ENTREE, plus ELEVE_SORTI at
+   the state of its UAJ (from the SnapshotStore, or the previous file of the same UAJ in
+   this batch). An export whose as-of is not before the base's (or with no base) is
+   *current*; a second pass streams its pupils:
+   - a pupil unknown to the base → ELEVE_INSCRIT at DATE_ENTREE, plus ELEVE_SORTI at
      DATE_SORTIE when it is set;
-   - a pupil in the base whose DATE_SORTIE is set and whose exit was not yet derived →
-     ELEVE_SORTI at DATE_SORTIE (CODE_MOTIF_SORTIE, empty/unknown → "99");
-   - a pupil in the base with an exit derived and now listed without DATE_SORTIE (back in
-     the establishment) → ELEVE_INSCRIT at its DATE_ENTREE, and the exit flag is reset
-     (an extension of inputs.md: otherwise a return to school would never be seen);
-   - anything else → no event (`unchanged`);
-   - after the last pupil, every pupil of the base absent from this export with no exit
-     derived → ELEVE_SORTI at this file's as-of, reason "99" (a `Derived` item: counted
-     in `events`, not in `read`);
-   - then the sink is flushed and the new snapshot saved (`Commit`).
+   - a pupil present in the base whose DATE_SORTIE is set → ELEVE_SORTI at DATE_SORTIE
+     (CODE_MOTIF_SORTIE, empty/unknown → "99"), and the pupil is exited;
+   - a pupil exited in the base, listed again without DATE_SORTIE in an export strictly
+     newer than the base → back in the establishment: ELEVE_INSCRIT at its DATE_ENTREE,
+     and the pupil is present again (an extension of inputs.md: otherwise a return to
+     school would never be seen). Never for an export of the base's own as-of (a
+     re-ingest) nor for an older one;
+   - anything else → no event (`unchanged`): an exited pupil stays exited;
+   - after the last pupil, every pupil present in the base and absent from this export
+     → ELEVE_SORTI at this file's as-of, reason "99" (a `Derived` item: counted in
+     `events`, not in `read`), and the pupil is exited; exited pupils of the base absent
+     from the export are carried over, except those whose exit is older than
+     `state.RETENTION` (25 months, the events' retention) before this as-of: forgotten;
+   - then the sink is flushed and the new state saved (`Commit`).
    A rejected pupil keeps its previous state (it is present: it must not look like an
    exit, nor be "new" next time); a rejected pupil unknown before stays unknown, so it
    is enrolled once it is fixed. A duplicated ELEVE_ID in one file: the later
    occurrence is rejected BAD_VALUE.
-3. An export older than the saved snapshot of its UAJ (as-of before the base's) is
-   *stale*: it is diffed as if it had come before the base — its pupils unknown to the
-   base give their first-seen events, plus, when they have no DATE_SORTIE, an exit at the
-   base's as-of (they were gone by then); pupils of the base with a DATE_SORTIE here and
-   no exit derived give their exit. No disappearance pass, and the saved snapshot stays
-   the newer one (only exit flags are updated). Event ids being deterministic, ingesting
-   two exports in either order gives the same events.
+3. An export older than the base (as-of before the base's) is *stale*. The saved state
+   keeps the newer as-of and its pupils (it is never moved back); the stale export only
+   adds the facts the state does not know yet:
+   - a pupil unknown to the state (never seen at this UAJ) → their first-seen events,
+     plus, without DATE_SORTIE, an exit by disappearance at the base's as-of (absent from
+     the newer export: they were gone by then); the pupil is added to the state as
+     exited, so a re-ingest finds them there;
+   - a pupil present in the base with a DATE_SORTIE here → that exit (ELEVE_SORTI at
+     DATE_SORTIE), but the pupil stays present: the newer export lists them without an
+     exit, which is what a return after that exit gives in date order;
+   - a pupil exited in the state, or present without DATE_SORTIE → nothing;
+   - no disappearance pass: the base's pupils absent from an older export are not news.
+   A stale export older than the base's as-of minus `state.RETENTION` derives no exit by
+   disappearance (the state may have forgotten that one of its pupils already left): only
+   the facts it states itself (ELEVE_INSCRIT, DATE_SORTIE), whose ids are deterministic.
+
+Order. Re-ingesting any export already ingested publishes nothing, whatever came in
+between. The same exports ingested in any order give the same events, with these
+limitations (the state keeps the newest export, not every one):
+- an exit by disappearance is dated at the as-of of the newest export of the UAJ
+  ingested when the exit is derived. In date order that is the first export lacking the
+  pupil; when the exports come out of order it may be a later one (A lists a pupil, B
+  and C do not: the exit is dated B if A and B both come before C, C otherwise). An
+  exit once published is never re-dated;
+- a pupil missing from one export but listed again in a newer one (a gap in presence)
+  may give no exit when the exports come out of order;
+- a pupil's DATE_ENTREE is not kept: a re-enrolment is seen only as an exit followed by
+  a return in a newer export.
+A possible refinement of the first: keep the as-ofs of the exports seen, and date a
+never-seen pupil of a stale export at the first of them after its as-of (B, in the
+example, whenever B is ingested before A).
 
 Event ids: (UAJ, ELEVE_ID, "INSCRIT", DATE_ENTREE) and (UAJ, ELEVE_ID, "SORTI", date).
 source_ref: "<file>:ELEVE[<n>]", and "<file>:ELEVE_ID=<id>:absent" for a disappearance.
@@ -37,11 +72,14 @@ source_ref: "<file>:ELEVE[<n>]", and "<file>:ELEVE_ID=<id>:absent" for a disappe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from hub.errors import InputError
 from hub.validation import BAD_VALUE, check_uai
@@ -65,6 +103,7 @@ from connectors.core.types import (
     Verdict,
 )
 from connectors.rectorat import siecle
+from connectors.rectorat.state import MEMORY_LIMIT, RETENTION, Scratch
 from connectors.rectorat.pupil import (
     MOTIF_INCONNU,
     SOURCE,
@@ -82,9 +121,11 @@ class _FileRun:
     info: siecle.ExportInfo
     as_of: date
     base: Snapshot | None
-    stale: bool
-    new: dict[str, PupilState] = field(default_factory=dict)
-    seen_ids: set[str] = field(default_factory=set)
+    stale: bool  # older than the base: adds facts to the base, which stays the state
+    newer: bool  # strictly newer than the base: a return to school can be seen
+    infer: bool  # a stale export within RETENTION of the base: unknown pupils left since
+    new: MutableMapping[str, PupilState] = field(default_factory=dict)
+    seen_ids: Any = field(default_factory=set)  # set, or state.DiskIds for a huge export
     pending: tuple[str, PupilState | None] | None = None
     dirty: bool = False
 
@@ -99,7 +140,9 @@ class RectoratBatch(Batch):
         self._as_of: date | None = None
         self._run: _FileRun | None = None
         self._done_before = 0
-        self._handle: BinaryIO | None = None
+        self._spilled = 0  # bytes of the current file behind the pupil being read
+        self._tmp: Path | None = None
+        self._scratch: Scratch | None = None
 
     @property
     def as_of(self) -> date | None:
@@ -107,11 +150,7 @@ class RectoratBatch(Batch):
 
     @property
     def bytes_done(self) -> int:  # type: ignore[override]
-        try:
-            pos = self._handle.tell() if self._handle is not None and not self._handle.closed else 0
-        except (OSError, ValueError):
-            pos = 0
-        return self._done_before + pos
+        return self._done_before + self._spilled
 
     # -- pass 1 ------------------------------------------------------------------
 
@@ -128,9 +167,10 @@ class RectoratBatch(Batch):
         sizes = [p.stat().st_size for p in paths]
         self.bytes_total = 2 * sum(sizes)
         done = 0
-        for path, size in zip(paths, sizes, strict=True):
+        self._tmp = Path(tempfile.mkdtemp(prefix="hub-siecle-"))
+        for i, (path, size) in enumerate(zip(paths, sizes, strict=True)):
             tick = (lambda pos, base=done: progress(base + pos, self.bytes_total)) if progress else None
-            info = siecle.scan(path, tick)
+            info = siecle.scan(path, tick, siecle.Spill(self._tmp / f"{i}.spill"))
             info.as_of = self.ctx.as_of or info.date_export
             if info.as_of is None:
                 raise InputError(f"{info.name}: PARAMETRES/DATE_EXPORT absent (ou donner --as-of)")
@@ -153,20 +193,31 @@ class RectoratBatch(Batch):
             assert info.as_of is not None
             base = latest.pop(info.uaj, None) or await self.store.previous(info.uaj)
             stale = base is not None and info.as_of < base.as_of
-            run = self._run = _FileRun(info=info, as_of=info.as_of, base=base, stale=stale)
-            with siecle.open_binary(info.path) as handle:
-                self._handle = handle
-                for n, fields, raw in siecle.iter_eleves(handle, info.name):
-                    position = f"ELEVE[{n}]"
-                    yield RawRecord(info.name, position, f"{info.name}:{position}", raw, row=fields)
-                self._handle = None
+            run = self._run = _FileRun(
+                info=info, as_of=info.as_of, base=base, stale=stale,
+                newer=base is not None and info.as_of > base.as_of,
+                infer=base is not None and info.as_of >= base.as_of - RETENTION)
+            # The new state holds this export's pupils and the base's exited ones.
+            if info.eleves > MEMORY_LIMIT or (base is not None and not stale and len(base.pupils) > MEMORY_LIMIT):
+                scratch = self._scratch or Scratch()
+                self._scratch = scratch
+                run.new, run.seen_ids = scratch.pupils(), scratch.ids()
+            assert info.spill is not None
+            name, path, encoding = info.name, info.path, info.encoding
+            per_pupil = info.size / max(info.eleves, 1)
+            for n, fields, start, end in info.spill:
+                self._spilled = int(n * per_pupil)
+                position = f"ELEVE[{n}]"
+                yield RawRecord(name, position, f"{name}:{position}",
+                                partial(siecle.read_raw, path, start, end, encoding), row=fields)
+            info.spill.discard()
+            self._spilled = 0
             self._done_before += info.size
 
             if stale:
                 snapshot = base if run.dirty else None
             else:
-                gone = self._disappearances(run)
-                if gone:
+                for gone in self._carry_over(run):
                     yield Derived(gone)
                 snapshot = Snapshot(info.uaj, info.as_of, run.new)
             if snapshot is not None:
@@ -175,21 +226,40 @@ class RectoratBatch(Batch):
                 yield Commit(lambda s=snapshot: self.store.save(s))
         self._run = None
 
-    def _disappearances(self, run: _FileRun) -> list[Event]:
+    def _carry_over(self, run: _FileRun, chunk: int = 1000) -> Iterator[list[Event]]:
+        """The base's pupils absent from a current export, into the new state: a pupil
+        present leaves by disappearance (its exit yielded by lists of at most `chunk`
+        events) and is kept exited; an exited pupil is kept, unless its exit is older
+        than RETENTION before this export (forgotten)."""
         if run.base is None:
-            return []
-        uaj, name = run.info.uaj, run.info.name
-        return [
-            sorti(self.ctx, uaj, eleve_id, state, run.as_of, MOTIF_INCONNU, f"{name}:ELEVE_ID={eleve_id}:absent")
-            for eleve_id, state in run.base.pupils.items()
-            if eleve_id not in run.seen_ids and not state.exited
-        ]
+            return
+        uaj, name, seen, as_of = run.info.uaj, run.info.name, run.seen_ids, run.as_of
+        horizon = as_of - RETENTION
+        new = run.new
+        put = getattr(new, "put_new", new.__setitem__)  # absent from the file → not in `new` yet
+        gone = PupilState.gone(as_of)
+        events: list[Event] = []
+        for eleve_id, state in run.base.pupils.items():
+            if eleve_id in seen:
+                continue
+            if state.exited:
+                if state.exited_on is None or state.exited_on >= horizon:
+                    put(eleve_id, state)
+                continue
+            events.append(sorti(self.ctx, uaj, eleve_id, state, as_of, MOTIF_INCONNU,
+                                f"{name}:ELEVE_ID={eleve_id}:absent"))
+            put(eleve_id, gone)
+            if len(events) >= chunk:
+                yield events
+                events = []
+        if events:
+            yield events
 
     def map(self, record: RawRecord) -> Mapped | Rejected:
         run = self._run
         assert run is not None and record.row is not None
         uaj = run.info.uaj
-        eleve_id = str(record.row.get("ELEVE_ID", "")).strip()
+        eleve_id = str(record.row.get("eleve_id", "")).strip()
         if eleve_id and eleve_id in run.seen_ids:
             run.pending = None
             return Rejected.one(BAD_VALUE, f"ELEVE_ID: {eleve_id!r} en double dans le fichier", "ELEVE_ID")
@@ -206,23 +276,32 @@ class RectoratBatch(Batch):
         limit = run.base.as_of if run.stale and run.base is not None else run.as_of
         return Mapped(events, warnings=pupil.warnings, as_of=limit)
 
-    def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None, ref: str) -> tuple[list[Event], PupilState]:
+    def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None,
+                ref: str) -> tuple[list[Event], PupilState | None]:
+        """The events of one listed pupil and their state after this export (None: the
+        state is not to learn about them)."""
         ctx, uaj = self.ctx, run.info.uaj
-        if prev is None:
+        if prev is None:  # never seen at this UAJ (or forgotten: see RETENTION)
             events = first_seen(ctx, uaj, p, ref)
-            exited = p.date_sortie is not None
-            if run.stale and not exited and run.base is not None:
-                # Unknown to the newer snapshot: gone by its date.
-                events.append(sorti(ctx, uaj, p.eleve_id, p.state(True), run.base.as_of, MOTIF_INCONNU, ref))
-                exited = True
-            return events, p.state(exited)
+            if p.date_sortie is not None:
+                return events, PupilState.gone(p.date_sortie)
+            if not run.stale:
+                return events, p.present()
+            assert run.base is not None
+            if not run.infer:
+                return events, None
+            # Unknown to the newer export: gone by its date.
+            events.append(sorti(ctx, uaj, p.eleve_id, p.present(), run.base.as_of, MOTIF_INCONNU, ref))
+            return events, PupilState.gone(run.base.as_of)
+        if prev.exited:
+            if p.date_sortie is None and run.newer:  # back in the establishment
+                return [inscrit(ctx, uaj, p, ref)], p.present()
+            return [], prev
         if p.date_sortie is not None:
-            if prev.exited:
-                return [], p.state(True)
-            return [sorti(ctx, uaj, p.eleve_id, p.state(True), p.date_sortie, p.motif, ref)], p.state(True)
-        if prev.exited and not run.stale:
-            return [inscrit(ctx, uaj, p, ref)], p.state(False)
-        return [], p.state(prev.exited if run.stale else False)
+            events = [sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref)]
+            # Stale: the newer export lists them without an exit (back after it).
+            return events, prev if run.stale else PupilState.gone(p.date_sortie)
+        return [], prev if run.stale else p.present()
 
     def settle(self, record: RawRecord, verdict: Verdict) -> None:
         run = self._run
@@ -230,23 +309,31 @@ class RectoratBatch(Batch):
             return
         eleve_id, state = run.pending
         run.pending = None
-        prev = run.base.pupils.get(eleve_id) if run.base is not None else None
+        rejected = isinstance(verdict, Rejected)
         if run.stale:
-            if state is not None and state.exited and prev is not None and not prev.exited and not isinstance(verdict, Rejected):
-                assert run.base is not None
-                run.base.pupils[eleve_id] = prev._replace(exited=True)
+            # Only a pupil unknown to the state is learnt from an older export.
+            assert run.base is not None
+            if state is not None and not rejected and eleve_id not in run.base.pupils:
+                run.base.pupils[eleve_id] = state
                 run.dirty = True
             return
-        if state is None or isinstance(verdict, Rejected):
+        prev = run.base.pupils.get(eleve_id) if run.base is not None else None
+        if state is None or rejected:
             if prev is not None:
                 run.new[eleve_id] = prev
         else:
             run.new[eleve_id] = state
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        for info in self.infos:
+            if info.spill is not None:
+                info.spill.discard()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
 
 
 class RectoratConnector(Connector):

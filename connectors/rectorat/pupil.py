@@ -9,7 +9,6 @@ from typing import Any
 
 from hub.identity import event_id
 from hub.types.events import ELEVE_INSCRIT, ELEVE_SORTI, MOTIFS_SORTIE, SOURCE_TOPICS
-from hub.validation import check_commune, parse_date, require
 
 from connectors.core.fields import Fields, make_event, person
 from connectors.core.types import Context, Event, PupilState, Rejected
@@ -32,8 +31,9 @@ class Pupil:
     motif: str  # "01".."09" or "99"; meaningful only with date_sortie
     warnings: int = 0
 
-    def state(self, exited: bool) -> PupilState:
-        return PupilState(exited, self.ine, self.nom, self.prenom, self.date_naissance, self.commune)
+    def present(self) -> PupilState:
+        """The state of a pupil listed without an exit (identity kept for a later exit)."""
+        return PupilState(False, self.ine, self.nom, self.prenom, self.date_naissance, self.commune)
 
 
 def motif_sortie(code: str) -> str:
@@ -53,16 +53,16 @@ def validate_eleve(row: Mapping[str, Any]) -> Pupil | Rejected:
     (never rejected: empty or unknown → "99").
     """
     f = Fields(row)
-    eleve_id = f.check("eleve_id", require)
+    eleve_id = f.required("eleve_id")
     ine = f.ine("id_national")
     nom = f.text("nom_de_famille") or f.text("nom")
     if not nom:
         f.missing("nom_de_famille", "ou NOM")
-    prenom = f.check("prenom", require)
-    naissance = f.check("date_naiss", parse_date)
-    commune = f.check("code_commune_insee_residence", check_commune, optional=True)
-    entree = f.check("date_entree", parse_date)
-    sortie = f.check("date_sortie", parse_date) if f.text("date_sortie") else None
+    prenom = f.required("prenom")
+    naissance = f.date("date_naiss")
+    commune = f.commune("code_commune_insee_residence", optional=True)
+    entree = f.date("date_entree")
+    sortie = f.date("date_sortie") if f.text("date_sortie") else None
     if not f.ok:
         return f.rejected()
     assert eleve_id and prenom and naissance and entree
@@ -112,5 +112,5 @@ def first_seen(ctx: Context, uaj: str, p: Pupil, ref: str) -> list[Event]:
     """A pupil not seen before: ELEVE_INSCRIT, plus ELEVE_SORTI when DATE_SORTIE is set."""
     events = [inscrit(ctx, uaj, p, ref)]
     if p.date_sortie is not None:
-        events.append(sorti(ctx, uaj, p.eleve_id, p.state(True), p.date_sortie, p.motif, ref))
+        events.append(sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref))
     return events

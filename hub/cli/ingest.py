@@ -35,11 +35,17 @@ async def ingest_path(source: str, path: Path, as_of: date | None, progress=None
     connector = get_connector(source)
     directory = await read_directory(settings) if connector.needs_directory else None
     snapshots = KafkaSnapshotStore(settings) if connector.needs_snapshots else None
-    async with KafkaSink(settings) as sink:
-        return await run_ingest(
-            connector, path, sink=sink, seen=KafkaSeenEvents(settings), snapshots=snapshots,
-            directory=directory, as_of=as_of, settings=settings, progress=progress,
-        )
+    seen = KafkaSeenEvents(settings)
+    try:
+        async with KafkaSink(settings) as sink:
+            return await run_ingest(
+                connector, path, sink=sink, seen=seen, snapshots=snapshots,
+                directory=directory, as_of=as_of, settings=settings, progress=progress,
+            )
+    finally:
+        for store in (seen, snapshots):
+            if store is not None and hasattr(store, "close"):
+                store.close()
 
 
 @click.command()

@@ -1,16 +1,26 @@
 """Which event ids are already on a topic: what makes a re-ingest `unchanged`.
 
 The truth is the topic itself: every event message carries its id in the `event_id`
-header, so the ids are read without decoding bodies. A local cache (ids + the offsets
-read up to, under HUB_HOME) makes the next run read only what is new; losing it costs
-one full read, never a duplicate. The cache is bound to the cluster id and dropped when
-the topic went backwards (a new broker on the same port), so a stale cache can never
-make a new fact look `unchanged`.
+header, so the ids are read without decoding bodies. They are kept in a local RocksDB
+(rocksdict) under `HUB_HOME/connectors/`, with the offsets read up to, so the next run
+reads only what is new, and memory stays bounded however many events the topic holds
+(a set in memory would grow by ≈ 100 bytes an event). Losing the store costs one full
+read, never a duplicate. The store is bound to the cluster id and dropped when the topic
+went backwards (a new broker on the same port), so a stale store can never make a new
+fact look `unchanged`. When another process holds the store (two ingests at once), this
+run reads the topic into a temporary store instead.
+
+Ids added during a run (`add`) stay in memory until `durable()` — called by the runner
+once the sink has flushed, i.e. the broker acknowledged them — and only then go to the
+store: an id is never recorded as published before it is on Kafka. The runner flushes
+every `FLUSH_EVERY` new events, which bounds that memory too.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from aiokafka import TopicPartition
@@ -19,19 +29,60 @@ from hub.kafka import client
 from hub.settings import Settings, get_settings
 
 EVENT_ID_HEADER = "event_id"
+_META = b"\x00meta"
 
 
 def _id_bytes(event_id: str) -> bytes:
-    # "e-" + 32 hex chars → 16 bytes: a third of the memory of the string.
+    # "e-" + 32 hex chars → 16 bytes: a third of the size of the string.
     return bytes.fromhex(event_id[2:]) if event_id.startswith("e-") else event_id.encode()
+
+
+def _open(path: Path):
+    from rocksdict import BlockBasedOptions, Options, Rdict, WriteOptions
+
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.set_write_buffer_size(16 << 20)
+    options.set_max_write_buffer_number(2)
+    table = BlockBasedOptions()
+    table.set_bloom_filter(10, False)
+    options.set_block_based_table_factory(table)
+    db = Rdict(str(path), options)
+    write = WriteOptions()
+    write.disable_wal = True  # a lost write only costs re-reading the topic
+    db.set_write_options(write)
+    return db
+
+
+class _Bloom:
+    """An in-memory Bloom filter in front of the store (two bits per id, ≥ 16 bits per
+    id): most lookups of a new file are misses, answered without touching RocksDB."""
+
+    def __init__(self, expected: int) -> None:
+        size = 1 << max(23, (16 * expected).bit_length())
+        self.mask = size - 1
+        self.bits = bytearray(size >> 3)
+
+    def add(self, key: bytes) -> None:
+        h = hash(key)
+        p, q = h & self.mask, (h >> 32) & self.mask
+        self.bits[p >> 3] |= 1 << (p & 7)
+        self.bits[q >> 3] |= 1 << (q & 7)
+
+    def __contains__(self, key: bytes) -> bool:
+        h = hash(key)
+        p, q = h & self.mask, (h >> 32) & self.mask
+        return bool(self.bits[p >> 3] & (1 << (p & 7))) and bool(self.bits[q >> 3] & (1 << (q & 7)))
 
 
 class KafkaSeenEvents:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self._ids: set[bytes] = set()
-        self._offsets: dict[tuple[str, int], int] = {}
-        self._cache: Path | None = None
+        self._db = None
+        self._path: Path | None = None
+        self._temporary = False
+        self._pending: set[bytes] = set()
+        self._bloom = _Bloom(0)
 
     async def load(self, topics: list[str] | tuple[str, ...]) -> None:
         admin = client.admin(self.settings)
@@ -40,8 +91,20 @@ class KafkaSeenEvents:
             cluster = (await admin.describe_cluster())["cluster_id"]
         finally:
             await admin.close()
-        self._cache = self.settings.home / "connectors" / f"seen-{cluster}-{'+'.join(sorted(topics))}.bin"
-        self._read_cache()
+        self.close()
+        self._path = self.settings.home / "connectors" / f"seen-{cluster}-{'+'.join(sorted(topics))}.rdb"
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = _open(self._path)
+            self._temporary = False
+        except Exception:  # noqa: BLE001 — locked by another process (or unreadable): read the topic afresh
+            self._path = Path(tempfile.mkdtemp(prefix="hub-seen-"))
+            self._db = _open(self._path)
+            self._temporary = True
+        db = self._db
+        raw = db.get(_META)
+        offsets = {(t, int(p)): o for t, p, o in json.loads(raw)["offsets"]} if raw is not None else {}
+
         consumer = client.consumer(settings=self.settings, max_poll_records=20000)
         await consumer.start()
         try:
@@ -51,56 +114,81 @@ class KafkaSeenEvents:
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
             begins = await consumer.beginning_offsets(tps)
-            if any(self._offsets.get((tp.topic, tp.partition), 0) > ends[tp] for tp in tps):
-                self._offsets, self._ids = {}, set()
+            if any(offsets.get((tp.topic, tp.partition), 0) > ends[tp] for tp in tps):
+                self._reset()
+                db, offsets = self._db, {}
+            from rocksdict import WriteBatch
+
             pending = set()
             for tp in tps:
-                start = max(self._offsets.get((tp.topic, tp.partition), 0), begins[tp])
+                start = max(offsets.get((tp.topic, tp.partition), 0), begins[tp])
                 if start < ends[tp]:
                     consumer.seek(tp, start)
                     pending.add(tp)
             while pending:
                 batches = await consumer.getmany(*pending, timeout_ms=1000)
-                for tp, records in batches.items():
+                batch = WriteBatch(raw_mode=True)
+                for records in batches.values():
                     for record in records:
                         for name, value in record.headers:
                             if name == EVENT_ID_HEADER:
-                                self._ids.add(_id_bytes(value.decode()))
+                                batch.put(_id_bytes(value.decode()), b"")
+                db.write(batch)
                 for tp in list(pending):
                     if await consumer.position(tp) >= ends[tp]:
                         pending.discard(tp)
-            self._offsets.update({(tp.topic, tp.partition): ends[tp] for tp in tps})
+            offsets.update({(tp.topic, tp.partition): ends[tp] for tp in tps})
+            db[_META] = json.dumps({"offsets": [[t, p, o] for (t, p), o in offsets.items()]}).encode()
+            db.flush()
         finally:
             await client.stop_consumer(consumer)
-        self._write_cache()
+            self._fill_bloom()
+
+    def _fill_bloom(self) -> None:
+        """Every id of the store in the Bloom filter, sized for them and as many more."""
+        if self._db is None:
+            return
+        count = sum(1 for _ in self._db.keys())
+        bloom = _Bloom(2 * count + 1_000_000)
+        for k in self._db.keys():
+            bloom.add(k)
+        self._bloom = bloom
+
+    def _reset(self) -> None:
+        assert self._path is not None
+        self._db.close()
+        shutil.rmtree(self._path, ignore_errors=True)
+        self._db = _open(self._path)
 
     def contains(self, event_id: str) -> bool:
-        return _id_bytes(event_id) in self._ids
+        key = _id_bytes(event_id)
+        if key not in self._bloom:
+            return False
+        return key in self._pending or (self._db is not None and self._db.get(key) is not None)
 
     def add(self, event_id: str) -> None:
-        self._ids.add(_id_bytes(event_id))
+        key = _id_bytes(event_id)
+        self._pending.add(key)
+        self._bloom.add(key)
 
-    # Cache format: one JSON line of offsets, then the 16-byte ids back to back (no
-    # pickle: a file on disk is never trusted to run code).
-    def _read_cache(self) -> None:
-        self._offsets, self._ids = {}, set()
-        try:
-            with open(self._cache, "rb") as f:
-                header = json.loads(f.readline())
-                blob = f.read()
-        except (OSError, ValueError):
-            return
-        if len(blob) % 16:
-            return
-        self._offsets = {(t, int(p)): o for t, p, o in header["offsets"]}
-        self._ids = {blob[i : i + 16] for i in range(0, len(blob), 16)}
+    def durable(self) -> None:
+        """The ids added so far are acknowledged by the broker: record them."""
+        if self._pending and self._db is not None:
+            from rocksdict import WriteBatch
 
-    def _write_cache(self) -> None:
-        assert self._cache is not None
-        self._cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._cache.with_suffix(".tmp")
-        header = {"offsets": [[t, p, o] for (t, p), o in self._offsets.items()]}
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(header).encode() + b"\n")
-            f.write(b"".join(i for i in self._ids if len(i) == 16))
-        tmp.replace(self._cache)
+            batch = WriteBatch(raw_mode=True)
+            for key in self._pending:
+                batch.put(key, b"")
+            self._db.write(batch)
+        self._pending = set()
+
+    def close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.flush()
+            finally:
+                self._db.close()
+                self._db = None
+        if self._temporary and self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+        self._temporary = False

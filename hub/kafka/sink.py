@@ -1,8 +1,29 @@
-"""The connectors' Sink on Kafka: Avro events keyed by person, dead letters, watermarks."""
+"""The connectors' Sink on Kafka: Avro events keyed by person, dead letters, watermarks.
+
+Hot path. `AIOKafkaProducer.send()` costs ≈ 15 µs a message in Python (a coroutine, a
+future per message, the pure-Python murmur2, the accumulator's bookkeeping), more than
+reading, validating and encoding a record together. The sink therefore fills one
+`BatchBuilder` per (topic, partition) itself (`producer.create_batch()`, C record
+builder) and hands full batches to `producer.send_batch()`: one future per ~512 KiB
+batch instead of one per message. The producer stays idempotent with acks=all
+(`hub.kafka.client.producer`), so a retried batch is neither duplicated nor reordered.
+
+Partitions are chosen exactly as aiokafka's (and Faust's) DefaultPartitioner does —
+`murmur2(key) & 0x7fffffff % len(partitions)` over the sorted partition ids — so a
+person's events land where the worker expects them; `murmur2` below is a faster
+word-at-a-time transcription of the Java client's, checked against aiokafka's in the
+tests. Messages without a key (dead letters) go round-robin.
+
+Bounded memory: one open batch per (topic, partition), and `send_batch` waits while the
+partition already has a batch queued, so at most one batch a partition waits behind the
+one in flight. Everything queued is acknowledged when `flush()` returns.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import struct
 from datetime import date, datetime
 from typing import Any
 
@@ -14,8 +35,44 @@ from hub.kafka.seen import EVENT_ID_HEADER
 from hub.kafka.watermarks import advance_watermark
 from hub.settings import Settings, get_settings
 
-# Sends in flight before we wait for their acknowledgements: bounded memory, full batches.
-MAX_IN_FLIGHT = 20000
+# Batches handed to the producer and not yet awaited: beyond that, wait for the oldest.
+MAX_PENDING_BATCHES = 64
+
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+_WORDS: dict[int, struct.Struct] = {}
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as aiokafka's."""
+    length = len(data)
+    h = (0x9747B28C ^ length) & _MASK
+    n4 = length >> 2
+    words = _WORDS.get(n4)
+    if words is None:
+        words = _WORDS[n4] = struct.Struct(f"<{n4}I")
+    for k in words.unpack_from(data):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    extra = length & 3
+    if extra:
+        tail = length & ~3
+        if extra >= 3:
+            h ^= data[tail + 2] << 16
+        if extra >= 2:
+            h ^= data[tail + 1] << 8
+        h ^= data[tail]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
+
+
+def partition_for(key: bytes, partitions: list[int]) -> int:
+    """aiokafka's DefaultPartitioner for a non-null key over the sorted partition ids."""
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
 class KafkaSink:
@@ -23,7 +80,12 @@ class KafkaSink:
         self.settings = settings or get_settings()
         self.codec = codec or get_codec()
         self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[str, list[int]] = {}
+        self._round_robin: dict[str, itertools.cycle] = {}
+        self._batches: dict[tuple[str, int], Any] = {}  # (topic, partition) → open BatchBuilder
         self._pending: list[asyncio.Future] = []
+        self._encoders: dict[str, Any] = {}
+        self.messages = 0
 
     async def start(self) -> None:
         self._producer = client.producer(self.settings)
@@ -45,15 +107,18 @@ class KafkaSink:
         await self.stop()
 
     async def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
-        value = self.codec.encode_event(event)
-        headers = [(EVENT_ID_HEADER, event["event_id"].encode()), ("event_type", event["event_type"].encode())]
-        await self._send(topic, value, key.encode(), headers)
+        event_type = event["event_type"]
+        encode = self._encoders.get(event_type)
+        if encode is None:
+            encode = self._encoders[event_type] = self.codec.encoder(event_type)
+        headers = [(EVENT_ID_HEADER, event["event_id"].encode()), ("event_type", event_type.encode())]
+        await self._append(topic, key.encode(), encode(event), headers)
 
     async def dead_letter(self, topic: str, record: dict[str, Any]) -> None:
         fields = {k: record.get(k) for k in ("source", "file", "position", "reason", "detail", "raw", "row", "received_at")}
         if isinstance(fields["received_at"], str):
             fields["received_at"] = datetime.fromisoformat(fields["received_at"])
-        await self._send(topic, self.codec.encode("dead_letter", fields), None, [("reason", record["reason"].encode())])
+        await self._append(topic, None, self.codec.encode("dead_letter", fields), [("reason", record["reason"].encode())])
 
     async def watermark(self, source: str, as_of: date) -> None:
         await self.flush()
@@ -61,12 +126,54 @@ class KafkaSink:
         await advance_watermark(self._producer, source, as_of, self.settings)
 
     async def flush(self) -> None:
+        """Ship every open batch and wait until all are acknowledged (raises on failure)."""
+        for (topic, partition), batch in list(self._batches.items()):
+            del self._batches[topic, partition]
+            if batch.record_count():
+                await self._ship(batch, topic, partition)
         if self._pending:
             pending, self._pending = self._pending, []
             await asyncio.gather(*pending)
 
-    async def _send(self, topic: str, value: bytes, key: bytes | None, headers: list) -> None:
+    # -- internals -------------------------------------------------------------------
+
+    async def _partitions_of(self, topic: str) -> list[int]:
+        producer = self._producer
+        assert producer is not None, "KafkaSink not started"
+        await producer.client._wait_on_metadata(topic)  # noqa: SLF001 — what send() does too
+        partitions = sorted(producer.client.cluster.partitions_for_topic(topic) or ())
+        if not partitions:
+            raise RuntimeError(f"topic {topic} has no partition")
+        self._partitions[topic] = partitions
+        self._round_robin[topic] = itertools.cycle(partitions)
+        return partitions
+
+    async def _append(self, topic: str, key: bytes | None, value: bytes, headers: list) -> None:
+        partitions = self._partitions.get(topic) or await self._partitions_of(topic)
+        if key is None:
+            partition = next(self._round_robin[topic])
+        elif len(partitions) == 1:
+            partition = partitions[0]
+        else:
+            partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        self.messages += 1
+        batch = self._batches.get((topic, partition))
+        if batch is not None:
+            if batch.append(timestamp=None, key=key, value=value, headers=headers) is not None:
+                return
+            del self._batches[topic, partition]
+            await self._ship(batch, topic, partition)
         assert self._producer is not None, "KafkaSink not started"
-        self._pending.append(await self._producer.send(topic, value, key=key, headers=headers))
-        if len(self._pending) >= MAX_IN_FLIGHT:
-            await self.flush()
+        batch = self._producer.create_batch()
+        if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+            raise ValueError(f"message of {len(value)} bytes too large for a batch on {topic}")
+        self._batches[topic, partition] = batch
+
+    async def _ship(self, batch: Any, topic: str, partition: int) -> None:
+        assert self._producer is not None
+        batch.close()
+        self._pending.append(await self._producer.send_batch(batch, topic, partition=partition))
+        if len(self._pending) >= MAX_PENDING_BATCHES:
+            half = len(self._pending) // 2
+            oldest, self._pending = self._pending[:half], self._pending[half:]
+            await asyncio.gather(*oldest)

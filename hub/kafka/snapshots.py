@@ -1,80 +1,217 @@
 """Connector state on Kafka: the last SIECLE snapshot seen per establishment (UAJ).
 
 Kept in the compacted topic `hub.connectors.snapshots.v1`, so that a connector run on
-another machine after a crash diffs against the right previous snapshot. A snapshot is
-JSON, zlib-compressed and cut into chunks (`<UAJ>#<n>`) below the broker's message
-limit; the manifest (`<UAJ>`) is written last and names the chunks and their digest, so
-a crash between chunks leaves the previous manifest, hence the previous snapshot, valid.
+another machine after a crash diffs against the right previous snapshot.
+
+Format 3 (streamed, any size): the pupils, in ELEVE_ID order, one JSON array a line —
+`[id, false, ine, nom, prenom, date_naissance, commune]` for a pupil present in the
+newest export, `[id, true, exited_on]` for a pupil whose exit was already derived (kept
+compact, and forgotten 25 months after the exit: see connectors/rectorat) — as one zlib
+stream cut into chunks of at most `CHUNK` bytes (`<UAJ>#<version>#<n>`, far below the
+topic's 16 MiB message limit); the manifest (`<UAJ>`) is written last and names the version, the
+chunk count, the stream's sha256, the as-of and the pupil count, so a crash between
+chunks leaves the previous manifest, hence the previous snapshot, valid. The version is
+a fresh random id, so new chunks never overwrite those the current manifest names; the
+old chunks are tombstoned once the new manifest is written. Saving streams the pupils
+(a snapshot may be millions of pupils, kept on local disk by the connector); loading
+streams the chunks back, decompressing as it goes, into memory for a usual
+establishment or into a scratch RocksDB above `MEMORY_LIMIT` pupils.
+
+Reading the topic keeps only the manifests and the offsets of the chunks, never their
+bytes, so memory does not grow with the state of every establishment.
+
+Format 2 (as format 3, but an exited pupil as `[id, true, ine, nom, …]`, no exit date;
+such a pupil is read as exited at the snapshot's as-of) and format 1 (one JSON document
+per UAJ, chunked) are still read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import zlib
+from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
-from connectors.core.types import Snapshot
+from aiokafka import TopicPartition
+
+from connectors.core.types import PupilState, Snapshot
 from hub.kafka import client
-from hub.kafka.compacted import read_table
+from hub.kafka.compacted import read_until_end
 from hub.kafka.topics import SNAPSHOTS
 from hub.settings import Settings, get_settings
 
 CHUNK = 4 * 1024 * 1024
+FORMAT = 3
+
+
+def _line(eleve_id: str, s: PupilState) -> bytes:
+    return (json.dumps([eleve_id, *s.to_list()], ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def _lines(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines of a zlib stream given as compressed pieces."""
+    inflate = zlib.decompressobj()
+    rest = b""
+    for piece in stream:
+        data = rest + inflate.decompress(piece)
+        *lines, rest = data.split(b"\n")
+        yield from lines
+    rest += inflate.flush()
+    if rest:
+        yield from rest.split(b"\n")
 
 
 class KafkaSnapshotStore:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
-        self._table: dict[bytes, bytes] | None = None
+        self._manifests: dict[bytes, bytes] | None = None
+        self._offsets: dict[bytes, int] = {}  # chunk key → offset (single partition topic)
+        self._scratch = None
+
+    # -- reading ---------------------------------------------------------------------
 
     async def _load(self) -> dict[bytes, bytes]:
-        if self._table is None:
-            self._table = await read_table(SNAPSHOTS, self.settings)
-        return self._table
+        if self._manifests is None:
+            manifests: dict[bytes, bytes] = {}
+            offsets: dict[bytes, int] = {}
+            async for record in read_until_end(SNAPSHOTS, self.settings):
+                key = record.key
+                table = offsets if b"#" in key else manifests
+                if record.value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = record.offset if table is offsets else record.value
+            self._manifests, self._offsets = manifests, offsets
+        return self._manifests
+
+    async def _chunks(self, uaj: str, meta: dict[str, Any]) -> list[bytes] | None:
+        """The chunks of one version, fetched by offset (None when one is missing)."""
+        keys = [f"{uaj}#{meta['version']}#{i}".encode() for i in range(meta["chunks"])]
+        if not all(k in self._offsets for k in keys):
+            return None
+        wanted = {self._offsets[k]: k for k in keys}
+        found: dict[bytes, bytes] = {}
+        consumer = client.consumer(settings=self.settings, max_partition_fetch_bytes=CHUNK + 1024 * 1024)
+        await consumer.start()
+        try:
+            tp = TopicPartition(SNAPSHOTS, 0)
+            consumer.assign([tp])
+            consumer.seek(tp, min(wanted))
+            last = max(wanted)
+            while len(found) < len(keys):
+                batches = await consumer.getmany(tp, timeout_ms=2000)
+                if not batches:
+                    if await consumer.position(tp) > last:
+                        break
+                    continue
+                for record in batches.get(tp, []):
+                    if wanted.get(record.offset) == record.key and record.value is not None:
+                        found[record.key] = record.value
+                if await consumer.position(tp) > last:
+                    break
+        finally:
+            await client.stop_consumer(consumer)
+        if len(found) < len(keys):
+            return None
+        return [found[k] for k in keys]
 
     async def previous(self, uaj: str) -> Snapshot | None:
-        doc = await self.previous_json(uaj)
-        return Snapshot.from_json(doc) if doc is not None else None
-
-    async def save(self, snapshot: Snapshot) -> None:
-        await self.save_json(snapshot.uaj, snapshot.to_json())
-
-    async def previous_json(self, uaj: str) -> dict[str, Any] | None:
-        table = await self._load()
-        manifest = table.get(uaj.encode())
+        manifests = await self._load()
+        manifest = manifests.get(uaj.encode())
         if manifest is None:
             return None
         meta = json.loads(manifest)
-        blob = b"".join(table.get(f"{uaj}#{meta['version']}#{i}".encode(), b"") for i in range(meta["chunks"]))
-        if hashlib.sha256(blob).hexdigest() != meta["sha256"]:
+        chunks = await self._chunks(uaj, meta)
+        if chunks is None:
             raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
-        return json.loads(zlib.decompress(blob))
+        digest = hashlib.sha256()
+        for chunk in chunks:
+            digest.update(chunk)
+        if digest.hexdigest() != meta["sha256"]:
+            raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS}")
+        if meta.get("format", 1) == 1:
+            return Snapshot.from_json(json.loads(zlib.decompress(b"".join(chunks))))
+        from connectors.rectorat.state import MEMORY_LIMIT, Scratch
 
-    async def save_json(self, uaj: str, snapshot: dict[str, Any]) -> None:
-        blob = zlib.compress(json.dumps(snapshot, separators=(",", ":"), sort_keys=True).encode(), 6)
-        digest = hashlib.sha256(blob).hexdigest()
-        # Chunk keys carry the digest prefix: new chunks never overwrite the ones the
-        # current manifest points to.
-        version = digest[:12]
-        chunks = [blob[i : i + CHUNK] for i in range(0, len(blob), CHUNK)] or [b""]
-        table = await self._load()
-        old = table.get(uaj.encode())
-        producer = client.producer(self.settings, max_request_size=CHUNK + 1024 * 1024)
+        if meta["pupils"] > MEMORY_LIMIT:
+            if self._scratch is None:
+                self._scratch = Scratch()
+            pupils = self._scratch.pupils()
+            put = pupils.put_new
+        else:
+            pupils = {}
+            put = pupils.__setitem__
+        as_of = date.fromisoformat(meta["as_of"])
+        from_list = PupilState.from_list
+        for line in _lines(iter(chunks)):
+            if line:
+                v = json.loads(line)
+                put(v[0], from_list(v[1:], as_of))
+        return Snapshot(uaj=uaj, as_of=as_of, pupils=pupils)
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def save(self, snapshot: Snapshot) -> None:
+        uaj = snapshot.uaj
+        manifests = await self._load()
+        old = manifests.get(uaj.encode())
+        version = uuid.uuid4().hex[:12]
+        digest = hashlib.sha256()
+        deflate = zlib.compressobj(6)
+        producer = client.producer(self.settings, max_request_size=CHUNK + 1024 * 1024, linger_ms=0)
         await producer.start()
+        sent: list[int] = []  # chunk numbers
+        count = 0
         try:
-            for i, chunk in enumerate(chunks):
-                await producer.send(SNAPSHOTS, chunk, key=f"{uaj}#{version}#{i}".encode())
-            meta = {"version": version, "chunks": len(chunks), "sha256": digest}
+            pending = bytearray()
+
+            async def emit(final: bool) -> None:
+                while len(pending) >= CHUNK or (final and (pending or not sent)):
+                    piece = bytes(pending[:CHUNK])
+                    del pending[:CHUNK]
+                    digest.update(piece)
+                    key = f"{uaj}#{version}#{len(sent)}".encode()
+                    await producer.send(SNAPSHOTS, piece, key=key)
+                    sent.append(len(sent))
+                    if not pending:
+                        break
+
+            pupils = snapshot.pupils
+            items = pupils.items() if not isinstance(pupils, dict) else sorted(pupils.items())
+            buf: list[bytes] = []
+            for eleve_id, state in items:
+                buf.append(_line(eleve_id, state))
+                count += 1
+                if len(buf) >= 1000:
+                    pending += deflate.compress(b"".join(buf))
+                    buf = []
+                    if len(pending) >= CHUNK:
+                        await emit(False)
+            pending += deflate.compress(b"".join(buf))
+            pending += deflate.flush()
+            await emit(True)
+            meta = {"format": FORMAT, "version": version, "chunks": len(sent), "sha256": digest.hexdigest(),
+                    "as_of": snapshot.as_of.isoformat(), "pupils": count}
+            await producer.flush()
             await producer.send_and_wait(SNAPSHOTS, json.dumps(meta).encode(), key=uaj.encode())
             if old is not None:
                 previous = json.loads(old)
-                if previous["version"] != version:
-                    for i in range(previous["chunks"]):
-                        await producer.send(SNAPSHOTS, None, key=f"{uaj}#{previous['version']}#{i}".encode())
+                for i in range(previous["chunks"]):
+                    key = f"{uaj}#{previous['version']}#{i}".encode()
+                    await producer.send(SNAPSHOTS, None, key=key)
+                    self._offsets.pop(key, None)
             await producer.flush()
         finally:
             await producer.stop()
-        for i, chunk in enumerate(chunks):
-            table[f"{uaj}#{version}#{i}".encode()] = chunk
-        table[uaj.encode()] = json.dumps(meta).encode()
+        # This store's view: the new manifest (its chunks are fetched by offset only after
+        # a reload; a later `previous` of the same UAJ in this process re-reads the topic).
+        manifests[uaj.encode()] = json.dumps(meta).encode()
+        self._manifests = None
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None

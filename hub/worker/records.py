@@ -5,12 +5,12 @@ views, like cases.v1, depend only on the set of events — rules.md §3):
 
 - `cases.v1` and the topic of the case's current observatory hold the full record;
 - every *other* observatory that appears as `from_observatoire` in the case's
-  `transfers` holds one `TRANSFERE` record (rules.md §6 "Moves"): no personal data
-  (`person` null, `evidence` empty), `observatoire` and `assigned_to` say where the
-  case went from there (the destination of the last transfer out of that observatory;
-  the counsellor is not named, `assigned_to` is that observatory: {"OBSERVATOIRE",
-  code}), `transfers` the history up to that transfer; `opened_on`, `type` and
-  `periode_essai` are kept, the other dates are null (they would change after it left).
+  `transfers` holds one `TRANSFERE` record (rules.md §6 "Moves"), its last word on a
+  case that left it: no personal data (`person` null, `evidence` empty); `observatoire`
+  and `assigned_to` ({"OBSERVATOIRE", code}) name that observatory itself, like every
+  record on its topic; `closed_on` is the date the case left it (its last transfer out
+  of it) and `transfers` the history up to that transfer, which says where it went;
+  `type`, `opened_on` and `periode_essai` are kept, `alerted_on` and `outcome` are null.
 - an observatory that held the case and no longer does (the case vanished, or a late
   event changed where it was routed from the start) gets a tombstone.
 
@@ -52,18 +52,17 @@ def transfere_record(case: dict, observatoire: str) -> dict:
     """The record an observatory keeps of a case that left it (see module doc)."""
     transfers = case["transfers"]
     last = max(i for i, t in enumerate(transfers) if t["from_observatoire"] == observatoire)
-    dest = transfers[last]["to_observatoire"]
     return {
         "case_id": case["case_id"],
         "type": case["type"],
         "status": TRANSFERE,
         "outcome": None,
-        "observatoire": dest,
-        "assigned_to": {"role": OBSERVATOIRE_ROLE, "code": dest},
+        "observatoire": observatoire,
+        "assigned_to": {"role": OBSERVATOIRE_ROLE, "code": observatoire},
         "person": None,
         "opened_on": case["opened_on"],
         "alerted_on": None,
-        "closed_on": None,
+        "closed_on": transfers[last]["date"],
         "periode_essai": case.get("periode_essai"),
         "evidence": [],
         "transfers": [dict(t) for t in transfers[: last + 1]],

@@ -173,3 +173,24 @@ async def test_watermark_only_moves_forward(env, tmp_path):
     assert ingest(env, "absenteisme", late)["as_of"] == "2031-05-31"
     assert ingest(env, "absenteisme", early)["published"] == 1
     assert (await read_watermarks())["absenteisme"].isoformat() == "2031-05-31"
+
+
+async def test_reingesting_an_older_export_is_harmless(env, tmp_path):
+    """inputs.md: re-ingesting a file is harmless — even an older snapshot after newer ones."""
+    uaj = fresh_uaj()
+    jan = write(tmp_path / "jan.xml", export([eleve("1", nom="ALPHA"), eleve("2", nom="BRAVO"), eleve("3", nom="CHARLIE")],
+                                             uaj=uaj, date_export="15/01/2026"))
+    apr = write(tmp_path / "apr.xml", export([eleve("1", nom="ALPHA"), eleve("3", nom="CHARLIE", sortie="01/03/2026", motif="02")],
+                                             uaj=uaj, date_export="15/04/2026"))
+    jun = write(tmp_path / "jun.xml", export([eleve("3", nom="CHARLIE", sortie="01/03/2026", motif="02"), eleve("4", nom="DELTA")],
+                                             uaj=uaj, date_export="30/06/2026"))
+    for path in (jan, apr, jun):
+        ingest(env, "rectorat", path)
+    before = sorted((e["event_type"], e["eleve_id"], e["event_date"].isoformat())
+                    for e in await events_of("rectorat.eleves.v1", lambda e: e["uai"] == uaj))
+    for path in (jan, apr, jun):
+        again = ingest(env, "rectorat", path)
+        assert again["events"] == 0 and again["published"] == 0, (path.name, again)
+    after = sorted((e["event_type"], e["eleve_id"], e["event_date"].isoformat())
+                   for e in await events_of("rectorat.eleves.v1", lambda e: e["uai"] == uaj))
+    assert after == before

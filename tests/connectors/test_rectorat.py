@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tracemalloc
 from datetime import date
 
@@ -10,7 +11,7 @@ import pytest
 from hub.errors import InputError
 
 from connectors.rectorat import siecle
-from tests.connectors.helpers import UAI_B, UAI_LP, counts
+from tests.connectors.helpers import UAI_B, UAI_LP, Harness, counts
 from tests.connectors.siecle_files import eleve, export, write
 
 AS_OF = date(2026, 3, 15)
@@ -72,7 +73,10 @@ async def test_next_snapshot_exit_disappearance_and_new_pupil(tmp_path, harness)
     gone = next(e for e in new if e["eleve_id"] == "2")
     assert gone["person"] == {"ine": "223456789AB", "nom": "MARTIN", "prenom": "Élodie", "date_naissance": date(2008, 2, 14), "commune_residence": "86041"}
     assert gone["source_ref"] == "s2.xml:ELEVE_ID=2:absent"
-    assert state(harness) == {"1": True, "4": False}
+    # Exited pupils are remembered, compact (exit date, no identity): 2 by disappearance.
+    assert state(harness) == {"1": True, "2": True, "3": True, "4": False}
+    pupils = harness.snapshots.snapshots[UAI_LP]["pupils"]
+    assert (pupils["1"], pupils["2"], pupils["3"]) == ([True, "2026-04-01"], [True, "2026-04-15"], [True, "2026-01-10"])
     assert harness.sink.watermarks["rectorat"] == date(2026, 4, 15)
 
 
@@ -324,3 +328,255 @@ def test_scan_memory_is_flat(tmp_path):
         tracemalloc.stop()
     assert info.eleves == n and info.uaj == UAI_LP
     assert peak < 3_000_000, peak
+
+
+# --------------------------------------------------------------------------- order and re-ingests
+#
+# Exited pupils stay in the state (compact: exit date only), so that neither a re-ingest
+# nor an older export ingested late re-enrols or re-exits them (inputs.md: "re-ingesting
+# a file is harmless"). Three exports of one establishment, A < B < C:
+
+A, B, C = "15/01/2026", "15/04/2026", "30/06/2026"
+
+
+def _abc(tmp_path, *, gap: bool = False, tag: str = ""):
+    """p1 stays; p2 leaves with a DATE_SORTIE in B (still listed, with it, in C); p3 arrives
+    in B; p4 (listed in A and B) is missing from C; p5 is listed in A only, already with
+    its DATE_SORTIE; p6 arrives and leaves between B and C. With `gap`, p8 is listed in A
+    only, without DATE_SORTIE: it disappears in the A→B gap."""
+    a = [eleve("1"), eleve("2", nom="DEUX"), eleve("4", nom="QUATRE"), eleve("5", nom="CINQ", sortie="10/01/2026", motif="09")]
+    b = [eleve("1"), eleve("2", nom="DEUX", sortie="01/03/2026", motif="02"), eleve("3", nom="TROIS", entree="02/02/2026"),
+         eleve("4", nom="QUATRE")]
+    c = [eleve("1"), eleve("2", nom="DEUX", sortie="01/03/2026", motif="02"), eleve("3", nom="TROIS", entree="02/02/2026"),
+         eleve("6", nom="SIX", entree="04/05/2026", sortie="01/06/2026", motif="05")]
+    if gap:
+        a.append(eleve("8", nom="HUIT"))
+    return {name: write(tmp_path / f"{name}{tag}.xml", export(pupils, date_export=day))
+            for name, pupils, day in (("A", a, A), ("B", b, B), ("C", c, C))}
+
+
+def _ids(events):
+    return {e["event_id"] for e in events}
+
+
+def _summary(events):
+    return sorted((e["event_type"], e["eleve_id"], e["event_date"], e.get("motif_sortie")) for e in events)
+
+
+IN_ORDER = [
+    ("ELEVE_INSCRIT", "1", date(2025, 9, 2), None),
+    ("ELEVE_INSCRIT", "2", date(2025, 9, 2), None),
+    ("ELEVE_INSCRIT", "3", date(2026, 2, 2), None),
+    ("ELEVE_INSCRIT", "4", date(2025, 9, 2), None),
+    ("ELEVE_INSCRIT", "5", date(2025, 9, 2), None),
+    ("ELEVE_INSCRIT", "6", date(2026, 5, 4), None),
+    ("ELEVE_SORTI", "2", date(2026, 3, 1), "02"),
+    ("ELEVE_SORTI", "4", date(2026, 6, 30), "99"),
+    ("ELEVE_SORTI", "5", date(2026, 1, 10), "09"),
+    ("ELEVE_SORTI", "6", date(2026, 6, 1), "05"),
+]
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["memory", "scratch"])
+async def test_reingesting_every_export_of_a_sequence_is_harmless(tmp_path, harness, monkeypatch, on_disk):
+    """The bug of tests/cli/test_ingest.py::test_reingesting_an_older_export_is_harmless:
+    p4 left by disappearance; re-ingesting A (which lists them) must not exit them again."""
+    if on_disk:  # the diff's tables in the scratch RocksDB, as for a huge export
+        monkeypatch.setattr("connectors.rectorat.connector.MEMORY_LIMIT", 1)
+    f = _abc(tmp_path)
+    for name in "ABC":
+        await harness.run("rectorat", f[name])
+    assert _summary(harness.events) == IN_ORDER
+    state_before = harness.snapshots.snapshots[UAI_LP]
+    assert state_before["as_of"] == "2026-06-30"
+    assert state_before["pupils"] == {
+        "1": [False, None, "DUPONT", "Élodie", "2008-02-14", "86194"],
+        "2": [True, "2026-03-01"], "3": [False, None, "TROIS", "Élodie", "2008-02-14", "86194"],
+        "4": [True, "2026-06-30"], "5": [True, "2026-01-10"], "6": [True, "2026-06-01"],
+    }
+    n = len(harness.events)
+    for name in "ABCCBA":
+        r = await harness.run("rectorat", f[name])
+        assert (r.published, r.events, r.rejected, r.unchanged) == (0, 0, 0, r.read), name
+        assert harness.snapshots.snapshots[UAI_LP] == state_before, name
+    assert len(harness.events) == n
+    # and the state is still right for the next export: p1 and p3 leave, nobody else
+    r = await harness.run("rectorat", write(tmp_path / "D.xml", export([eleve("7", nom="SEPT", entree="01/09/2026")],
+                                                                       date_export="15/09/2026")))
+    assert _summary(harness.events[n:]) == [
+        ("ELEVE_INSCRIT", "7", date(2026, 9, 1), None),
+        ("ELEVE_SORTI", "1", date(2026, 9, 15), "99"),
+        ("ELEVE_SORTI", "3", date(2026, 9, 15), "99"),
+    ]
+
+
+ORDERS = list(itertools.permutations("ABC"))
+
+
+async def test_every_order_gives_the_same_events_and_state(tmp_path):
+    """No pupil disappears in a gap between exports that arrive out of order: the six
+    orders give the same event ids and the same state, and re-ingesting is harmless."""
+    f = _abc(tmp_path)
+    results = {}
+    for order in ORDERS:
+        h = Harness()
+        for name in order:
+            await h.run("rectorat", f[name])
+        assert _summary(h.events) == IN_ORDER, order
+        assert len(h.events) == len(_ids(h.events)), order  # no id published twice
+        results[order] = (_ids(h.events), h.snapshots.snapshots[UAI_LP])
+        for name in "ABC":
+            r = await h.run("rectorat", f[name])
+            assert (r.published, r.events) == (0, 0), (order, name)
+        assert h.snapshots.snapshots[UAI_LP] == results[order][1]
+        assert h.sink.watermarks["rectorat"] == date(2026, 6, 30)
+    first = results[ORDERS[0]]
+    assert all(r == first for r in results.values())
+    assert first[1]["as_of"] == "2026-06-30"
+
+
+async def test_disappearance_in_a_gap_is_dated_at_the_newest_export_seen(tmp_path):
+    """The one limitation (connector.py, "Order"): p8, listed in A only without
+    DATE_SORTIE, is missing from B and C. Its exit is dated at the as-of of the newest
+    export ingested when it is derived: B when A and B both come before C, C otherwise
+    (the state keeps the newest export, not every one). Every other event is the same,
+    and whatever the date, p8 leaves once."""
+    f = _abc(tmp_path, gap=True)
+    for order in ORDERS:
+        h = Harness()
+        for name in order:
+            await h.run("rectorat", f[name])
+        expected = date(2026, 4, 15) if order[-1] == "C" else date(2026, 6, 30)
+        p8 = [(t, d) for t, i, d, _ in _summary(h.events) if i == "8"]
+        assert p8 == [("ELEVE_INSCRIT", date(2025, 9, 2)), ("ELEVE_SORTI", expected)], order
+        assert [s for s in _summary(h.events) if s[1] != "8"] == IN_ORDER, order
+        for name in "ABC":
+            r = await h.run("rectorat", f[name])
+            assert (r.published, r.events) == (0, 0), (order, name)
+
+
+async def test_an_older_export_seen_late_adds_only_what_is_new(tmp_path, harness):
+    """B and C first, then A for the first time: A's news are p5 (left with a DATE_SORTIE)
+    and p9 (never seen, missing from C: gone by C's as-of); what B and C said about p1,
+    p2 and p4 is not repeated, p2 (exited) is not re-enrolled, the state keeps C's as-of."""
+    f = _abc(tmp_path)
+    a = write(tmp_path / "A9.xml", export([eleve("1"), eleve("2", nom="DEUX"), eleve("4", nom="QUATRE"),
+                                           eleve("5", nom="CINQ", sortie="10/01/2026", motif="09"),
+                                           eleve("9", nom="NEUF", entree="05/01/2026")], date_export=A))
+    await harness.run("rectorat", f["B"])
+    await harness.run("rectorat", f["C"])
+    before = harness.snapshots.snapshots[UAI_LP]
+    n = len(harness.events)
+    r = await harness.run("rectorat", a)
+    assert (r.read, r.published, r.unchanged, r.events) == (5, 2, 3, 4)
+    assert _summary(harness.events[n:]) == [
+        ("ELEVE_INSCRIT", "5", date(2025, 9, 2), None),
+        ("ELEVE_INSCRIT", "9", date(2026, 1, 5), None),
+        ("ELEVE_SORTI", "5", date(2026, 1, 10), "09"),
+        ("ELEVE_SORTI", "9", date(2026, 6, 30), "99"),
+    ]
+    after = harness.snapshots.snapshots[UAI_LP]
+    assert after["as_of"] == "2026-06-30"  # never moved back
+    assert after["pupils"] == before["pupils"] | {"5": [True, "2026-01-10"], "9": [True, "2026-06-30"]}
+    assert harness.sink.watermarks["rectorat"] == date(2026, 6, 30)
+    n = len(harness.events)
+    for path in (a, f["B"], f["C"], a):
+        r = await harness.run("rectorat", path)
+        assert (r.published, r.events) == (0, 0), path.name
+    assert len(harness.events) == n and harness.snapshots.snapshots[UAI_LP] == after
+
+
+async def test_an_older_export_does_not_save_when_it_teaches_nothing(tmp_path, harness):
+    f = _abc(tmp_path)
+    for name in "ABC":
+        await harness.run("rectorat", f[name])
+    saves = harness.snapshots.saves
+    await harness.run("rectorat", f["A"])
+    await harness.run("rectorat", f["B"])
+    assert harness.snapshots.saves == saves
+
+
+async def test_return_to_school_only_from_a_newer_export(tmp_path, harness):
+    """p1 leaves by disappearance in B; listed again without DATE_SORTIE:
+    in the older A (re-ingest) or in another export of B's date → still exited, nothing;
+    in the newer C → back at school, a new ELEVE_INSCRIT at its new DATE_ENTREE."""
+    a = write(tmp_path / "a.xml", export([eleve("1"), eleve("2")], date_export=A))
+    b = write(tmp_path / "b.xml", export([eleve("2")], date_export=B))
+    b2 = write(tmp_path / "b2.xml", export([eleve("1"), eleve("2")], date_export=B))
+    c = write(tmp_path / "c.xml", export([eleve("1", entree="02/05/2026"), eleve("2")], date_export=C))
+    for path in (a, b):
+        await harness.run("rectorat", path)
+    assert _summary(harness.events)[-1] == ("ELEVE_SORTI", "1", date(2026, 4, 15), "99")
+    n = len(harness.events)
+    for path in (a, b2, b):
+        r = await harness.run("rectorat", path)
+        assert (r.published, r.events) == (0, 0), path.name
+        assert state(harness)["1"] is True, path.name
+    r = await harness.run("rectorat", c)
+    assert _summary(harness.events[n:]) == [("ELEVE_INSCRIT", "1", date(2026, 5, 2), None)]
+    assert state(harness) == {"1": False, "2": False}
+    n = len(harness.events)
+    for path in (c, a, b2, b, c):
+        r = await harness.run("rectorat", path)
+        assert (r.published, r.events) == (0, 0), path.name
+    assert len(harness.events) == n and state(harness) == {"1": False, "2": False}
+
+
+OLD = dict(naiss="14/02/2004", entree="01/09/2022")  # 18+ on every date below: no under-15 filtering
+
+
+async def test_exited_pupils_are_forgotten_after_the_event_retention(tmp_path, harness):
+    """An exit older than RETENTION (25 months, the events' retention) before a new export
+    is forgotten; an export older than that horizon, ingested late, derives no exit by
+    disappearance (the state may have forgotten the pupil's exit): re-ingesting it stays
+    harmless."""
+    from hub.kafka.topics import EVENT_RETENTION_MS
+
+    from connectors.rectorat.state import RETENTION
+
+    assert RETENTION.total_seconds() * 1000 == EVENT_RETENTION_MS
+    old = write(tmp_path / "old.xml", export([eleve("1", **OLD), eleve("2", nom="DEUX", **OLD)],
+                                             date_export="15/01/2023"))
+    await harness.run("rectorat", old)
+    await harness.run("rectorat", write(tmp_path / "gone.xml", export([eleve("1", **OLD)], date_export="15/03/2023")))
+    assert state(harness) == {"1": False, "2": True}
+    # 26 months later: 2's exit (15/03/2023) is beyond the horizon, forgotten; 1 still listed
+    await harness.run("rectorat", write(tmp_path / "late.xml", export([eleve("1", **OLD)], date_export="15/05/2025")))
+    assert state(harness) == {"1": False}
+    # kept up to 775 days (25 × 31) after the exit, forgotten the day after
+    await harness.run("rectorat", write(tmp_path / "x.xml", export([], date_export="16/05/2025")))
+    assert harness.snapshots.snapshots[UAI_LP]["pupils"] == {"1": [True, "2025-05-16"]}
+    await harness.run("rectorat", write(tmp_path / "y.xml", export([], date_export="30/06/2027")))
+    assert harness.snapshots.snapshots[UAI_LP]["pupils"] == {"1": [True, "2025-05-16"]}
+    await harness.run("rectorat", write(tmp_path / "z.xml", export([], date_export="01/07/2027")))
+    assert harness.snapshots.snapshots[UAI_LP]["pupils"] == {}
+    # the 2023 export again: 1 and 2 are forgotten, only its own facts (same ids)
+    n = len(harness.events)
+    r = await harness.run("rectorat", old)
+    assert (r.published, r.unchanged, r.events) == (0, 2, 0) and len(harness.events) == n
+    assert harness.snapshots.snapshots[UAI_LP] == {"uaj": UAI_LP, "as_of": "2027-07-01", "pupils": {}}
+
+
+def test_state_forms_old_and_new():
+    """The compact exited form, and the older one (identity, no exit date) still read."""
+    from connectors.core.types import PupilState, Snapshot
+    from connectors.rectorat.state import Scratch
+    from hub.kafka.snapshots import _line
+
+    present = PupilState(False, "123456789AB", "DUPONT", "Élodie", date(2008, 2, 14), "86194")
+    gone = PupilState.gone(date(2026, 4, 15))
+    assert gone.to_list() == [True, "2026-04-15"] and present.to_list()[0] is False
+    assert PupilState.from_list(gone.to_list()) == gone and PupilState.from_list(present.to_list()) == present
+    legacy = [True, None, "DUPONT", "Élodie", "2008-02-14", "86194"]  # format 2, before exit dates
+    assert PupilState.from_list(legacy, date(2026, 3, 15)) == PupilState.gone(date(2026, 3, 15))
+    doc = {"uaj": UAI_LP, "as_of": "2026-03-15", "pupils": {"1": legacy, "2": present.to_list()}}
+    assert Snapshot.from_json(doc).pupils == {"1": PupilState.gone(date(2026, 3, 15)), "2": present}
+    assert _line("7", gone) == b'["7",true,"2026-04-15"]\n'
+    assert _line("8", present) == '["8",false,"123456789AB","DUPONT","Élodie","2008-02-14","86194"]\n'.encode()
+    scratch = Scratch()
+    try:
+        table = scratch.pupils()
+        table["1"], table["2"] = gone, present
+        assert dict(table.items()) == {"1": gone, "2": present}
+    finally:
+        scratch.close()

@@ -1,0 +1,160 @@
+"""Where a SIECLE diff keeps its pupils: in memory for a usual export, on local disk for
+a huge one, so that memory stays flat whatever the export size.
+
+A diff needs, per pupil, the previous snapshot's state (exit flag + identity), the new
+snapshot being built, and the ids already met in the file. An establishment has a few
+hundred to a few thousand pupils: plain dicts. Above `MEMORY_LIMIT` pupils (a whole
+academy exported under one UAJ has millions) the tables live in a scratch RocksDB
+(rocksdict, already used by the worker) in a temporary directory, deleted at the end of
+the run: ≈ 1 µs a lookup or an insert, memory bounded by RocksDB's buffers (a few MiB),
+iteration in key order for the snapshot's save. The scratch holds no state of its own:
+the snapshot of record is on Kafka (hub/kafka/snapshots.py).
+
+`RETENTION`: how long an exited pupil is remembered after their exit (the source
+events' retention, `hub.kafka.topics.EVENT_RETENTION_MS`: 25 × 31 days). An exited pupil
+is a compact entry (`PupilState.gone`: ≈ 20 bytes), so a state holds a few school years
+of departures; beyond the horizon they are forgotten (see connector.py for what that
+means for a very old export).
+"""
+
+from __future__ import annotations
+
+import marshal
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, MutableMapping
+from datetime import date, timedelta
+from pathlib import Path
+
+from connectors.core.types import PupilState
+
+MEMORY_LIMIT = 50_000
+RETENTION = timedelta(days=25 * 31)
+
+
+class Scratch:
+    """One RocksDB in a temporary directory; tables are key prefixes in it."""
+
+    def __init__(self, parent: Path | None = None) -> None:
+        from rocksdict import BlockBasedOptions, Options, Rdict, WriteOptions
+
+        self.path = Path(tempfile.mkdtemp(prefix="hub-scratch-", dir=parent))
+        options = Options(raw_mode=True)
+        options.create_if_missing(True)
+        options.set_write_buffer_size(8 << 20)
+        options.set_max_write_buffer_number(2)
+        table = BlockBasedOptions()
+        table.set_bloom_filter(10, False)
+        options.set_block_based_table_factory(table)
+        self.db = Rdict(str(self.path), options)
+        write = WriteOptions()
+        write.disable_wal = True  # scratch: nothing to recover after a crash
+        self.db.set_write_options(write)
+        self._next = 0
+        self._finalizer = weakref.finalize(self, Scratch._cleanup, self.db, self.path)
+
+    def prefix(self) -> bytes:
+        self._next += 1
+        return self._next.to_bytes(3, "big")
+
+    def pupils(self) -> DiskPupils:
+        return DiskPupils(self, self.prefix())
+
+    def ids(self) -> DiskIds:
+        return DiskIds(self, self.prefix())
+
+    @staticmethod
+    def _cleanup(db, path: Path) -> None:
+        try:
+            db.close()
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _dump(s: PupilState) -> bytes:
+    if s.exited:
+        return marshal.dumps(s.exited_on.toordinal() if s.exited_on else 0)
+    assert s.date_naissance is not None
+    return marshal.dumps((s.ine, s.nom, s.prenom, s.date_naissance.toordinal(), s.commune))
+
+
+def _load(b: bytes) -> PupilState:
+    v = marshal.loads(b)
+    if v.__class__ is int:  # an exited pupil: the exit's ordinal (0: unknown)
+        return PupilState.gone(date.fromordinal(v) if v else date.min)
+    ine, nom, prenom, born, commune = v
+    return PupilState(False, ine, nom, prenom, date.fromordinal(born), commune)
+
+
+class DiskPupils(MutableMapping[str, PupilState]):
+    """ELEVE_ID → PupilState in a Scratch (iterates in key order)."""
+
+    def __init__(self, scratch: Scratch, prefix: bytes) -> None:
+        self.scratch = scratch  # keeps the scratch alive as long as the table
+        self._db = scratch.db
+        self._prefix = prefix
+        self._count = 0
+
+    def get(self, key: str, default: PupilState | None = None) -> PupilState | None:  # type: ignore[override]
+        value = self._db.get(self._prefix + key.encode())
+        return default if value is None else _load(value)
+
+    def __getitem__(self, key: str) -> PupilState:
+        value = self._db.get(self._prefix + key.encode())
+        if value is None:
+            raise KeyError(key)
+        return _load(value)
+
+    def __setitem__(self, key: str, state: PupilState) -> None:
+        k = self._prefix + key.encode()
+        if self._db.get(k) is None:
+            self._count += 1
+        self._db[k] = _dump(state)
+
+    def put_new(self, key: str, state: PupilState) -> None:
+        """Insert a key known to be absent (bulk load): no read before the write."""
+        self._count += 1
+        self._db[self._prefix + key.encode()] = _dump(state)
+
+    def __delitem__(self, key: str) -> None:
+        k = self._prefix + key.encode()
+        if self._db.get(k) is None:
+            raise KeyError(key)
+        self._count -= 1
+        del self._db[k]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._db.get(self._prefix + key.encode()) is not None
+
+    def items(self) -> Iterator[tuple[str, PupilState]]:  # type: ignore[override]
+        prefix, n = self._prefix, len(self._prefix)
+        for k, v in self._db.items(from_key=prefix):
+            if not k.startswith(prefix):
+                break
+            yield k[n:].decode(), _load(v)
+
+    def __iter__(self) -> Iterator[str]:
+        for k, _ in self.items():
+            yield k
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class DiskIds:
+    """A set of ELEVE_IDs in a Scratch."""
+
+    def __init__(self, scratch: Scratch, prefix: bytes) -> None:
+        self.scratch = scratch
+        self._db = scratch.db
+        self._prefix = prefix
+
+    def add(self, key: str) -> None:
+        self._db[self._prefix + key.encode()] = b""
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._db.get(self._prefix + key.encode()) is not None

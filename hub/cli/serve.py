@@ -1,0 +1,37 @@
+"""`hub serve [--port N] [--host 127.0.0.1]`: the web interface and HTTP API (uvicorn).
+
+Accounts come from `<HUB_HOME>/accounts.sqlite3` (`hub accounts`); sessions are signed
+with HUB_WEB_SECRET, or with a secret generated once in `<HUB_HOME>/web-secret`.
+Session cookies are `Secure` unless the server listens on loopback only (plain HTTP on
+localhost); behind a TLS proxy on another address they stay Secure (--insecure-cookies
+to turn that off for a plain-HTTP test network).
+"""
+
+from __future__ import annotations
+
+import click
+
+from hub.settings import get_settings
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--insecure-cookies", is_flag=True, help="Session cookies without the Secure flag on a non-loopback address.")
+def serve(port: int, host: str, insecure_cookies: bool) -> None:
+    """Serve the observatories' and counsellors' pages, the operator page, the HTTP API,
+    /metrics and /healthz."""
+    import uvicorn
+
+    from hub.kafka.client import bootstrap_servers
+    from hub.web.app import create_app
+
+    settings = get_settings()
+    bootstrap_servers(settings)  # no broker configured at all: one clear line, exit 1
+    secure = not (host in LOOPBACK or host.startswith("127.") or insecure_cookies)
+    app = create_app(settings, secure_cookies=secure)
+    click.echo(f"hub serve : http://{host}:{port}/ (comptes : {settings.home / 'accounts.sqlite3'})", err=True)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info",
+                access_log=True)

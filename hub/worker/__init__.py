@@ -1,0 +1,10 @@
+"""The case engine's Faust shell: `hub worker` (see app.py, core.py, run.py).
+
+    core.py       processing logic, free of Faust (identity, evaluation, output diff)
+    state.py      what the `persons` table keeps per key
+    records.py    which topics hold which case record; jsonl printing
+    messages.py   the internal topic's envelope
+    directory.py  the in-memory directory following hub.directory.v1
+    app.py        the Faust app, its tables and agents
+    run.py        `hub worker [--until-idle]`
+"""

@@ -1,0 +1,442 @@
+"""The Faust shell of the case engine: one app, three agents, two tables.
+
+    person sources + actions + internal ─► persons agent ─► cases.v1, observatoire.*.cases.v1,
+                                            │   ▲            hub.identites.litiges.v1
+                                            └───┘ internal topic (ROUTE/ASSIGN/RETRACT/REGISTER)
+    hub.watermarks.v1 ─► clock agent ──TICK(clock) to every partition──► internal topic
+    hub.directory.v1  ─► directory agent ─DIRECTORY(offset) to every partition─► internal topic
+                         (+ an in-memory DirectoryFollower in every worker process)
+
+Choices (see also `core.py` for the processing itself):
+
+- **App**: id = settings.worker_id (also the consumer group), broker from
+  `hub.kafka.client.bootstrap_servers()`, tables in RocksDB (rocksdict) under
+  `<HUB_HOME>/worker/<worker_id>`, web server off, commits every 0.5 s. Faust commits an
+  offset only after flushing its producer (table changelogs and our outputs), which
+  gives at-least-once; `core.py` makes replays harmless.
+- **Group**: session timeout 10 s, heartbeat 2 s, so that the partitions of a worker
+  killed -9 are reassigned within seconds (a clean stop leaves the group at once).
+- **Producer**: acks=all and idempotent (`IdempotentProducer`: Faust's aiokafka producer
+  with `enable_idempotence=True`; Faust only enables it for exactly-once), so a retried
+  send never duplicates or reorders a record within a partition.
+- **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). Every
+  record is handled inside a try: a record that does not decode is logged (no personal
+  data) and skipped; any other error stops the worker with a non-zero status rather than
+  losing data silently (the record is processed again at restart).
+- **Co-partitioning**: every person-keyed topic, the internal topic and the `persons`
+  changelog have the same partition count N (that of `rectorat.eleves.v1`); aiokafka and
+  Faust use the same murmur2 partitioner, so a person key always lands on the same
+  partition number and its table entry is local.
+- **Internal topic** `<worker_id>-engine-persons` (N partitions, created at start): one
+  per worker id, like Faust's own changelog topics, so that two engines with different
+  ids (tests, blue/green) never consume each other's internal messages. Messages: see
+  `messages.py`. The clock and directory agents address TICK/DIRECTORY to each
+  partition explicitly.
+- **Ticks and directory updates** touch many persons: they are applied in chunks whose
+  outputs are sent and *awaited* before the chunk's state is written, and the
+  partition's clock / directory offset is written last; a crash in the middle makes the
+  replay redo what is not yet recorded, never skip it.
+- **Outputs** go straight to the producer (`app.producer.send`); a failed delivery
+  stops the worker (the records are produced again at restart, from the replay).
+  Observatory topics are created on first use if `hub topics apply`/`hub directory load`
+  did not create them (auto-creation is off on the hub's broker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import faust
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
+
+from hub.avro import CodecError, get_codec
+from hub.directory.lookup import META_KEY
+from hub.kafka import client
+from hub.kafka.topics import (
+    ACTIONS,
+    DIRECTORY,
+    EVENT_RETENTION_MS,
+    WATERMARKS,
+    TopicSpec,
+    apply_topics,
+    declared_topics,
+)
+from hub.logging import get_logger
+from hub.settings import Settings
+from hub.types.events import SOURCE_TOPICS
+from hub.worker import messages
+from hub.worker.core import ClockKeeper, Overlay, PersonProcessor, Send, where
+from hub.worker.directory import DirectoryFollower
+
+log = get_logger("hub.worker")
+
+# Person-keyed source topics (suivi.actions.v1, keyed by case id, is re-routed).
+PERSON_TOPICS: tuple[str, ...] = tuple(t for s, t in SOURCE_TOPICS.items() if s != "suivi")
+CHUNK = 256  # persons per chunk when a tick or a directory update re-evaluates many
+ROCKSDB_OPTIONS = {
+    # Faust's defaults (64 MB write buffers x3, 2 GB block cache per partition) are sized
+    # for big servers; the engine's state is small and the CI has 2 cores.
+    "write_buffer_size": 16 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 64 * 1024 * 1024,
+}
+
+
+def internal_topic_name(settings: Settings) -> str:
+    return f"{settings.worker_id}-engine-persons"
+
+
+class IdempotentProducer(AIOKafkaFaustProducer):
+    """Faust's aiokafka producer with the idempotent producer on (acks=all)."""
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class HubFaustApp(faust.App):
+    #: Table changelog records Faust may buffer before the stream waits for them to be
+    #: handed to the producer (Faust's default, 100, stalls the agent on every burst).
+    producer_buffer_max = 2000
+
+    def _new_producer(self):
+        producer = IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+        producer.buffer.max_messages = self.producer_buffer_max
+        return producer
+
+
+class TableStore:
+    """One partition of a Faust table as a `core.Store` (str keys, raw bytes values).
+
+    Reads and writes go through the table (changelog, recovery); `scan` reads the
+    partition's RocksDB directly.
+    """
+
+    __slots__ = ("table", "partition")
+
+    def __init__(self, table, partition: int) -> None:
+        self.table = table
+        self.partition = partition
+
+    def get(self, key: str) -> bytes | None:
+        # The table's own get() reads RocksDB twice (contains, then get); its store once.
+        try:
+            return self.table.data[key.encode()]
+        except KeyError:
+            return None
+
+    def put(self, key: str, value: bytes) -> None:
+        self.table[key.encode()] = value
+
+    def delete(self, key: str) -> None:
+        try:
+            del self.table[key.encode()]
+        except KeyError:
+            pass
+
+    def scan(self, start: str | None, stop: str | None):
+        stop_b = stop.encode() if stop is not None else None
+        for k, v in rocksdb_items(self.table, self.partition, start.encode() if start else None):
+            if stop_b is not None and k >= stop_b:
+                break
+            yield k.decode(), v
+
+
+def rocksdb_items(table, partition: int, from_key: bytes | None) -> Iterable[tuple[bytes, bytes]]:
+    """Items of one partition of a RocksDB-backed Faust table, in key order.
+
+    PRIVATE API: Faust has no public way to iterate one partition of a table (its
+    iterators cover every active partition and no key range). This reads the store's
+    per-partition rocksdict database (`Store._db_for_partition`, faust-streaming 0.15)
+    and skips Faust's own offset key. Kept in this one function on purpose.
+    """
+    store = table._data  # noqa: SLF001
+    db = store._db_for_partition(partition)  # noqa: SLF001
+    offset_key = store.offset_key
+    for k, v in db.items(from_key=from_key):
+        if k != offset_key:
+            yield k, v
+
+
+class Fatal(Exception):
+    """Stops the worker: processing cannot go on without losing data."""
+
+
+@dataclass
+class Engine:
+    """The Faust app and everything its agents use."""
+
+    settings: Settings
+    partitions: int
+    app: faust.App
+    follower: DirectoryFollower
+    processor: PersonProcessor
+    internal: str
+    topics: tuple[str, ...]  # every topic the app consumes (for --until-idle)
+    known_topics: set[str] = field(default_factory=set)
+    fatal: BaseException | None = None
+    skipped: int = 0
+    processed: int = 0
+    _topic_lock: asyncio.Lock | None = None
+    shutdown: Callable[[], None] | None = None  # stops the worker process cleanly (set by run.py)
+
+    # -- producing ---------------------------------------------------------------------
+
+    async def send(self, outs: Sequence[Send], *, wait: bool = False) -> None:
+        """Produce `outs` in order; with `wait`, until the broker has them all."""
+        if not outs:
+            return
+        producer = self.app.producer
+        futures = []
+        for out in outs:
+            topic = out.topic or self.internal
+            if topic not in self.known_topics:
+                await self.ensure_topic(topic)
+            fut = await producer.send(topic, out.key, out.value, out.partition, None, None)
+            if wait:
+                futures.append(fut)
+            else:
+                fut.add_done_callback(self._check_delivery)
+        if futures:
+            await asyncio.gather(*futures)
+
+    def _check_delivery(self, fut: asyncio.Future) -> None:
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            log.error("a record could not be delivered", error=type(exc).__name__, detail=str(exc)[:200])
+            self.stop_fatal(Fatal("delivery failed"))
+
+    async def ensure_topic(self, topic: str) -> None:
+        """Create an observatory topic on first use (every other topic exists at start)."""
+        if self._topic_lock is None:
+            self._topic_lock = asyncio.Lock()
+        async with self._topic_lock:
+            if topic in self.known_topics:
+                return
+            if not topic.startswith("observatoire."):
+                raise Fatal(f"topic {topic} does not exist")
+            code = topic.split(".", 1)[1].rsplit(".cases.v1", 1)[0]
+            specs = [s for s in declared_topics(self.settings, [code]) if s.name == topic]
+            admin = client.admin(self.settings)
+            await admin.start()
+            try:
+                try:
+                    await apply_topics(admin, specs, self.settings.replication_factor)
+                except Exception:  # noqa: BLE001 — e.g. created meanwhile by another worker
+                    if topic not in set(await admin.list_topics()):
+                        raise
+            finally:
+                await admin.close()
+            log.info("observatory topic ready", topic=topic)
+            self.known_topics.add(topic)
+
+    async def halt(self, exc: BaseException) -> None:
+        """Stop the worker and never return: the failed record stays unacknowledged, so
+        its offset is not committed and it is processed again at the next start (an
+        agent that raised would be restarted by Faust's supervisor on the next record)."""
+        self.stop_fatal(exc)
+        await asyncio.Event().wait()
+
+    def stop_fatal(self, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+            log.error("worker stopping", reason=where(exc))
+            if self.shutdown is not None:
+                self.shutdown()
+            else:
+                asyncio.ensure_future(self.app.stop())
+
+    # -- many persons at once (ticks, directory updates) --------------------------------------
+
+    async def reevaluate_many(self, store: TableStore, partition: int, targets, *, clock, only_published=False) -> int:
+        n = 0
+        for i in range(0, len(targets), CHUNK):
+            overlay = Overlay(store)
+            outs: list[Send] = []
+            for target in targets[i : i + CHUNK]:
+                key, due = target if isinstance(target, tuple) else (target, None)
+                outs += self.processor.reevaluate(
+                    overlay, partition, key, clock=clock, due=due, only_published=only_published
+                )
+                n += 1
+            await self.send(outs, wait=True)
+            overlay.apply()
+            await asyncio.sleep(0)
+        return n
+
+
+async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
+    """Make sure every topic the engine reads or writes exists; the partition count N.
+
+    Missing declared topics are created (same declaration as `hub topics apply`; the
+    configs of existing topics are left alone), observatory topics of the directory too,
+    then the engine's internal topic with N partitions.
+    """
+    from hub.directory_feed import read_directory
+
+    admin = client.admin(settings)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        try:
+            index = await read_directory(settings) if DIRECTORY in existing else None
+        except Exception:  # noqa: BLE001 — an unreadable directory is the follower's business
+            index = None
+        observatories = list(index.observatoires) if index else []
+        specs = declared_topics(settings, observatories)
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await apply_topics(admin, missing, settings.replication_factor)
+            log.info("topics created", count=len(missing))
+        metadata = await admin.describe_topics([PERSON_TOPICS[0]])
+        n = len(metadata[0]["partitions"]) or settings.topic_partitions
+        internal = internal_topic_name(settings)
+        await apply_topics(
+            admin,
+            [TopicSpec(internal, n, retention_ms=EVENT_RETENTION_MS)],
+            settings.replication_factor,
+        )
+        names = sorted(set(await admin.list_topics()))
+    finally:
+        await admin.close()
+    return n, names
+
+
+def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[str] = ()) -> Engine:
+    bootstrap = client.bootstrap_servers(settings)
+    datadir = settings.home / "worker" / settings.worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = HubFaustApp(
+        settings.worker_id,
+        broker=[f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()],
+        store="rocksdb://",
+        datadir=str(datadir),
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        broker_commit_interval=0.5,
+        # A worker killed -9 stays in the group until its session times out, holding its
+        # partitions: 10 s (Faust's default is 60 s) bounds that stall after a crash.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        autodiscover=False,
+    )
+    codec = get_codec()
+    follower = DirectoryFollower(settings)
+    processor = PersonProcessor(
+        codec=codec, secret=settings.pseudonym_secret, rules=settings.rules, directory=follower.current
+    )
+    internal = internal_topic_name(settings)
+    engine = Engine(
+        settings=settings,
+        partitions=partitions,
+        app=app,
+        follower=follower,
+        processor=processor,
+        internal=internal,
+        topics=(*PERSON_TOPICS, ACTIONS, internal, WATERMARKS, DIRECTORY),
+        known_topics=set(existing_topics),
+    )
+    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    # key_type/value_type bytes: Faust then uses the "raw" serializer (no json).
+    persons = app.Table("persons", partitions=partitions, options=dict(ROCKSDB_OPTIONS), key_type=bytes,
+                        value_type=bytes)
+    clock_table = app.Table("clock", partitions=1, options=dict(ROCKSDB_OPTIONS), key_type=bytes, value_type=bytes)
+    keeper = ClockKeeper(codec)
+
+    person_channel = app.topic(*PERSON_TOPICS, ACTIONS, internal, allow_empty=True, **raw)
+    watermarks = app.topic(WATERMARKS, allow_empty=True, **raw)
+    directory_topic = app.topic(DIRECTORY, allow_empty=True, **raw)
+
+    async def broadcast(value: bytes, key: bytes) -> None:
+        await engine.send([Send(internal, key, value, p) for p in range(partitions)])
+
+    @app.agent(person_channel, concurrency=1, name="hub-persons")
+    async def persons_agent(stream):
+        async for event in stream.events():
+            msg = event.message
+            partition = msg.partition
+            store = TableStore(persons, partition)
+            try:
+                if msg.topic == internal:
+                    if msg.value is None:
+                        continue
+                    m = messages.parse(msg.value)
+                    if m.kind == messages.TICK:
+                        await _tick(store, partition, m.clock)
+                    elif m.kind == messages.DIRECTORY:
+                        await _directory(store, partition, *m.directory)
+                    else:
+                        await engine.send(processor.on_internal(store, partition, msg.key, m))
+                else:
+                    if msg.value is None:
+                        continue
+                    await engine.send(processor.on_source(store, partition, msg.key, msg.value))
+                engine.processed += 1
+            except (CodecError, messages.BadMessage) as exc:
+                engine.skipped += 1
+                log.warning("record skipped", topic=msg.topic, partition=partition, offset=msg.offset,
+                            reason=type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001
+                log.error("person agent failed", topic=msg.topic, partition=partition, offset=msg.offset, error=where(exc))
+                await engine.halt(exc)
+
+    async def _tick(store: TableStore, partition: int, clock: date) -> None:
+        targets = processor.tick_targets(store, partition, clock)
+        if targets is None:
+            return
+        n = await engine.reevaluate_many(store, partition, targets, clock=clock)
+        processor.set_clock(store, partition, clock)
+        log.info("clock applied", partition=partition, clock=clock.isoformat(), persons=n)
+
+    async def _directory(store: TableStore, partition: int, offset: int, version: str) -> None:
+        targets = processor.directory_targets(store, partition, offset)
+        if targets is None:
+            return
+        await follower.wait_position(offset + 1)
+        n = await engine.reevaluate_many(
+            store, partition, targets, clock=processor.clock(store, partition), only_published=True
+        )
+        processor.set_directory(store, partition, offset)
+        log.info("directory applied", partition=partition, version=version[:19], persons=n)
+
+    @app.agent(watermarks, concurrency=1, name="hub-clock")
+    async def clock_agent(stream):
+        async for event in stream.events():
+            msg = event.message
+            try:
+                clock = keeper.on_watermark(TableStore(clock_table, msg.partition), msg.offset, msg.value)
+                if clock is not None:
+                    await broadcast(messages.tick(clock), b"__tick__")
+                    log.info("clock", clock=clock.isoformat())
+            except CodecError as exc:
+                log.warning("watermark skipped", offset=msg.offset, reason=type(exc).__name__)
+            except Exception as exc:  # noqa: BLE001
+                log.error("clock agent failed", offset=msg.offset, error=where(exc))
+                await engine.halt(exc)
+
+    @app.agent(directory_topic, concurrency=1, name="hub-directory")
+    async def directory_agent(stream):
+        async for event in stream.events():
+            msg = event.message
+            try:
+                if msg.key == META_KEY.encode() and msg.value is not None:
+                    version = str(json.loads(msg.value).get("hash", ""))
+                    await broadcast(messages.directory(msg.offset, version), b"__directory__")
+            except ValueError:
+                log.warning("directory meta record skipped", offset=msg.offset)
+            except Exception as exc:  # noqa: BLE001
+                log.error("directory agent failed", offset=msg.offset, error=where(exc))
+                await engine.halt(exc)
+
+    return engine

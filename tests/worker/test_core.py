@@ -1,0 +1,409 @@
+"""The engine's logic (hub/worker/core.py) without Kafka, through the in-memory shell of
+sim.py: identity, linking, litiges, deadlines, transfers, replays, order independence."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.directory import DirectoryIndex
+from hub.directory.model import DirectoryData, ObservatoireEntry
+from hub.identity import case_id, name_digest, name_key
+from hub.kafka.topics import CASES, observatory_topic
+from hub.settings import RulesConfig
+from hub.worker.records import to_json_obj
+from tests.worker import factory as f
+from tests.worker.sim import SECRET, Sim, sample_directory
+
+DIRECTORY = sample_directory()
+
+
+def view(sim: Sim, topic: str = CASES) -> list[dict]:
+    return [to_json_obj(c) for c in sim.cases(topic)]
+
+
+def only(sim: Sim, topic: str = CASES) -> dict:
+    cases = view(sim, topic)
+    assert len(cases) == 1, cases
+    return cases[0]
+
+
+def digest_of(p: dict) -> str:
+    return name_digest(name_key(p["nom"], p["prenom"], p["date_naissance"]), SECRET)
+
+
+def test_exit_opens_obligation_formation_when_the_clock_passes_the_grace():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("DUPONT", ine="123456789AB", dob=date(2009, 2, 14))
+    sim.publish(f.eleve_inscrit(p, date(2025, 9, 1)), f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 2, 1))
+    sim.run()
+    assert view(sim) == []
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    case = only(sim)
+    assert case["case_id"] == case_id("123456789AB", "OBLIGATION_FORMATION", date(2026, 2, 9))
+    assert (case["type"], case["status"], case["opened_on"]) == ("OBLIGATION_FORMATION", "OUVERT", "2026-02-09")
+    assert case["observatoire"] == "OBS-86"
+    assert case["assigned_to"] == {"role": "MISSION_LOCALE", "code": "ML-86-POI"}
+    assert case["person"]["ine"] == "123456789AB"
+    assert only(sim, observatory_topic("OBS-86")) == case
+    # The alert of L313-8, three months later, comes with the clock only.
+    sim.clock(date(2026, 5, 8))
+    sim.run()
+    assert only(sim)["status"] == "OUVERT"
+    sim.clock(date(2026, 5, 10))
+    sim.run()
+    assert (only(sim)["status"], only(sim)["alerted_on"]) == ("ALERTE", "2026-05-09")
+
+
+def test_a_solution_resolves_and_a_replay_changes_nothing():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("MARTIN", ine="223456789AB")
+    events = [f.eleve_sorti(p, date(2026, 1, 10)), f.jeune_ml(f.with_(p, ine=None), date(2026, 3, 5),
+                                                               "ENTREE_ACCOMPAGNEMENT", dispositif="CEJ")]
+    sim.publish(*events)
+    sim.clock(date(2026, 4, 1))
+    sim.run()
+    case = only(sim)
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "ACCOMPAGNEMENT_ML", "2026-03-05")
+    assert [e["event_type"] for e in case["evidence"]] == ["ELEVE_SORTI", "JEUNE_ML"]
+    before = len(sim.log)
+    sim.publish(*events)  # the same facts again
+    sim.run()
+    assert view(sim) == [case]
+    assert len(sim.log) > before  # a replay re-sends (at-least-once), it never changes
+
+
+def test_litige_two_ines_one_name_key():
+    sim = Sim(directory=DIRECTORY)
+    a = f.person("HOMONYME", ine="323456789AB")
+    b = f.person("HOMONYME", ine="423456789AB")
+    nameless = f.person("HOMONYME")
+    sim.publish(f.eleve_inscrit(a, date(2025, 9, 1)), f.eleve_inscrit(b, date(2025, 9, 1), eleve_id="2"))
+    sim.publish(f.contrat_rompu(nameless, date(2026, 2, 1), debut=date(2025, 10, 1)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    assert view(sim) == []
+    assert len(sim.litiges) == 1
+    litige = sim.litiges[0]
+    assert litige["candidates"] == ["323456789AB", "423456789AB"]
+    assert litige["name_key_digest"] == digest_of(nameless)
+
+
+def test_litige_when_the_second_ine_arrives_last():
+    sim = Sim(directory=DIRECTORY)
+    a = f.person("HOMONYME", ine="323456789AB")
+    b = f.person("HOMONYME", ine="423456789AB")
+    nameless = f.person("HOMONYME")
+    sim.clock(date(2026, 3, 1))
+    sim.publish(f.jeune_ml(a, date(2025, 9, 1), "PREMIER_ACCUEIL"),
+                f.contrat_rompu(nameless, date(2026, 2, 1), debut=date(2025, 10, 1)))
+    sim.run()
+    assert only(sim)["person"]["ine"] == "323456789AB"  # linked to the only INE known
+    sim.publish(f.jeune_ml(b, date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-2"))
+    sim.run()
+    assert view(sim) == []  # in dispute now: the case is withdrawn (tombstone)
+    assert sim.litiges[-1]["candidates"] == ["323456789AB", "423456789AB"]
+
+
+def test_ine_less_rupture_is_linked_to_the_single_ine_whatever_the_order():
+    p = f.person("LIEN", ine="523456789AB", dob=date(2007, 5, 1))
+    events = [f.jeune_ml(p, date(2024, 9, 1), "PREMIER_ACCUEIL"),
+              f.contrat_rompu(f.with_(p, ine=None, commune=None), date(2026, 1, 15), debut=date(2025, 12, 20))]
+    results = []
+    for order in (events, events[::-1]):
+        sim = Sim(directory=DIRECTORY)
+        sim.clock(date(2026, 2, 1))
+        for e in order:
+            sim.publish(e)
+            sim.run()
+        results.append(view(sim))
+    assert results[0] == results[1]
+    case = results[0][0]
+    assert case["type"] == "RUPTURE" and case["person"]["ine"] == "523456789AB"
+    assert case["case_id"] == case_id("523456789AB", "RUPTURE", date(2026, 1, 15))
+    assert case["periode_essai"] is True and case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-01"}
+
+
+def test_a_person_known_by_name_only_is_a_person_of_its_own():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("SANSINE", dob=date(2007, 5, 1))
+    sim.publish(f.contrat_rompu(p, date(2026, 1, 15), debut=date(2025, 6, 1)))
+    sim.clock(date(2026, 2, 1))
+    sim.run()
+    case = only(sim)
+    assert case["person"]["ine"] is None
+    assert case["case_id"] == case_id(digest_of(p), "RUPTURE", date(2026, 1, 15))
+
+
+def test_a_move_transfers_the_case_and_the_old_observatory_keeps_a_transfere_record():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("MOVE", ine="623456789AB", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    opened = only(sim)
+    assert opened["type"] == "DECROCHAGE" and opened["observatoire"] == "OBS-86"
+    sim.publish(f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 20), "PREMIER_ACCUEIL", code_ml="ML-17-LRO"))
+    sim.run()
+    moved = only(sim)
+    assert moved["case_id"] == opened["case_id"]
+    assert (moved["observatoire"], moved["assigned_to"]["code"]) == ("OBS-17", "ML-17-LRO")
+    assert moved["transfers"] == [{"date": "2026-02-20", "from_observatoire": "OBS-86", "to_observatoire": "OBS-17",
+                                   "reason": "DEMENAGEMENT"}]
+    assert only(sim, observatory_topic("OBS-17")) == moved
+    old = only(sim, observatory_topic("OBS-86"))
+    assert old == {
+        "case_id": opened["case_id"], "type": "DECROCHAGE", "status": "TRANSFERE", "outcome": None,
+        "observatoire": "OBS-86", "assigned_to": {"role": "OBSERVATOIRE", "code": "OBS-86"}, "person": None,
+        "opened_on": opened["opened_on"], "alerted_on": None, "closed_on": "2026-02-20", "periode_essai": None,
+        "evidence": [], "transfers": moved["transfers"],
+    }
+
+
+def test_a_late_residence_reroutes_from_the_start_without_transfer():
+    """A residence dated before the opening, known late: the case was never OBS-86's."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("LATE", ine="723456789AB", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    assert only(sim)["observatoire"] == "OBS-86"
+    sim.publish(f.jeune_ml(f.with_(p, commune=f.NIORT), date(2026, 1, 20), "PREMIER_ACCUEIL", code_ml="ML-79-NIO"))
+    sim.run()
+    assert only(sim)["observatoire"] == "OBS-79" and only(sim)["transfers"] == []
+    assert view(sim, observatory_topic("OBS-86")) == []  # tombstoned, as if routed right from the start
+
+
+def _directory_moving_86_to(code: str) -> DirectoryIndex:
+    data = DIRECTORY.data
+    obs = [o for o in data.observatoires if "86" not in o.departements]
+    obs.append(ObservatoireEntry(code=code, nom="Observatoire de la Vienne (nouveau)", departements=("86",)))
+    mls = [ml.model_copy(update={"observatoire": code}) if ml.observatoire == "OBS-86" else ml
+           for ml in data.missions_locales]
+    return DirectoryIndex(DirectoryData(observatoires=tuple(obs), missions_locales=tuple(mls), ctis=data.ctis,
+                                        etablissements=data.etablissements))
+
+
+def test_a_directory_update_transfers_open_cases():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("ANNUAIRE", ine="823456789AB", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    before = only(sim)
+    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.run()
+    after = only(sim)
+    assert after["observatoire"] == "OBS-VIENNE"
+    assert after["transfers"] == [{"date": "2026-03-01", "from_observatoire": "OBS-86",
+                                   "to_observatoire": "OBS-VIENNE", "reason": "ANNUAIRE"}]
+    assert only(sim, observatory_topic("OBS-86"))["status"] == "TRANSFERE"
+    assert only(sim, observatory_topic("OBS-VIENNE")) == after
+    # Later evaluations keep the transfer (the rule core has no memory of it).
+    sim.clock(date(2026, 3, 20))
+    sim.run()
+    assert only(sim)["transfers"] == after["transfers"] and only(sim)["case_id"] == before["case_id"]
+
+
+def test_a_counsellor_action_keyed_by_case_id_reaches_its_person():
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("ACTION", ine="923456789AB", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    cid = only(sim)["case_id"]
+    sim.publish(f.action(p, date(2026, 3, 2), cid, "SOLUTION_CONSEILLER", solution="EMPLOI"))
+    sim.run()
+    case = only(sim)
+    assert (case["status"], case["outcome"]) == ("RESOLU", "EMPLOI")
+    assert case["evidence"][-1]["event_type"] == "ACTION_SUIVI"
+
+
+def test_retention_erases_with_tombstones():
+    sim = Sim(directory=DIRECTORY, rules=RulesConfig(retention_months=1))
+    p = f.person("RETENTION", ine="133456789AB", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)), f.eleve_inscrit(p, date(2026, 3, 1), uai=f.LYCEE_17))
+    sim.clock(date(2026, 3, 10))
+    sim.run()
+    assert only(sim)["status"] == "RESOLU"
+    sim.clock(date(2026, 4, 2))
+    sim.run()
+    assert view(sim) == [] and view(sim, observatory_topic("OBS-86")) == []
+    assert sim.log[-1][2] is None  # a tombstone
+
+
+# -- order independence (rules.md §3 "Determinism") ------------------------------------------
+
+def _scenario() -> tuple[list[dict], list[date]]:
+    a = f.person("ORDRE", ine="143456789AB", dob=date(2008, 3, 3))
+    a_nameless = f.with_(a, ine=None, commune=f.LA_ROCHELLE)
+    b = f.person("AUTRE", ine="153456789AB", dob=date(2006, 7, 7), commune=f.NIORT)
+    c = f.person("NOMSEUL", dob=date(2007, 9, 9))
+    events = [
+        f.eleve_inscrit(a, date(2025, 9, 1)),
+        f.eleve_sorti(a, date(2026, 1, 10)),
+        f.jeune_ml(f.with_(a, commune=f.NIORT), date(2026, 5, 2), "PREMIER_ACCUEIL", code_ml="ML-79-NIO", milo="M-9"),
+        f.jeune_ml(a_nameless, date(2026, 3, 20), "PREMIER_ACCUEIL", code_ml="ML-17-LRO"),
+        f.contrat_signe(b, date(2025, 11, 1)),
+        f.contrat_rompu(b, date(2026, 1, 20), debut=date(2025, 11, 1), cause="LICENCIEMENT"),
+        f.contrat_rompu(c, date(2026, 2, 1), debut=date(2025, 9, 1)),
+        f.jeune_ml(c, date(2026, 4, 15), "SITUATION", situation="EMPLOI"),
+    ]
+    return events, [date(2026, 2, 1), date(2026, 3, 1), date(2026, 5, 1), date(2026, 8, 1)]
+
+
+def _final_views(events, clocks, seed) -> tuple:
+    sim = Sim(directory=DIRECTORY, seed=seed)
+    rng = random.Random(seed)
+    batches = [[] for _ in clocks]
+    for e in events:
+        batches[rng.randrange(len(clocks))].append(e)
+    for batch, clock in zip(batches, clocks):
+        sim.publish(*batch)
+        if rng.random() < 0.5:
+            sim.run()
+        sim.clock(clock)
+    sim.run()
+    return tuple(tuple(map(str, view(sim, t))) for t in (CASES, *[observatory_topic(o) for o in ("OBS-17", "OBS-79", "OBS-86")]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000))
+def test_final_state_depends_only_on_the_set_of_events(seed):
+    events, clocks = _scenario()
+    reference = _final_views(events, [clocks[-1]], seed=0)
+    assert reference[0]  # the scenario does open cases
+    shuffled = list(events)
+    random.Random(seed).shuffle(shuffled)
+    assert _final_views(shuffled, clocks, seed) == reference
+
+
+def _rich_scenario() -> tuple[list[dict], list[date]]:
+    """Fifty people of every kind (tests.worker.factory.bulk) and five pairs of homonyms
+    with an INE-less rupture each (litiges)."""
+    b = date(2026, 6, 1)
+    events = f.bulk(50, "CHAOS", b, seed=3)
+    for i in range(5):
+        dob = date(2008, 1, 1 + i)
+        events += [
+            f.jeune_ml(f.person(f"HOM{i}", dob=dob, ine=f.random_ine(random.Random(i))), b, "PREMIER_ACCUEIL", milo="a"),
+            f.jeune_ml(f.person(f"HOM{i}", dob=dob, ine=f.random_ine(random.Random(100 + i))), b, "PREMIER_ACCUEIL",
+                       milo="b"),
+            f.contrat_rompu(f.person(f"HOM{i}", dob=dob), b + timedelta(days=3), debut=b - timedelta(days=40)),
+        ]
+    return events, [b + timedelta(days=d) for d in (10, 40, 90, 200)]
+
+
+ALL_VIEWS = (CASES, *[observatory_topic(o) for o in ("OBS-16", "OBS-17", "OBS-79", "OBS-86", "HORS_TERRITOIRE")])
+
+
+def _views(sim: Sim) -> tuple:
+    return tuple(tuple(map(str, view(sim, t))) for t in ALL_VIEWS)
+
+
+_RICH = _rich_scenario()
+_RICH_REFERENCE: list = []
+
+
+def _rich_reference() -> tuple:
+    if not _RICH_REFERENCE:
+        sim = Sim(directory=DIRECTORY)
+        sim.publish(*_RICH[0])
+        sim.clock(_RICH[1][-1])
+        sim.run()
+        _RICH_REFERENCE.append(_views(sim))
+    return _RICH_REFERENCE[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 1_000_000))
+def test_crashes_and_replays_change_nothing(seed):
+    """At-least-once (see sim.py): crashes lose uncommitted outputs (a prefix per target
+    partition reaches the broker) and roll the state back to any point since the last
+    commit; every uncommitted message is delivered again, partitions interleave at
+    random, the clock moves in between. The final views are those of a clean run."""
+    events, clocks = _RICH
+    reference = _rich_reference()
+    assert reference[0] and any(reference[1:])
+    sim = Sim(directory=DIRECTORY, seed=seed)
+    sim.crashes = 0.05
+    rng = random.Random(seed)
+    shuffled = list(events)
+    rng.shuffle(shuffled)
+    for i, e in enumerate(shuffled):
+        sim.publish(e)
+        if rng.random() < 0.05:
+            sim.clock(clocks[min(4 * i // len(shuffled), 3)])
+        if rng.random() < 0.2:
+            sim.run()
+    sim.clock(clocks[-1])
+    sim.run()
+    assert sim.crashed > 0
+    assert _views(sim) == reference
+
+
+def test_the_clock_is_the_minimum_of_the_three_sources_and_replays_resend_it():
+    from hub.worker.core import ClockKeeper
+    from tests.worker.sim import DictStore
+
+    from hub.avro import get_codec
+
+    c = get_codec()
+    keeper, store = ClockKeeper(c), DictStore()
+
+    def wm(offset, source, as_of):
+        return keeper.on_watermark(store, offset, c.encode("watermark", f.watermark(source, as_of)))
+
+    assert wm(0, "rectorat", date(2026, 3, 1)) is None
+    assert wm(1, "cti", date(2026, 9, 1)) is None  # not a clock source
+    assert wm(2, "cfa", date(2026, 2, 1)) is None
+    assert wm(3, "mission-locale", date(2026, 4, 1)) == date(2026, 2, 1)
+    assert wm(4, "cfa", date(2026, 1, 1)) is None  # never moves back
+    assert wm(5, "cfa", date(2026, 5, 1)) == date(2026, 3, 1)
+    assert wm(6, "rectorat", date(2026, 3, 1)) is None  # unchanged
+    assert wm(5, "cfa", date(2026, 5, 1)) == date(2026, 3, 1)  # a replay: announced again
+
+
+def test_internal_messages_round_trip():
+    from hub.worker import messages as m
+
+    assert m.parse(m.tick(date(2026, 3, 1))).clock == date(2026, 3, 1)
+    assert m.parse(m.directory(42, "sha256:ab")).directory == (42, "sha256:ab")
+    assert m.parse(m.register("123456789AB")).text == "123456789AB"
+    assert m.parse(m.retract("e-1")).kind == m.RETRACT
+    with pytest.raises(m.BadMessage):
+        m.parse(b"Zpayload")
+    with pytest.raises(m.BadMessage):
+        m.parse(b"")
+
+
+def test_a_third_homonym_updates_the_candidates():
+    sim = Sim(directory=DIRECTORY)
+    dob = date(2008, 4, 4)
+    ines = ["163456789AB", "173456789AB", "183456789AB"]
+    sim.publish(f.contrat_rompu(f.person("TRIO", dob=dob), date(2026, 2, 1), debut=date(2025, 10, 1)))
+    for i, ine in enumerate(ines):
+        sim.publish(f.jeune_ml(f.person("TRIO", dob=dob, ine=ine), date(2025, 9, 1), "PREMIER_ACCUEIL", milo=str(i)))
+        sim.run()
+    assert [x["candidates"] for x in sim.litiges] == [ines[:2], ines]
+
+
+def test_an_evaluation_error_keeps_the_previous_outputs_and_the_partition_goes_on():
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(args[0])
+        raise ValueError("DUPONT Élodie")  # a message quoting personal data: never logged
+
+    sim = Sim(directory=DIRECTORY)
+    sim.processor.evaluate_fn = broken
+    sim.clock(date(2026, 3, 1))
+    sim.publish(f.eleve_sorti(f.person("ERREUR", ine="193456789AB", dob=date(2007, 1, 1)), date(2026, 1, 10)))
+    sim.run()
+    assert calls and sim.processor.errors == len(calls) and view(sim) == []
