@@ -8,7 +8,7 @@ from typing import Any
 
 from hub.settings import Settings
 from hub.types.directory import Cti
-from hub.validation import uai_check_letter
+from hub.validation import FieldError, check_siret, uai_check_letter
 
 from connectors import get_connector, run_ingest
 from connectors.core.memory import MemorySeenEvents, MemorySink, MemorySnapshotStore
@@ -22,18 +22,13 @@ def uai(digits: str) -> str:
 
 
 def siret(prefix13: str) -> str:
-    """A 14-digit SIRET with a valid Luhn key."""
+    """A 14-digit SIRET with a valid Luhn key (the hub's own check decides)."""
     for last in "0123456789":
-        candidate = prefix13 + last
-        total = 0
-        for i, ch in enumerate(reversed(candidate)):
-            d = int(ch)
-            if i % 2:
-                d = d * 2 - 9 if d > 4 else d * 2
-            total += d
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError
+        try:
+            return check_siret(prefix13 + last)
+        except FieldError:
+            continue
+    raise AssertionError(prefix13)
 
 
 UAI_LP = uai("0860012")
