@@ -16,6 +16,23 @@ from hub.settings import get_settings
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def is_secure(host: str, insecure_cookies: bool = False) -> bool:
+    """Secure session cookies unless the server listens on loopback only."""
+    return not (host in LOOPBACK or host.startswith("127.") or insecure_cookies)
+
+
+def run_server(settings, *, host: str, port: int, secure_cookies: bool, quiet: bool = False) -> None:
+    """Serve the web app until SIGINT/SIGTERM (uvicorn). `quiet` (hub demo): warnings
+    and errors only, no access log."""
+    import uvicorn
+
+    from hub.web.app import create_app
+
+    app = create_app(settings, secure_cookies=secure_cookies)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
+                log_level="warning" if quiet else "info", access_log=not quiet)
+
+
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -23,15 +40,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def serve(port: int, host: str, insecure_cookies: bool) -> None:
     """Serve the observatories' and counsellors' pages, the operator page, the HTTP API,
     /metrics and /healthz."""
-    import uvicorn
-
     from hub.kafka.client import bootstrap_servers
-    from hub.web.app import create_app
 
     settings = get_settings()
     bootstrap_servers(settings)  # no broker configured at all: one clear line, exit 1
-    secure = not (host in LOOPBACK or host.startswith("127.") or insecure_cookies)
-    app = create_app(settings, secure_cookies=secure)
     click.echo(f"hub serve : http://{host}:{port}/ (comptes : {settings.home / 'accounts.sqlite3'})", err=True)
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_level="info",
-                access_log=True)
+    run_server(settings, host=host, port=port, secure_cookies=is_secure(host, insecure_cookies))
