@@ -18,11 +18,18 @@ Choices (see also `core.py` for the processing itself):
   killed -9 are reassigned within seconds (a clean stop leaves the group at once).
 - **Producer**: acks=all and idempotent (`IdempotentProducer`: Faust's aiokafka producer
   with `enable_idempotence=True`; Faust only enables it for exactly-once), so a retried
-  send never duplicates or reorders a record within a partition.
-- **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). Every
+  send never duplicates or reorders a record within a partition; 5 ms linger so that
+  records share produce requests.
+- **Persons table**: written through `PartitionStore` (RocksDB directly, changelog
+  records sent by the batch), not the table's `__setitem__`; see that class.
+- **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
+  agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
+  seconds; Faust acks them after the batch): per-record framework costs (awaits, table
+  writes, sends) are paid once per person per batch, see core.py "Batches". Every
   record is handled inside a try: a record that does not decode is logged (no personal
-  data) and skipped; any other error stops the worker with a non-zero status rather than
-  losing data silently (the record is processed again at restart).
+  data) and skipped; any other error stops the worker at once with status 1 (a hard
+  exit, no commit) rather than losing data silently: the batch is processed again at
+  restart.
 - **Co-partitioning**: every person-keyed topic, the internal topic and the `persons`
   changelog have the same partition count N (that of `rectorat.eleves.v1`); aiokafka and
   Faust use the same murmur2 partitioner, so a person key always lands on the same
@@ -31,7 +38,8 @@ Choices (see also `core.py` for the processing itself):
   per worker id, like Faust's own changelog topics, so that two engines with different
   ids (tests, blue/green) never consume each other's internal messages. Messages: see
   `messages.py`. The clock and directory agents address TICK/DIRECTORY to each
-  partition explicitly.
+  partition explicitly. The same directory loaded again (same version hash) re-routes
+  nobody.
 - **Ticks and directory updates** touch many persons: they are applied in chunks whose
   outputs are sent and *awaited* before the chunk's state is written, and the
   partition's clock / directory offset is written last; a crash in the middle makes the
@@ -46,12 +54,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
+from faust.types import TP
 
 from hub.avro import CodecError, get_codec
 from hub.directory.lookup import META_KEY
@@ -69,7 +80,7 @@ from hub.logging import get_logger
 from hub.settings import Settings
 from hub.types.events import SOURCE_TOPICS
 from hub.worker import messages
-from hub.worker.core import ClockKeeper, Overlay, PersonProcessor, Send, where
+from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
 
 log = get_logger("hub.worker")
@@ -77,6 +88,10 @@ log = get_logger("hub.worker")
 # Person-keyed source topics (suivi.actions.v1, keyed by case id, is re-routed).
 PERSON_TOPICS: tuple[str, ...] = tuple(t for s, t in SOURCE_TOPICS.items() if s != "suivi")
 CHUNK = 256  # persons per chunk when a tick or a directory update re-evaluates many
+# Person messages handled together (core.py, "Batches"): up to BATCH_MAX, or what arrived
+# within BATCH_WITHIN seconds (the latency a quiet stream adds).
+BATCH_MAX = 1000
+BATCH_WITHIN = 0.05
 ROCKSDB_OPTIONS = {
     # Faust's defaults (64 MB write buffers x3, 2 GB block cache per partition) are sized
     # for big servers; the engine's state is small and the CI has 2 cores.
@@ -109,11 +124,9 @@ class HubFaustApp(faust.App):
 
 
 class TableStore:
-    """One partition of a Faust table as a `core.Store` (str keys, raw bytes values).
-
-    Reads and writes go through the table (changelog, recovery); `scan` reads the
-    partition's RocksDB directly.
-    """
+    """One partition of a Faust table as a `core.Store` (str keys, raw bytes values),
+    through the table's own API (changelog and recovery by Faust). For the clock table,
+    whose agent handles one record at a time."""
 
     __slots__ = ("table", "partition")
 
@@ -136,6 +149,49 @@ class TableStore:
             del self.table[key.encode()]
         except KeyError:
             pass
+
+    def scan(self, start: str | None, stop: str | None):
+        raise NotImplementedError("the clock table is never scanned")
+
+
+class PartitionStore:
+    """One partition of the `persons` table as a `core.Store`, written in batches.
+
+    Reads and writes go to the partition's RocksDB directly; the changelog records of
+    the writes are kept (the last value per key) and sent by `Engine.send_changes`,
+    awaited by the batch. Faust still owns the table: it creates the changelog topic,
+    restores the partition from it after a move or a lost disk, and flushes the producer
+    before every commit, our changelog records included. Going around the table's
+    `__setitem__` spares, per write, Faust's buffer-and-task path to the producer, and
+    its need of a *current event* (Faust finds a write's partition from the record
+    being processed, and a batch is handled outside any one record).
+
+    PRIVATE API (faust-streaming 0.15, kept in this class and `rocksdb_items`): the
+    store's per-partition rocksdict database (`Store._db_for_partition`) and its
+    persisted changelog offset (`Store.set_persisted_offset`), as Faust's own
+    `Table._on_changelog_sent` sets it.
+    """
+
+    __slots__ = ("table", "partition", "db", "changes")
+
+    def __init__(self, table, partition: int) -> None:
+        self.table = table
+        self.partition = partition
+        self.db = table._data._db_for_partition(partition)  # noqa: SLF001
+        self.changes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.db.get(key.encode())
+
+    def put(self, key: str, value: bytes) -> None:
+        k = key.encode()
+        self.db.put(k, value)
+        self.changes[k] = value
+
+    def delete(self, key: str) -> None:
+        k = key.encode()
+        self.db.delete(k)
+        self.changes[k] = None
 
     def scan(self, start: str | None, stop: str | None):
         stop_b = stop.encode() if stop is not None else None
@@ -181,7 +237,7 @@ class Engine:
     skipped: int = 0
     processed: int = 0
     _topic_lock: asyncio.Lock | None = None
-    shutdown: Callable[[], None] | None = None  # stops the worker process cleanly (set by run.py)
+    exit: Callable[[int], None] = os._exit  # the hard exit of `stop_fatal`
 
     # -- producing ---------------------------------------------------------------------
 
@@ -202,6 +258,26 @@ class Engine:
                 fut.add_done_callback(self._check_delivery)
         if futures:
             await asyncio.gather(*futures)
+
+    async def send_changes(self, store: PartitionStore) -> None:
+        """Send the changelog records of `store`'s writes (see PartitionStore)."""
+        if not store.changes:
+            return
+        producer = self.app.producer
+        table = store.table
+        topic = table.changelog_topic.get_topic_name()
+        fut = None
+        for key, value in store.changes.items():
+            fut = await producer.send(topic, key, value, store.partition, None, None)
+            fut.add_done_callback(self._check_delivery)
+        store.changes.clear()
+        tp = TP(topic, store.partition)
+
+        def persisted(f: asyncio.Future) -> None:
+            if not f.cancelled() and f.exception() is None:
+                table.data.set_persisted_offset(tp, f.result().offset)
+
+        fut.add_done_callback(persisted)
 
     def _check_delivery(self, fut: asyncio.Future) -> None:
         if fut.cancelled():
@@ -236,24 +312,26 @@ class Engine:
             self.known_topics.add(topic)
 
     async def halt(self, exc: BaseException) -> None:
-        """Stop the worker and never return: the failed record stays unacknowledged, so
-        its offset is not committed and it is processed again at the next start (an
-        agent that raised would be restarted by Faust's supervisor on the next record)."""
+        """Stop the worker (see `stop_fatal`); never returns."""
         self.stop_fatal(exc)
         await asyncio.Event().wait()
 
     def stop_fatal(self, exc: BaseException) -> None:
+        """Stop at once, as a crash would: no commit, no flush. A clean stop would let
+        Faust ack and commit the batch in hand (a `take_events` batch is acked when its
+        generator closes) and lose it; after a hard exit, everything not committed is
+        processed again at the next start, which `core.py` makes harmless."""
         if self.fatal is None:
             self.fatal = exc
-            log.error("worker stopping", reason=where(exc))
-            if self.shutdown is not None:
-                self.shutdown()
-            else:
-                asyncio.ensure_future(self.app.stop())
+            log.error("worker stopping on error", reason=where(exc))
+            sys.stderr.flush()
+            sys.stdout.flush()
+            self.exit(1)
 
     # -- many persons at once (ticks, directory updates) --------------------------------------
 
-    async def reevaluate_many(self, store: TableStore, partition: int, targets, *, clock, only_published=False) -> int:
+    async def reevaluate_many(self, store: PartitionStore, partition: int, targets, *, clock,
+                              only_published=False) -> int:
         n = 0
         for i in range(0, len(targets), CHUNK):
             overlay = Overlay(store)
@@ -266,6 +344,7 @@ class Engine:
                 n += 1
             await self.send(outs, wait=True)
             overlay.apply()
+            await self.send_changes(store)
             await asyncio.sleep(0)
         return n
 
@@ -321,6 +400,10 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         topic_disable_leader=True,
         producer_acks=-1,
         broker_commit_interval=0.5,
+        # Outputs and changelog records wait up to 5 ms to share a produce request:
+        # without it aiokafka sends nearly one request per record.
+        producer_linger=0.005,
+        producer_max_batch_size=256 * 1024,
         # A worker killed -9 stays in the group until its session times out, holding its
         # partitions: 10 s (Faust's default is 60 s) bounds that stall after a crash.
         broker_session_timeout=10.0,
@@ -363,35 +446,66 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
 
     @app.agent(person_channel, concurrency=1, name="hub-persons")
     async def persons_agent(stream):
-        async for event in stream.events():
+        # Faust acks a batch's events once the loop body is done with them.
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            await handle(events)
+
+    async def handle(events) -> None:
+        batches: dict[int, Batch] = {}
+        outs: list[Send] = []
+        for event in events:
             msg = event.message
+            if msg.value is None:
+                continue
             partition = msg.partition
-            store = TableStore(persons, partition)
             try:
                 if msg.topic == internal:
-                    if msg.value is None:
-                        continue
                     m = messages.parse(msg.value)
-                    if m.kind == messages.TICK:
-                        await _tick(store, partition, m.clock)
-                    elif m.kind == messages.DIRECTORY:
-                        await _directory(store, partition, *m.directory)
+                    if m.kind == messages.TICK or m.kind == messages.DIRECTORY:
+                        # Everything before it is flushed first: see core.py, "Batches".
+                        await flush(batches, outs)
+                        store = PartitionStore(persons, partition)
+                        if m.kind == messages.TICK:
+                            await _tick(store, partition, m.clock)
+                        else:
+                            await _directory(store, partition, *m.directory)
+                        await engine.send_changes(store)
                     else:
-                        await engine.send(processor.on_internal(store, partition, msg.key, m))
+                        outs += processor.on_internal(batch_of(batches, partition), msg.key, m)
                 else:
-                    if msg.value is None:
-                        continue
-                    await engine.send(processor.on_source(store, partition, msg.key, msg.value))
+                    outs += processor.on_source(batch_of(batches, partition), msg.key, msg.value)
                 engine.processed += 1
             except (CodecError, messages.BadMessage) as exc:
+                # Raised before any state change: nothing of the record was applied.
                 engine.skipped += 1
                 log.warning("record skipped", topic=msg.topic, partition=partition, offset=msg.offset,
                             reason=type(exc).__name__)
             except Exception as exc:  # noqa: BLE001
-                log.error("person agent failed", topic=msg.topic, partition=partition, offset=msg.offset, error=where(exc))
+                log.error("person agent failed", topic=msg.topic, partition=partition, offset=msg.offset,
+                          error=where(exc))
                 await engine.halt(exc)
+        try:
+            await flush(batches, outs)
+        except Exception as exc:  # noqa: BLE001
+            log.error("person agent failed", error=where(exc))
+            await engine.halt(exc)
 
-    async def _tick(store: TableStore, partition: int, clock: date) -> None:
+    def batch_of(batches: dict[int, Batch], partition: int) -> Batch:
+        b = batches.get(partition)
+        if b is None:
+            b = batches[partition] = Batch(PartitionStore(persons, partition), partition)
+        return b
+
+    async def flush(batches: dict[int, Batch], outs: list[Send]) -> None:
+        for b in batches.values():
+            outs += processor.flush(b)
+        await engine.send(outs)
+        outs.clear()
+        for b in batches.values():
+            await engine.send_changes(b.store)
+        batches.clear()
+
+    async def _tick(store: PartitionStore, partition: int, clock: date) -> None:
         targets = processor.tick_targets(store, partition, clock)
         if targets is None:
             return
@@ -399,15 +513,15 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         processor.set_clock(store, partition, clock)
         log.info("clock applied", partition=partition, clock=clock.isoformat(), persons=n)
 
-    async def _directory(store: TableStore, partition: int, offset: int, version: str) -> None:
-        targets = processor.directory_targets(store, partition, offset)
+    async def _directory(store: PartitionStore, partition: int, offset: int, version: str) -> None:
+        targets = processor.directory_targets(store, partition, offset, version)
         if targets is None:
             return
         await follower.wait_position(offset + 1)
         n = await engine.reevaluate_many(
             store, partition, targets, clock=processor.clock(store, partition), only_published=True
         )
-        processor.set_directory(store, partition, offset)
+        processor.set_directory(store, partition, offset, version)
         log.info("directory applied", partition=partition, version=version[:19], persons=n)
 
     @app.agent(watermarks, concurrency=1, name="hub-clock")

@@ -47,6 +47,14 @@ the partitions differently and never produces it again, stay on cases.v1 with no
 left to tombstone it. It needs a kill, a state roll-back and a different interleaving
 at once; the simulation has not produced it.
 
+Batches: the shell hands over the messages of a partition in batches (`Batch`). A
+person's state is unpickled once per batch and written once at `flush`, and the rule
+core runs once per person per batch, on the state after all its messages: outputs are
+full states keyed by case id, so skipping the intermediate ones changes nothing the
+compacted topics keep. A batch is flushed before a tick or a directory update is
+applied, so every evaluation sees the clock and directory version it would have seen
+message by message. A batch of one message is the message-by-message processing.
+
 Directory transfers: only a case whose observatory changes while the directory version
 differs from the one of the person's last evaluation, with no new transfer entry from
 the rule core, counts as moved by the directory. Open and closed cases alike.
@@ -81,6 +89,7 @@ from hub.worker.state import Emitted, PersonState
 log = get_logger("hub.worker")
 
 DIRECTORY_TRANSFER = "ANNUAIRE"
+KEY_CACHE = 200_000  # name digests remembered (cleared when full: ~40 MB at most)
 INTERNAL_PREFIX = "__"
 
 
@@ -139,6 +148,50 @@ class Overlay:
         self.writes.clear()
 
 
+class Batch:
+    """One partition's messages handled together (see "Batches" in the module doc).
+
+    Person states are read and unpickled once, kept as objects while the batch lasts and
+    written once by `PersonProcessor.flush`; every evaluation asked for meanwhile is
+    deferred to the flush, once per person (`force` if any message asked for it).
+    """
+
+    __slots__ = ("store", "partition", "states", "dirty", "pending", "_clock")
+
+    def __init__(self, store: Store, partition: int) -> None:
+        self.store = store
+        self.partition = partition
+        self.states: dict[str, PersonState] = {}
+        self.dirty: dict[str, None] = {}  # insertion-ordered set
+        self.pending: dict[str, bool] = {}  # person key → force
+        self._clock: Any = _UNSET
+
+    def load(self, key: str) -> PersonState:
+        st = self.states.get(key)
+        if st is None:
+            st = self.states[key] = PersonState.from_bytes(self.store.get(key))
+        return st
+
+    def save(self, key: str, st: PersonState) -> None:
+        self.states[key] = st
+        self.dirty[key] = None
+
+    def evaluate_later(self, key: str, force: bool) -> None:
+        self.pending[key] = self.pending.get(key, False) or force
+
+    def clock(self) -> date | None:
+        if self._clock is _UNSET:
+            raw = self.store.get(clock_key(self.partition))
+            self._clock = date.fromordinal(int(raw)) if raw else None
+        return self._clock
+
+    def __len__(self) -> int:
+        return len(self.dirty) + len(self.pending)
+
+
+_UNSET: Any = object()
+
+
 def where(exc: BaseException) -> str:
     """An exception for the logs without its message (which may quote personal data):
     its type and the innermost frames of its traceback."""
@@ -193,26 +246,33 @@ class PersonProcessor:
         self._encode_case = codec.encoder("case")
         self._encode_litige = codec.encoder("litige")
         self.errors = 0  # evaluations that raised (logged, state kept)
+        self._digests: dict[tuple, str] = {}
 
     # -- keys ------------------------------------------------------------------------
+    # Both keys are pure functions of the person fields; the cache spares the Unicode
+    # normalisation and the HMAC for the many events of the same people.
 
     def person_key_of(self, event: dict) -> str:
         p = event["person"]
-        return person_key(p.get("ine"), p["nom"], p["prenom"], p["date_naissance"], self.secret)
+        return self._person_key(p.get("ine"), p["nom"], p["prenom"], p["date_naissance"])
 
     def name_digest_of(self, event: dict) -> str:
         p = event["person"]
-        return name_digest(name_key(p["nom"], p["prenom"], p["date_naissance"]), self.secret)
+        return self._name_digest(p["nom"], p["prenom"], p["date_naissance"])
+
+    def _person_key(self, ine: str | None, nom: str, prenom: str, born: date) -> str:
+        return ine if ine else self._name_digest(nom, prenom, born)
+
+    def _name_digest(self, nom: str, prenom: str, born: date) -> str:
+        k = (nom, prenom, born)
+        nd = self._digests.get(k)
+        if nd is None:
+            if len(self._digests) >= KEY_CACHE:
+                self._digests.clear()
+            nd = self._digests[k] = name_digest(name_key(nom, prenom, born), self.secret)
+        return nd
 
     # -- state -----------------------------------------------------------------------
-
-    @staticmethod
-    def load(store: Store, key: str) -> PersonState:
-        return PersonState.from_bytes(store.get(key))
-
-    @staticmethod
-    def save(store: Store, key: str, st: PersonState) -> None:
-        store.put(key, st.to_bytes())
 
     @staticmethod
     def clock(store: Store, partition: int) -> date | None:
@@ -220,35 +280,52 @@ class PersonProcessor:
         return date.fromordinal(int(raw)) if raw else None
 
     # -- messages --------------------------------------------------------------------
+    #
+    # Each handler reads and changes states through the batch, asks for evaluations
+    # (deferred to `flush`) and returns the records that do not depend on an evaluation.
 
-    def on_source(self, store: Store, partition: int, key: bytes | None, value: bytes) -> list[Send]:
+    def on_source(self, b: Batch, key: bytes | None, value: bytes) -> list[Send]:
         """A record of a source topic (raises CodecError when it does not decode)."""
         event = self.codec.decode(value)
-        return self._route(store, partition, key, event, value)
+        return self._route(b, key, event, value)
 
-    def on_internal(self, store: Store, partition: int, key: bytes | None, msg: messages.Internal) -> list[Send]:
+    def on_internal(self, b: Batch, key: bytes | None, msg: messages.Internal) -> list[Send]:
         """ROUTE, ASSIGN, RETRACT, REGISTER (ticks and directory have their own calls)."""
         k = key.decode() if key is not None else ""
         if msg.kind == messages.ROUTE:
-            return self._route(store, partition, key, self.codec.decode(msg.payload), msg.payload)
+            return self._route(b, key, self.codec.decode(msg.payload), msg.payload)
         if msg.kind == messages.ASSIGN:
-            return self._assign(store, partition, k, self.codec.decode(msg.payload))
+            return self._assign(b, k, self.codec.decode(msg.payload))
         if msg.kind == messages.RETRACT:
-            return self._retract(store, partition, k, msg.text)
+            return self._retract(b, k, msg.text)
         if msg.kind == messages.REGISTER:
-            return self._register(store, partition, k, msg.text)
+            return self._register(b, k, msg.text)
         raise messages.BadMessage(f"{msg.kind!r} is not handled by on_internal")
 
-    def _route(self, store: Store, partition: int, key: bytes | None, event: dict, raw: bytes) -> list[Send]:
+    def flush(self, b: Batch) -> list[Send]:
+        """Run the batch's deferred evaluations, write its states; the records to send."""
+        outs: list[Send] = []
+        if b.pending:
+            clock = b.clock()
+            for key, force in b.pending.items():
+                outs += self._evaluate(b.store, b.partition, key, b.states[key], force=force, clock=clock)
+            b.pending.clear()
+        put = b.store.put
+        for key in b.dirty:
+            put(key, b.states[key].to_bytes())
+        b.dirty.clear()
+        return outs
+
+    def _route(self, b: Batch, key: bytes | None, event: dict, raw: bytes) -> list[Send]:
         pk = self.person_key_of(event)
         if key is None or key.decode() != pk:
             return [Send(None, pk.encode(), messages.route(raw))]
         if event["person"].get("ine"):
-            return self._on_ine_event(store, partition, pk, event)
-        return self._on_nameless(store, partition, pk, event)
+            return self._on_ine_event(b, pk, event)
+        return self._on_nameless(b, pk, event)
 
-    def _on_ine_event(self, store: Store, partition: int, ine: str, event: dict) -> list[Send]:
-        st = self.load(store, ine)
+    def _on_ine_event(self, b: Batch, ine: str, event: dict) -> list[Send]:
+        st = b.load(ine)
         eid = event["event_id"]
         replay = eid in st.events
         st.events[eid] = event
@@ -259,37 +336,38 @@ class PersonProcessor:
             if replay or nd not in st.registered:
                 st.registered.add(nd)
                 outs.append(Send(None, nd.encode(), messages.register(ine)))
-        outs += self._evaluate(store, partition, ine, st, force=replay)
-        self.save(store, ine, st)
+        b.evaluate_later(ine, replay)
+        b.save(ine, st)
         return outs
 
-    def _on_nameless(self, store: Store, partition: int, nd: str, event: dict) -> list[Send]:
-        st = self.load(store, nd)
+    def _on_nameless(self, b: Batch, nd: str, event: dict) -> list[Send]:
+        st = b.load(nd)
         eid = event["event_id"]
         replay = eid in st.nameless
         st.nameless[eid] = event
         who = st.assignee
+        outs: list[Send] = []
         if who is None:
             st.events[eid] = event
-            outs = self._evaluate(store, partition, nd, st, force=replay)
+            b.evaluate_later(nd, replay)
         elif who == PersonState.LITIGE:
             outs = [self._litige(nd, st.ines, event)]
         else:
             outs = [Send(None, who.encode(), messages.assign(self.codec.encode_event(event)))]
-        self.save(store, nd, st)
+        b.save(nd, st)
         return outs
 
-    def _register(self, store: Store, partition: int, nd: str, ine: str) -> list[Send]:
-        st = self.load(store, nd)
+    def _register(self, b: Batch, nd: str, ine: str) -> list[Send]:
+        st = b.load(nd)
         outs: list[Send] = []
         if ine in st.ines:  # a replay: re-send what the registration implied
             who = st.assignee
             for old in st.former:
                 if old != who:
                     outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
-            if st.emitted or st.ghosts:  # tombstones of the name key's own former cases
-                outs += self._evaluate(store, partition, nd, st, force=True)
-                self.save(store, nd, st)
+            if st.emitted or st.ghosts or nd in b.pending:  # tombstones of the name key's own former cases
+                b.evaluate_later(nd, True)
+                b.save(nd, st)
             return outs + self._forward_all(nd, st, who)
         old = st.assignee
         st.ines = sorted({*st.ines, ine})
@@ -298,13 +376,13 @@ class PersonProcessor:
             # The name key stops being a person of its own: its cases vanish.
             for eid in st.nameless:
                 st.events.pop(eid, None)
-            outs += self._evaluate(store, partition, nd, st, force=False)
+            b.evaluate_later(nd, False)
         elif old != new:
             outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
             if old not in st.former:
                 st.former.append(old)
         outs += self._forward_all(nd, st, new)
-        self.save(store, nd, st)
+        b.save(nd, st)
         return outs
 
     def _forward_all(self, nd: str, st: PersonState, who: str | None) -> list[Send]:
@@ -315,21 +393,21 @@ class PersonProcessor:
             return [self._litige(nd, st.ines, e) for e in events]
         return [Send(None, who.encode(), messages.assign(self.codec.encode_event(e))) for e in events]
 
-    def _assign(self, store: Store, partition: int, ine: str, event: dict) -> list[Send]:
-        st = self.load(store, ine)
+    def _assign(self, b: Batch, ine: str, event: dict) -> list[Send]:
+        st = b.load(ine)
         eid = event["event_id"]
         replay = eid in st.events
         st.events[eid] = event
-        outs = self._evaluate(store, partition, ine, st, force=replay)
-        self.save(store, ine, st)
-        return outs
+        b.evaluate_later(ine, replay)
+        b.save(ine, st)
+        return []
 
-    def _retract(self, store: Store, partition: int, ine: str, event_id: str) -> list[Send]:
-        st = self.load(store, ine)
+    def _retract(self, b: Batch, ine: str, event_id: str) -> list[Send]:
+        st = b.load(ine)
         replay = st.events.pop(event_id, None) is None
-        outs = self._evaluate(store, partition, ine, st, force=replay)
-        self.save(store, ine, st)
-        return outs
+        b.evaluate_later(ine, replay)
+        b.save(ine, st)
+        return []
 
     def _litige(self, nd: str, ines: Iterable[str], event: dict) -> Send:
         record = {
@@ -359,17 +437,22 @@ class PersonProcessor:
     def set_clock(store: Store, partition: int, clock: date) -> None:
         store.put(clock_key(partition), str(clock.toordinal()).encode())
 
-    def directory_targets(self, store: Store, partition: int, offset: int) -> list[str] | None:
+    def directory_targets(self, store: Store, partition: int, offset: int, version: str) -> list[str] | None:
         """Persons to re-route after the directory record at `offset`, or None when this
-        partition has already applied it (a replay)."""
+        partition has already applied it (a replay). The same directory loaded again
+        (same version hash) re-routes nobody."""
         raw = store.get(directory_key(partition))
-        if raw is not None and offset <= int(raw):
-            return None
+        if raw is not None:
+            last_offset, _, last_version = raw.decode().partition(" ")
+            if offset <= int(last_offset):
+                return None
+            if version == last_version:
+                return []
         return self.person_keys(store)
 
     @staticmethod
-    def set_directory(store: Store, partition: int, offset: int) -> None:
-        store.put(directory_key(partition), str(offset).encode())
+    def set_directory(store: Store, partition: int, offset: int, version: str) -> None:
+        store.put(directory_key(partition), f"{offset} {version}".encode())
 
     @staticmethod
     def person_keys(store: Store) -> list[str]:
@@ -387,25 +470,21 @@ class PersonProcessor:
     ) -> list[Send]:
         """Evaluate one person again (tick, directory update); `due` is the index entry
         that woke it up, removed once handled."""
-        st = self.load(store, key)
+        st = PersonState.from_bytes(store.get(key))
         outs: list[Send] = []
         if st.events or st.emitted:
             if not only_published or st.emitted:
                 outs = self._evaluate(store, partition, key, st, force=False, clock=clock)
-                self.save(store, key, st)
+                store.put(key, st.to_bytes())
         if due is not None and (st.deadline is None or due != due_key(partition, st.deadline, key)):
             store.delete(due)
         return outs
 
     # -- evaluation and output -------------------------------------------------------------
 
-    _NO_CLOCK: Any = object()
-
     def _evaluate(
-        self, store: Store, partition: int, key: str, st: PersonState, *, force: bool, clock: Any = _NO_CLOCK
+        self, store: Store, partition: int, key: str, st: PersonState, *, force: bool, clock: date | None
     ) -> list[Send]:
-        if clock is self._NO_CLOCK:
-            clock = self.clock(store, partition)
         directory, version = self.directory()
         ev = _EMPTY
         if st.events and clock is not None:

@@ -141,7 +141,6 @@ def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     engine = build_engine(settings, partitions, names)
-    engine.shutdown = _shutdown
     started = asyncio.Event()
     services: list[Service] = [engine.follower]
     monitor = None

@@ -1,7 +1,8 @@
 """The worker's logic without Kafka: `core.py` driven the way the Faust shell drives it.
 
 Partitions, the internal topic and the output topics are in memory; messages are
-delivered one at a time, in order per partition, and `shuffle` interleaves partitions
+delivered in order per partition, in batches (one message, or with a seed a random
+number of them, as the shell's batches), and `shuffle` interleaves partitions
 at random (as several partitions are consumed concurrently). Ticks and directory
 updates are applied exactly as app.py does (chunks through an Overlay).
 """
@@ -21,7 +22,7 @@ from hub.identity import person_key
 from hub.kafka.topics import CASES, LITIGES
 from hub.settings import RulesConfig
 from hub.worker import messages
-from hub.worker.core import ClockKeeper, Overlay, PersonProcessor
+from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor
 from hub.worker.directory import empty_directory
 
 SECRET = "test-secret"
@@ -124,11 +125,11 @@ class Sim:
                     return
                 continue
             p = self.rng.choice(ready) if self.rng else ready[0]
-            message = self.queues[p].popleft()
+            batch = self._take(p)
             if self.crashes:
-                self._uncommitted[p].append((message, dict(self.stores[p].data)))
+                self._uncommitted[p].append((batch, dict(self.stores[p].data)))
             self._partition = p
-            self.step(p, *message)
+            self.step(p, batch)
             if self.crashes:
                 roll = self.rng.random()
                 if roll < self.crashes:
@@ -136,6 +137,17 @@ class Sim:
                 elif roll < 0.3:
                     self._commit(p)
         raise AssertionError("the simulation does not converge")
+
+    def _take(self, p: int) -> list[tuple]:
+        """The next batch of partition p: one message, or with a seed up to `max_batch`
+        person messages (a tick or a directory update is always a batch of its own, as
+        the shell flushes before applying it)."""
+        q = self.queues[p]
+        size = self.rng.randint(1, self.max_batch) if self.rng else 1
+        batch = [q.popleft()]
+        while q and len(batch) < size and not _is_broadcast(batch[-1]) and not _is_broadcast(q[0]):
+            batch.append(q.popleft())
+        return batch
 
     # -- at-least-once with crashes (enabled by `crashes`: probability per message) -------
     #
@@ -146,6 +158,7 @@ class Sim:
     # and delivers every uncommitted message again.
 
     crashes = 0.0
+    max_batch = 8
     _partition = 0
 
     def _init_crashes(self) -> None:
@@ -177,32 +190,37 @@ class Sim:
             back = self.rng.randrange(len(uncommitted) + 1)  # how far the state goes back
             if back < len(uncommitted):
                 self.stores[p].data = dict(uncommitted[back][1])
-            for message, _ in reversed(uncommitted):
-                self.queues[p].appendleft(message)
+            for batch, _ in reversed(uncommitted):
+                for message in reversed(batch):
+                    self.queues[p].appendleft(message)
         self._uncommitted[p] = []
         self.crashed += 1
 
-    def step(self, p: int, topic: str, key: bytes, value: bytes) -> None:
+    def step(self, p: int, batch: list[tuple]) -> None:
         store = self.stores[p]
         proc = self.processor
-        if topic == INTERNAL:
-            m = messages.parse(value)
+        if len(batch) == 1 and _is_broadcast(batch[0]):
+            m = messages.parse(batch[0][2])
             if m.kind == messages.TICK:
                 targets = proc.tick_targets(store, p, m.clock)
                 if targets is not None:
                     self._many(store, p, targets, clock=m.clock)
                     proc.set_clock(store, p, m.clock)
-                return
-            if m.kind == messages.DIRECTORY:
-                offset, _ = m.directory
-                targets = proc.directory_targets(store, p, offset)
+            else:
+                offset, version = m.directory
+                targets = proc.directory_targets(store, p, offset, version)
                 if targets is not None:
                     self._many(store, p, targets, clock=proc.clock(store, p), only_published=True)
-                    proc.set_directory(store, p, offset)
-                return
-            self.emit(proc.on_internal(store, p, key, m))
-        else:
-            self.emit(proc.on_source(store, p, key, value))
+                    proc.set_directory(store, p, offset, version)
+            return
+        b = Batch(store, p)
+        outs = []
+        for topic, key, value in batch:
+            if topic == INTERNAL:
+                outs += proc.on_internal(b, key, messages.parse(value))
+            else:
+                outs += proc.on_source(b, key, value)
+        self.emit(outs + proc.flush(b))
 
     def _many(self, store, p, targets, **kw) -> None:
         overlay = Overlay(store)
@@ -244,6 +262,11 @@ class Sim:
     def cases(self, topic: str = CASES) -> list[dict]:
         return sorted((self.codec.decode(v) for v in self.topics.get(topic, {}).values()),
                       key=lambda c: c["case_id"])
+
+
+def _is_broadcast(message: tuple) -> bool:
+    topic, _, value = message
+    return topic == INTERNAL and value[:1] in (messages.TICK, messages.DIRECTORY)
 
 
 def _now():
