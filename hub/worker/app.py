@@ -94,10 +94,11 @@ BATCH_MAX = 1000
 BATCH_WITHIN = 0.05
 ROCKSDB_OPTIONS = {
     # Faust's defaults (64 MB write buffers x3, 2 GB block cache per partition) are sized
-    # for big servers; the engine's state is small and the CI has 2 cores.
-    "write_buffer_size": 16 * 1024 * 1024,
+    # for big servers; here every partition has its own database, the values are small
+    # and the whole worker must stay under 500 MB with a million persons (bench/engine.py).
+    "write_buffer_size": 8 * 1024 * 1024,
     "max_write_buffer_number": 2,
-    "block_cache_size": 64 * 1024 * 1024,
+    "block_cache_size": 16 * 1024 * 1024,
 }
 
 
@@ -123,39 +124,8 @@ class HubFaustApp(faust.App):
         return producer
 
 
-class TableStore:
-    """One partition of a Faust table as a `core.Store` (str keys, raw bytes values),
-    through the table's own API (changelog and recovery by Faust). For the clock table,
-    whose agent handles one record at a time."""
-
-    __slots__ = ("table", "partition")
-
-    def __init__(self, table, partition: int) -> None:
-        self.table = table
-        self.partition = partition
-
-    def get(self, key: str) -> bytes | None:
-        # The table's own get() reads RocksDB twice (contains, then get); its store once.
-        try:
-            return self.table.data[key.encode()]
-        except KeyError:
-            return None
-
-    def put(self, key: str, value: bytes) -> None:
-        self.table[key.encode()] = value
-
-    def delete(self, key: str) -> None:
-        try:
-            del self.table[key.encode()]
-        except KeyError:
-            pass
-
-    def scan(self, start: str | None, stop: str | None):
-        raise NotImplementedError("the clock table is never scanned")
-
-
 class PartitionStore:
-    """One partition of the `persons` table as a `core.Store`, written in batches.
+    """One partition of a table (`persons`, `clock`) as a `core.Store`.
 
     Reads and writes go to the partition's RocksDB directly; the changelog records of
     the writes are kept (the last value per key) and sent by `Engine.send_changes`,
@@ -259,17 +229,19 @@ class Engine:
         if futures:
             await asyncio.gather(*futures)
 
-    async def send_changes(self, store: PartitionStore) -> None:
-        """Send the changelog records of `store`'s writes (see PartitionStore)."""
+    async def send_changes(self, store: PartitionStore, *, wait: bool = False) -> None:
+        """Send the changelog records of `store`'s writes (see PartitionStore); with
+        `wait`, until the broker has them all."""
         if not store.changes:
             return
         producer = self.app.producer
         table = store.table
         topic = table.changelog_topic.get_topic_name()
-        fut = None
+        futures = []
         for key, value in store.changes.items():
             fut = await producer.send(topic, key, value, store.partition, None, None)
             fut.add_done_callback(self._check_delivery)
+            futures.append(fut)
         store.changes.clear()
         tp = TP(topic, store.partition)
 
@@ -277,7 +249,9 @@ class Engine:
             if not f.cancelled() and f.exception() is None:
                 table.data.set_persisted_offset(tp, f.result().offset)
 
-        fut.add_done_callback(persisted)
+        futures[-1].add_done_callback(persisted)
+        if wait:
+            await asyncio.gather(*futures)
 
     def _check_delivery(self, fut: asyncio.Future) -> None:
         if fut.cancelled():
@@ -499,11 +473,14 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     async def flush(batches: dict[int, Batch], outs: list[Send]) -> None:
         for b in batches.values():
             outs += processor.flush(b)
+        # The batch's state is durable before its outputs leave: a record on an output
+        # topic is always known to the state a restart finds, which can then re-send or
+        # tombstone it (core.py, "At-least-once").
+        for b in batches.values():
+            await engine.send_changes(b.store, wait=True)
+        batches.clear()
         await engine.send(outs)
         outs.clear()
-        for b in batches.values():
-            await engine.send_changes(b.store)
-        batches.clear()
 
     async def _tick(store: PartitionStore, partition: int, clock: date) -> None:
         targets = processor.tick_targets(store, partition, clock)
@@ -529,7 +506,9 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         async for event in stream.events():
             msg = event.message
             try:
-                clock = keeper.on_watermark(TableStore(clock_table, msg.partition), msg.offset, msg.value)
+                store = PartitionStore(clock_table, msg.partition)
+                clock = keeper.on_watermark(store, msg.offset, msg.value)
+                await engine.send_changes(store)
                 if clock is not None:
                     await broadcast(messages.tick(clock), b"__tick__")
                     log.info("clock", clock=clock.isoformat())

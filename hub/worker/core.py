@@ -34,18 +34,18 @@ produced). Every handler is idempotent on state and, when it sees it has already
 applied a message (an event id it holds, an INE it registered…), it re-sends every
 record that message implies ("force"): a replay never loses an output, and the
 outputs are full states keyed by case id on compacted topics, so re-sending is
-harmless. Ticks and directory updates, which touch many persons, are made safe the
-other way round by the shell: their outputs are flushed before their state is written.
+harmless. The shell makes a batch's state durable (its changelog awaited) before it
+sends the batch's outputs, so a record that reached an output topic is always known to
+the state a restart finds: the state never rolls back behind what was published, and
+a case that existed only transiently (say, between an ASSIGN and its RETRACT) cannot
+be left on a topic with nobody to tombstone it when a replay coalesces those messages
+into one batch. Ticks and directory updates, which touch many persons, are made safe
+the other way round: their outputs are flushed before their state is written (a replay
+re-evaluates the same state at the same clock and sends the same records).
 tests/worker/sim.py replays this under random crashes (uncommitted outputs partly
-lost, state rolled back to any point since the last commit, uncommitted messages
-delivered again) and checks the final views equal a clean run's.
-
-Known limit: a case that existed only transiently (an INE-less person evaluated on its
-own before the REGISTER of its INE arrived from another partition) and was published
-just before a crash that also rolled its state back may, if the replay interleaves
-the partitions differently and never produces it again, stay on cases.v1 with nobody
-left to tombstone it. It needs a kill, a state roll-back and a different interleaving
-at once; the simulation has not produced it.
+lost, state rolled back to any point since the last commit that is not behind a
+published output, uncommitted messages delivered again, random batch sizes) and
+checks the final views equal a clean run's.
 
 Batches: the shell hands over the messages of a partition in batches (`Batch`). A
 person's state is unpickled once per batch and written once at `flush`, and the rule
@@ -57,7 +57,10 @@ message by message. A batch of one message is the message-by-message processing.
 
 Directory transfers: only a case whose observatory changes while the directory version
 differs from the one of the person's last evaluation, with no new transfer entry from
-the rule core, counts as moved by the directory. Open and closed cases alike.
+the rule core, counts as moved by the directory. Only open cases move (rules.md §6:
+"re-routes open cases"): a closed case that a directory update would move is pinned to
+the observatory and counsellor it had (`PersonState.pinned`); the rule core, which
+routes from the current directory, cannot know them.
 
 Deadlines: `Evaluation.next_deadline` is indexed under `__due__:<p>:<ordinal>:<key>`
 (the partition's keys sort by date); a tick to clock C re-evaluates the persons indexed
@@ -81,6 +84,7 @@ from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate
 from hub.settings import RulesConfig
 from hub.types.directory import Directory
+from hub.types.cases import CLOS, RESOLU
 from hub.types.events import ACTION_SUIVI, CLOCK_SOURCES
 from hub.worker import messages
 from hub.worker.records import digest, holders
@@ -89,7 +93,7 @@ from hub.worker.state import Emitted, PersonState
 log = get_logger("hub.worker")
 
 DIRECTORY_TRANSFER = "ANNUAIRE"
-KEY_CACHE = 200_000  # name digests remembered (cleared when full: ~40 MB at most)
+KEY_CACHE = 50_000  # name digests remembered (cleared when full: ~10 MB at most)
 INTERNAL_PREFIX = "__"
 
 
@@ -224,6 +228,7 @@ def due_key(partition: int, day: date, key: str) -> str:
 
 
 _EMPTY = Evaluation()
+CLOSED_STATUSES = (RESOLU, CLOS)
 
 
 class PersonProcessor:
@@ -518,6 +523,21 @@ class PersonProcessor:
             cid = case["case_id"]
             prev = st.emitted.get(cid)
             n_engine = len(case.get("transfers") or ())
+            if case["status"] in CLOSED_STATUSES:
+                pin = st.pinned.get(cid)
+                if (
+                    pin is None
+                    and prev is not None
+                    and directory_changed
+                    and prev.assigned_to is not None
+                    and n_engine == prev.n_engine_transfers
+                    and (case["observatoire"], case["assigned_to"]) != (prev.observatoire, prev.assigned_to)
+                ):
+                    pin = st.pinned[cid] = (prev.observatoire, prev.assigned_to)
+                if pin is not None:
+                    case = {**case, "observatoire": pin[0], "assigned_to": pin[1]}
+            else:
+                st.pinned.pop(cid, None)
             extra = st.dir_transfers.get(cid)
             if (
                 prev is not None
@@ -551,7 +571,7 @@ class PersonProcessor:
                 for obs in prev.holders:
                     if obs not in held:
                         outs.append(Send(observatory_topic(obs), cid.encode(), None))
-            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine)
+            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine, case["assigned_to"])
             st.ghosts.pop(cid, None)
         tombstoned: set[str] = set()
         for cid, prev in st.emitted.items():
@@ -559,6 +579,7 @@ class PersonProcessor:
                 outs += self._tombstones(cid, prev.holders)
                 st.add_ghost(cid, tuple(prev.holders))
                 st.dir_transfers.pop(cid, None)
+                st.pinned.pop(cid, None)
                 tombstoned.add(cid)
         for cid in ev.erased:
             if cid not in emitted and cid not in tombstoned and cid not in st.ghosts:

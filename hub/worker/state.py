@@ -20,6 +20,9 @@ only what changed and a replay can re-send it:
   the tombstones if the replay of an interrupted run asks for it (bounded);
 - `dir_transfers[case_id]`: transfers caused by a directory update, which the rule core
   cannot know (it has no memory), merged into the case's `transfers`;
+- `pinned[case_id]` = (observatory, assigned_to) of a *closed* case at the directory
+  update that would have moved it: rules.md §6 re-routes open cases only, so a closed
+  case keeps the owner it had (the rule core routes from the current directory);
 - `dir_version`: the directory version of the last evaluation; `deadline`: the
   `next_deadline` indexed for this person.
 
@@ -43,6 +46,7 @@ class Emitted:
     observatoire: str  # the case's observatory at that emission
     holders: dict[str, bytes]  # observatory code → digest of the record on its topic
     n_engine_transfers: int = 0
+    assigned_to: dict | None = None  # the case's counsellor at that emission
 
 
 @dataclass(slots=True)
@@ -55,6 +59,7 @@ class PersonState:
     emitted: dict[str, Emitted] = field(default_factory=dict)
     ghosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     dir_transfers: dict[str, list[dict]] = field(default_factory=dict)
+    pinned: dict[str, tuple[str, dict]] = field(default_factory=dict)
     dir_version: str | None = None
     deadline: date | None = None
 
@@ -86,7 +91,8 @@ class PersonState:
     # -- serialisation ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers) for cid, e in self.emitted.items()}
+        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers, e.assigned_to)
+                   for cid, e in self.emitted.items()}
         return pickle.dumps(
             (
                 _FORMAT,
@@ -100,6 +106,7 @@ class PersonState:
                 self.dir_transfers,
                 self.dir_version,
                 self.deadline,
+                self.pinned,
             ),
             protocol=5,
         )
@@ -111,7 +118,8 @@ class PersonState:
         t = pickle.loads(data)
         if t[0] != _FORMAT:
             raise ValueError(f"unknown person state format {t[0]!r}")
-        (_, events, nameless, ines, former, registered, emitted, ghosts, dir_transfers, dir_version, deadline) = t
+        (_, events, nameless, ines, former, registered, emitted, ghosts, dir_transfers, dir_version, deadline) = t[:11]
+        pinned = t[11] if len(t) > 11 else {}  # states written before pins existed
         return cls(
             events,
             nameless,
@@ -121,6 +129,7 @@ class PersonState:
             {cid: Emitted(*e) for cid, e in emitted.items()},
             ghosts,
             dir_transfers,
+            pinned,
             dir_version,
             deadline,
         )

@@ -120,17 +120,26 @@ def run_worker(env: dict, timeout: float = 240) -> float:
 
 def cases(env: dict, *args: str, names: tuple[str, ...] | str = ()) -> list[str]:
     """`hub cases --format jsonl` lines, only those of people whose name starts with one
-    of `names` (TRANSFERE records, which have no person, are kept)."""
+    of `names`, and the TRANSFERE records (which have no person) of their cases."""
     names = (names,) if isinstance(names, str) else names
-    done = run_hub("cases", "--format", "jsonl", *args, env=env)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    lines = _cases_jsonl(env, *args)
+    if not names:
+        return lines
+    mine = {c["case_id"] for c in map(json.loads, _cases_jsonl(env) if args else lines)
+            if c["person"] is not None and c["person"]["nom"].startswith(names)}
     out = []
     for line in lines:
-        person = json.loads(line)["person"]
-        if person is None or not names or person["nom"].startswith(names):
+        c = json.loads(line)
+        person = c["person"]
+        if (person is None and c["case_id"] in mine) or (person is not None and person["nom"].startswith(names)):
             out.append(line)
     return out
+
+
+def _cases_jsonl(env: dict, *args: str) -> list[str]:
+    done = run_hub("cases", "--format", "jsonl", *args, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
 
 
 def case_lines(env: dict, case_ids, *args: str) -> list[str]:

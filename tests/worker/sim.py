@@ -149,26 +149,30 @@ class Sim:
             batch.append(q.popleft())
         return batch
 
-    # -- at-least-once with crashes (enabled by `crashes`: probability per message) -------
+    # -- at-least-once with crashes (enabled by `crashes`: probability per batch) ---------
     #
-    # A message's outputs wait in `pending` until its partition commits (Faust flushes the
+    # A batch's outputs wait in `pending` until its partition commits (Faust flushes the
     # producer, then commits). A crash of a partition drops a random part of its pending
     # outputs (some records made it to the broker, some not), rolls its state back to any
-    # point since the last commit (the changelog may be behind the local store, or not)
-    # and delivers every uncommitted message again.
+    # point since the last commit that is not before a batch whose outputs reached the
+    # broker (the changelog may be behind the local store, or not; the shell awaits a
+    # batch's changelog before sending its outputs) and delivers every uncommitted
+    # message again.
 
     crashes = 0.0
     max_batch = 8
     _partition = 0
 
     def _init_crashes(self) -> None:
-        self.pending = [[] for _ in range(self.n)]
+        self.pending = [[] for _ in range(self.n)]  # (batch index in _uncommitted, output)
         self._uncommitted = [[] for _ in range(self.n)]
+        self._durable = [0 for _ in range(self.n)]  # batches whose state can no longer roll back
 
     def _commit(self, p: int) -> None:
         outs, self.pending[p] = self.pending[p], []
-        self._deliver(outs)
+        self._deliver([out for _, out in outs])
         self._uncommitted[p] = []
+        self._durable[p] = 0
 
     def _commit_all(self) -> None:
         if self.crashes:
@@ -180,20 +184,26 @@ class Sim:
         # The idempotent producer keeps order per target partition: what reached the
         # broker is a prefix of what was sent to each (topic, partition).
         targets = {}
-        for i, out in enumerate(self.pending[p]):
+        for i, (_, out) in enumerate(self.pending[p]):
             targets.setdefault((out.topic, out.partition, out.key), []).append(i)
         cut = {t: self.rng.randrange(len(ix) + 1) for t, ix in targets.items()}
-        kept = [out for t, ix in targets.items() for i in ix[: cut[t]] for out in [self.pending[p][i]]]
+        kept = sorted(i for t, ix in targets.items() for i in ix[: cut[t]])
+        floor = self._durable[p]
+        for i in kept:
+            floor = max(floor, self.pending[p][i][0] + 1)
+        self._deliver([self.pending[p][i][1] for i in kept])
         self.pending[p] = []
-        self._deliver(kept)
         if uncommitted:
-            back = self.rng.randrange(len(uncommitted) + 1)  # how far the state goes back
+            # How far the state goes back: not before a batch whose outputs reached the
+            # broker (the shell makes a batch's state durable before sending them).
+            back = self.rng.randrange(floor, len(uncommitted) + 1)
             if back < len(uncommitted):
                 self.stores[p].data = dict(uncommitted[back][1])
             for batch, _ in reversed(uncommitted):
                 for message in reversed(batch):
                     self.queues[p].appendleft(message)
         self._uncommitted[p] = []
+        self._durable[p] = 0
         self.crashed += 1
 
     def step(self, p: int, batch: list[tuple]) -> None:
@@ -233,12 +243,15 @@ class Sim:
 
     def emit(self, outs, *, flushed: bool = False) -> None:
         if self.crashes and not flushed:
-            self.pending[self._partition].extend(outs)
+            unit = len(self._uncommitted[self._partition]) - 1
+            self.pending[self._partition].extend((unit, out) for out in outs)
             return
         if self.crashes:  # a flush delivers everything sent before, in order
             for q in range(self.n):
                 earlier, self.pending[q] = self.pending[q], []
-                self._deliver(earlier)
+                self._deliver([out for _, out in earlier])
+                if earlier:
+                    self._durable[q] = max(self._durable[q], max(u for u, _ in earlier) + 1)
         self._deliver(outs)
 
     def _deliver(self, outs) -> None:

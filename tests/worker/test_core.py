@@ -211,6 +211,28 @@ def test_a_directory_update_transfers_open_cases():
     assert only(sim)["transfers"] == after["transfers"] and only(sim)["case_id"] == before["case_id"]
 
 
+def test_a_directory_update_leaves_closed_cases_with_their_owner():
+    """rules.md §6 re-routes *open* cases: a resolved case stays where it was, even
+    through later evaluations and a second directory update."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("ANNUAIRE", ine="823456789AC", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)),
+                f.jeune_ml(p, date(2026, 2, 20), "SITUATION", situation="EMPLOI", code_ml="ML-86-POI"))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    before = only(sim)
+    assert before["status"] == "RESOLU" and before["observatoire"] == "OBS-86"
+    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.run()
+    assert only(sim) == before
+    assert only(sim, observatory_topic("OBS-86")) == before
+    assert view(sim, observatory_topic("OBS-VIENNE")) == []
+    sim.clock(date(2026, 3, 20))
+    sim.load_directory(_directory_moving_86_to("OBS-AUTRE"))
+    sim.run()
+    assert only(sim) == before
+
+
 def test_a_counsellor_action_keyed_by_case_id_reaches_its_person():
     sim = Sim(directory=DIRECTORY)
     p = f.person("ACTION", ine="923456789AB", dob=date(2007, 1, 1))

@@ -111,8 +111,9 @@ def test_homonyms_put_an_ine_less_record_in_dispute(worker_env, unique):
     run_worker(env)
 
     digest = name_digest(name_key(nom, "Élodie", dob), Settings().pseudonym_secret)
+    # A new worker id reads every topic from the start: other tests' litiges come again.
     litiges = read_since(env, LITIGES, start)
-    assert list(litiges) == [digest]
+    assert digest in litiges
     record = get_codec().decode(litiges[digest])
     assert record["candidates"] == [ine1, ine2]
     assert record["event_id"] == rupture["event_id"]
