@@ -106,6 +106,15 @@ def internal_topic_name(settings: Settings) -> str:
     return f"{settings.worker_id}-engine-persons"
 
 
+PERSONS_TABLE = "persons"
+CLOCK_TABLE = "clock"
+
+
+def changelog_topic_name(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{settings.worker_id}-{table}-changelog"
+
+
 class IdempotentProducer(AIOKafkaFaustProducer):
     """Faust's aiokafka producer with the idempotent producer on (acks=all)."""
 
@@ -349,9 +358,17 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
         metadata = await admin.describe_topics([PERSON_TOPICS[0]])
         n = len(metadata[0]["partitions"]) or settings.topic_partitions
         internal = internal_topic_name(settings)
+        # The tables' changelog topics too (named as Faust names them), before Faust
+        # starts: created by Faust during its own start, they could be missing from the
+        # consumer's metadata at the first assignment, and a table write then fails
+        # (partition count 0 against the source's, `PartitionsMismatch`).
         await apply_topics(
             admin,
-            [TopicSpec(internal, n, retention_ms=EVENT_RETENTION_MS)],
+            [
+                TopicSpec(internal, n, retention_ms=EVENT_RETENTION_MS),
+                TopicSpec(changelog_topic_name(settings, PERSONS_TABLE), n, compacted=True),
+                TopicSpec(changelog_topic_name(settings, CLOCK_TABLE), 1, compacted=True),
+            ],
             settings.replication_factor,
         )
         names = sorted(set(await admin.list_topics()))
@@ -406,9 +423,9 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     )
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     # key_type/value_type bytes: Faust then uses the "raw" serializer (no json).
-    persons = app.Table("persons", partitions=partitions, options=dict(ROCKSDB_OPTIONS), key_type=bytes,
+    persons = app.Table(PERSONS_TABLE, partitions=partitions, options=dict(ROCKSDB_OPTIONS), key_type=bytes,
                         value_type=bytes)
-    clock_table = app.Table("clock", partitions=1, options=dict(ROCKSDB_OPTIONS), key_type=bytes, value_type=bytes)
+    clock_table = app.Table(CLOCK_TABLE, partitions=1, options=dict(ROCKSDB_OPTIONS), key_type=bytes, value_type=bytes)
     keeper = ClockKeeper(codec)
 
     person_channel = app.topic(*PERSON_TOPICS, ACTIONS, internal, allow_empty=True, **raw)

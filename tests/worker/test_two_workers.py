@@ -1,0 +1,169 @@
+"""Two `hub worker` processes in one consumer group give the cases of one worker alone.
+
+Both have the same HUB_WORKER_ID (one consumer group: they share the partitions, the
+internal topic and the tables' changelogs) and each its own HUB_HOME (its own local
+RocksDB state, as on two machines). They run `--until-idle`, started together: the idle
+check is group-wide (committed offsets of the group on every input partition = end
+offsets, see hub/worker/run.py), so neither stops before the group has processed
+everything, and when the first one leaves, the other takes its partitions back (table
+recovery from the changelogs), finds nothing left to do and stops too. Both exiting 0
+is how the test knows the work is done; each logs how many records it processed, which
+shows the partitions were really shared (if one worker's start-up was so slow that the
+other had done everything before it joined, a fresh pair is run once more).
+
+The reference is a third engine with another worker id (its own group, internal topic
+and state) run alone on the same topics. Each engine republishes every case it
+computes, so the records each one wrote are read from the offsets where it started
+(`read_since`), and compared for this test's people only: the same case ids (none
+missing, none extra) with the same content, on cases.v1 and on every observatory topic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.avro import get_codec
+from hub.kafka.topics import CASES, observatory_topic
+from hub.types.events import CLOCK_SOURCES
+from hub.worker.records import to_json_obj
+from tests.conftest import run_hub
+from tests.worker import factory as f
+from tests.worker.conftest import base, end_offsets, produce, read_since, run_worker
+
+pytestmark = pytest.mark.kafka
+D = timedelta(days=1)
+OBSERVATORIES = ("OBS-16", "OBS-17", "OBS-79", "OBS-86")
+OPEN = ("OUVERT", "ALERTE")
+
+
+def topics() -> list[str]:
+    return [CASES, *(observatory_topic(o) for o in OBSERVATORIES)]
+
+
+def offsets(env: dict) -> dict[str, dict[int, int]]:
+    return {t: end_offsets(env, t) for t in topics()}
+
+
+def written_since(env: dict, start: dict[str, dict[int, int]], tag: str) -> dict[str, dict[str, dict | None]]:
+    """Per topic, the latest record (decoded; None = tombstone) of each of this test's
+    case ids written after `start`. A TRANSFERE record has no person: it counts as
+    this test's if the case id is one of this test's on cases.v1."""
+    codec = get_codec()
+    out: dict[str, dict[str, dict | None]] = {}
+    latest = {t: read_since(env, t, start[t]) for t in topics()}
+    decoded = {t: {k: (to_json_obj(codec.decode(v)) if v is not None else None) for k, v in records.items()}
+               for t, records in latest.items()}
+    ids = {k for k, r in decoded[CASES].items() if r is not None and r["person"]["nom"].startswith(tag)}
+    for t, records in decoded.items():
+        out[t] = {k: r for k, r in records.items()
+                  if k in ids or (r is not None and r["person"] is not None and r["person"]["nom"].startswith(tag))}
+    return out
+
+
+def start_worker(env: dict, log: Path) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "hub"
+    with log.open("wb") as err:
+        return subprocess.Popen([str(exe), "worker", "--until-idle"], env=env, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def processed(log: Path) -> int | None:
+    """The count the worker logs when it finds the group idle (None: no such line)."""
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            if record.get("event") == "idle: every input processed":
+                return record["processed"]
+    return None
+
+
+def timeline(log: Path) -> str:
+    return log.name + ":\n" + log.read_text(errors="replace")[-4000:]
+
+
+def run_pair(env: dict, folder: Path) -> tuple[float, list[int]]:
+    """Two `hub worker --until-idle` of one group, started together; both must exit 0."""
+    folder.mkdir(parents=True, exist_ok=True)
+    logs = [folder / "one.log", folder / "two.log"]
+    t0 = time.monotonic()
+    procs = [start_worker({**env, "HUB_HOME": str(folder / name)}, log) for name, log in zip(("one", "two"), logs)]
+    try:
+        for proc, log in zip(procs, logs):
+            try:
+                code = proc.wait(timeout=240)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"still running after 240s: {timeline(log)}") from None
+            assert code == 0, f"exit status {code}: {timeline(log)}"
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    elapsed = time.monotonic() - t0
+    counts = [processed(log) for log in logs]
+    assert None not in counts, "\n".join(timeline(log) for log in logs)
+    if elapsed > 60:
+        print("slow pair:\n" + "\n".join(timeline(log) for log in logs))
+    return elapsed, counts
+
+
+def test_two_workers_in_one_group_give_the_cases_of_one_worker_alone(worker_env, unique, tmp_path):
+    env = worker_env
+    b = base(env)
+    tag = f"DUO{unique.upper()}"
+    events = f.bulk(900, tag, b, seed=3)
+    produce(env, events, watermarks={s: b + 200 * D for s in CLOCK_SOURCES})
+
+    # The pair: one group, two machines. If one of them joined the group only once the
+    # other had done everything (its Python start-up was slower), the partitions were
+    # not shared: run a fresh pair (another group) once more.
+    for attempt in (1, 2):
+        group = f"{env['HUB_WORKER_ID']}-pair{attempt}"
+        start = offsets(env)
+        pair_time, counts = run_pair({**env, "HUB_WORKER_ID": group}, tmp_path / f"pair{attempt}")
+        if all(counts):
+            break
+    pair = written_since(env, start, tag)
+
+    # The reference: another engine, alone.
+    start = offsets(env)
+    alone_time = run_worker({**env, "HUB_WORKER_ID": env["HUB_WORKER_ID"] + "-alone",
+                             "HUB_HOME": str(tmp_path / "alone")})
+    alone = written_since(env, start, tag)
+    print(f"pair: {pair_time:.1f}s (attempt {attempt}), records processed {counts}; alone: {alone_time:.1f}s")
+
+    assert all(counts), f"the two workers did not share the work: records processed {counts}"
+    live = {k: r for k, r in alone[CASES].items() if r is not None}
+    assert len(live) > 200
+    assert Counter(r["type"] for r in live.values()).keys() >= {"DECROCHAGE", "OBLIGATION_FORMATION", "RUPTURE"}
+
+    # cases.v1: the same case ids, none missing, none extra, the same records.
+    pair_live = {k: r for k, r in pair[CASES].items() if r is not None}
+    assert sorted(set(live) - set(pair_live)) == [], "missing with two workers"
+    assert sorted(set(pair_live) - set(live)) == [], "extra with two workers"
+    assert pair_live == live
+    # No duplicate: one case per person, type and opening date, one open case per person and type.
+    people = Counter((r["person"]["ine"] or r["person"]["nom"], r["type"], r["opened_on"]) for r in pair_live.values())
+    assert [k for k, n in people.items() if n > 1] == []
+    opened = Counter((r["person"]["ine"] or r["person"]["nom"], r["type"]) for r in pair_live.values()
+                     if r["status"] in OPEN)
+    assert [k for k, n in opened.items() if n > 1] == []
+    # The observatories' topics (TRANSFERE records included).
+    for topic in topics()[1:]:
+        assert {k: r for k, r in pair[topic].items() if r is not None} == {
+            k: r for k, r in alone[topic].items() if r is not None}, topic
+
+    # What `hub cases` shows now (the latest records of both runs): each case once.
+    done = run_hub("cases", "--format", "jsonl", env=env)
+    assert done.returncode == 0, done.stderr
+    shown = [json.loads(x) for x in done.stdout.splitlines()]
+    ids = [c["case_id"] for c in shown if c["person"] is not None and c["person"]["nom"].startswith(tag)]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == set(live)
