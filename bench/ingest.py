@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--records 200000] [--bootstrap HOST:PORT]
                                      [--siecle-gb 1.0] [--small-gb 0.1] [--skip-big]
+                                     [--sources a,b] [--worker-modes auto,0]
 
 Without --bootstrap an embedded Kafka 4 broker is started in a temporary directory and
 stopped at the end. The script applies the topics, loads the sample directory, then:
@@ -13,7 +14,9 @@ stopped at the end. The script applies the topics, loads the sample directory, t
    Kafka sink, seen-events and snapshot stores), each in its own subprocess with a
    fresh HUB_HOME so that peak RSS (VmHWM) is that source's alone; records/s counts the
    whole ingest (reading the seen ids, parsing, validation, publishing, flush, snapshot
-   save, watermark);
+   save, watermark). CSV and JSON Lines sources run with the worker processes of
+   connectors/core/parallel.py by default (`--worker-modes auto,0` measures both ways,
+   each on a file of its own); their peak RSS is shown apart (each worker's);
 3. the baseline, in the same run: a bare `AIOKafkaProducer` (idempotent, acks=all, the
    hub's linger and batch size) sending the same pre-encoded messages — same count,
    same keys, same headers — with `send()` to a topic of the same shape (partitions,
@@ -217,7 +220,11 @@ async def child_connector(source: str, path: Path) -> dict:
     result = await ingest_path(source, path, None)
     seconds = time.perf_counter() - t0
     counts = result.to_json()
-    return {**counts, "seconds": seconds, "rss_mb": peak_rss_mb()}
+    import resource
+
+    # worker processes (connectors/core/parallel.py): the largest one's peak, shared pages included
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {**counts, "seconds": seconds, "rss_mb": peak_rss_mb(), "workers_rss_mb": workers_mb}
 
 
 class _Capture:
@@ -330,6 +337,9 @@ def main() -> None:
     ap.add_argument("--skip-big", action="store_true", help="skip the memory-versus-size measure")
     ap.add_argument("--sources", default=",".join(SOURCES))
     ap.add_argument("--workdir", type=Path, help="where files go (default: a temporary directory)")
+    ap.add_argument("--worker-modes", default="auto",
+                    help="HUB_CONNECTOR_WORKER values to measure, e.g. 'auto,0' (CSV and JSON Lines sources: "
+                         "worker processes or not; see connectors/core/parallel.py)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -362,22 +372,33 @@ def main() -> None:
         baseline_topics = asyncio.run(make_baseline_topics(bootstrap))
         tag = random.randrange(10**6)
         rows = []
+        modes = [m.strip() for m in args.worker_modes.split(",") if m.strip()]
         for source in args.sources.split(","):
-            path = generate(source, work, args.records, tag)
-            home = work / f"home-{source}"
-            conn = run_child(["connector", source, str(path)], dict(env, HUB_HOME=str(home)))
-            base = run_child(["baseline", source, str(path), baseline_topics[source]], env)
-            assert base["events"] == conn["events"], (base, conn)
-            rate = conn["read"] / conn["seconds"]
-            ratio = (conn["events"] / conn["seconds"]) / (base["events"] / base["seconds"])
-            target = 30_000 if source == "rectorat" else 50_000
-            rows.append((source, conn, base, rate, ratio, target))
-            print(f"{source:<15} {conn['read']:>9,} records {conn['events']:>9,} events in {conn['seconds']:6.2f} s"
-                  f"  → {fmt(rate):>7} rec/s, peak RSS {conn['rss_mb']:6.0f} MB | bare producer "
-                  f"{fmt(base['events'] / base['seconds']):>7} ev/s | ratio {ratio:.2f} "
-                  f"({'ok' if rate >= target and ratio >= 0.5 else 'below target'})", flush=True)
-            path.unlink()
-            shutil.rmtree(home, ignore_errors=True)
+            base = None
+            for k, mode in enumerate(modes if source != "rectorat" else modes[:1]):
+                # a file of its own per mode: the same records would all be `unchanged` the second time
+                path = generate(source, work, args.records, tag + 7919 * k)
+                home = work / f"home-{source}-{k}"
+                conn = run_child(["connector", source, str(path)],
+                                 dict(env, HUB_HOME=str(home), HUB_CONNECTOR_WORKER=mode))
+                if base is None:
+                    base = run_child(["baseline", source, str(path), baseline_topics[source]], env)
+                    assert base["events"] == conn["events"], (base, conn)
+                rate = conn["read"] / conn["seconds"]
+                ratio = (conn["events"] / conn["seconds"]) / (base["events"] / base["seconds"])
+                target = 30_000 if source == "rectorat" else 50_000
+                label = source if len(modes) == 1 or source == "rectorat" else f"{source} [{mode}]"
+                rows.append((label, conn, base, rate, ratio, target))
+                workers_mb = conn.get("workers_rss_mb") or 0
+                workers_note = f" (+ workers {workers_mb:.0f} MB each)" if workers_mb else ""
+                print(f"{label:<22} {conn['read']:>9,} records {conn['events']:>9,} events in {conn['seconds']:6.2f} s"
+                      f"  → {fmt(rate):>7} rec/s, peak RSS {conn['rss_mb']:6.0f} MB"
+                      f"{workers_note}"
+                      f" | bare producer "
+                      f"{fmt(base['events'] / base['seconds']):>7} ev/s | ratio {ratio:.2f} "
+                      f"({'ok' if rate >= target and ratio >= 0.5 else 'below target'})", flush=True)
+                path.unlink()
+                shutil.rmtree(home, ignore_errors=True)
 
         if not args.skip_big:
             print("\nSIECLE memory against file size (one UAJ each)", flush=True)

@@ -20,10 +20,11 @@
 from __future__ import annotations
 
 import codecs
+import copy
 import csv
 import io
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from hub.errors import InputError
@@ -138,8 +139,26 @@ class CsvFile:
             hint = " (séparateur ';' attendu)" if len(self._header) == 1 and "," in header_line else ""
             raise InputError(f"{self.name}: colonnes obligatoires absentes: {', '.join(missing)}{hint}")
         self._index = index
+        self._data_start = self._text.tell()  # where the first data line starts (a text cookie)
 
-    def records(self) -> Iterator[RawRecord]:
+    def reopen(self) -> CsvFile:
+        """An independent reader of the same opened file, at its first data line (a worker
+        process reads the file through its own handle: a shared one shares its offset)."""
+        assert self._text is not None, "open() first"
+        other = copy.copy(self)
+        try:
+            other._binary = self.path.open("rb")
+        except OSError as exc:
+            raise unreadable(self.path, exc) from None
+        other._text = io.TextIOWrapper(other._binary, encoding=self._text.encoding, errors=self._text.errors,
+                                       newline=None)
+        other._text.seek(self._data_start)
+        return other
+
+    def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None]:
+        """The records, in file order. With `skip`, record number i (from 0) for which
+        `skip(i)` is true is yielded as None, without being split (a worker process
+        counts the records of the chunks it leaves to the others)."""
         assert self._text is not None, "open() first"
         width = len(self._header)
         columns = tuple(self._index)
@@ -147,6 +166,7 @@ class CsvFile:
         single = len(columns) == 1
         name = self.name
         line_no = 1
+        index = -1
         for line in self._text:
             line_no += 1
             text = line[:-1] if line[-1:] == "\n" else line
@@ -157,6 +177,12 @@ class CsvFile:
             else:
                 if not text.replace(SEPARATOR, "").strip():
                     continue  # blank, or only separators: not a record
+                fields = None
+            index += 1
+            if skip is not None and skip(index):
+                yield None
+                continue
+            if fields is None:
                 fields = text.split(SEPARATOR)
             if len(fields) != width:
                 extra_empty = len(fields) > width and not any(f.strip() for f in fields[width:])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hub.errors import InputError
@@ -44,13 +44,25 @@ class JsonLinesFile:
         except OSError as exc:
             raise unreadable(self.path, exc) from None
 
-    def records(self) -> Iterator[RawRecord]:
+    def reopen(self) -> JsonLinesFile:
+        """An independent reader of the same file, from its start (see CsvFile.reopen)."""
+        other = JsonLinesFile(self.path)
+        other.open()
+        return other
+
+    def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None]:
+        """The records, in file order; see CsvFile.records for `skip`."""
         assert self._f is not None, "open() first"
         name = self.name
+        index = -1
         for line_no, data in enumerate(self._f, start=1):
             if line_no == 1 and data.startswith(_BOM):
                 data = data[len(_BOM) :]
             if not data.strip():
+                continue
+            index += 1
+            if skip is not None and skip(index):
+                yield None
                 continue
             position, ref = f"line {line_no}", f"{name}:{line_no}"
             try:

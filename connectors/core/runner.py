@@ -14,6 +14,9 @@ record carries. `warnings` counts records kept whose invalid INE was dropped.
 
 Nothing is published before the batch's `prepare()` succeeded (file-level checks: an
 unreadable file, a bad CSV header, a malformed or truncated XML raise InputError).
+CSV and JSON Lines files of 1 MiB or more are read, validated, screened and encoded by
+worker processes (connectors.core.parallel), this process keeping the seen-ids check,
+the publication and the counts, in the same order: same results.
 After the last record the sink is flushed, then the watermark published with the as-of:
 `--as-of` when given, else the source's default (SIECLE: earliest DATE_EXPORT; other
 sources: the latest event date of the records that passed validation). A file with no
@@ -22,7 +25,7 @@ valid record and no `--as-of` has no as-of: no watermark.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ from hub.errors import InputError
 from hub.settings import Settings, get_settings
 from hub.types.directory import Directory
 
+from connectors.core import parallel
 from connectors.core.fields import age_at, person_key
 from connectors.core.types import (
     FUTURE_DATE,
@@ -43,6 +47,7 @@ from connectors.core.types import (
     Event,
     Filtered,
     IngestResult,
+    Item,
     Mapped,
     Progress,
     RawRecord,
@@ -104,8 +109,9 @@ def screen(mapped: Mapped, ctx: Context) -> Verdict:
         return Filtered(mapped.warnings)
     limit = mapped.as_of or ctx.as_of
     if limit is not None:
-        late = sorted({e["event_date"] for e in kept if e["event_date"] > limit})
+        late = [e["event_date"] for e in kept if e["event_date"] > limit]
         if late:
+            late.sort()
             return Rejected.one(
                 FUTURE_DATE,
                 f"date d'événement {late[0].isoformat()} postérieure à la date d'arrêté {limit.isoformat()}",
@@ -133,11 +139,9 @@ def check_record(
     return screen(outcome, ctx) if isinstance(outcome, Mapped) else outcome
 
 
-def _dlq_row(record: RawRecord) -> dict[str, str] | None:
-    row = record.row
-    if row is None or not all(isinstance(v, str) for v in row.values()):
-        return None
-    return {str(k): v for k, v in row.items()}
+async def _nothing() -> AsyncIterator[Item]:
+    return
+    yield
 
 
 async def run_ingest(
@@ -172,7 +176,9 @@ async def run_ingest(
     batch = connector.open(path, ctx, snapshots)
     try:
         batch.prepare(progress)
-        await seen.load([connector.topic])
+        workers = parallel.wanted(batch)
+        if not workers:  # with workers: loaded while they start
+            await seen.load([connector.topic])
         result = IngestResult(source=connector.source)
         latest: date | None = None
         topic, dlq = connector.topic, connector.dlq_topic
@@ -198,9 +204,16 @@ async def run_ingest(
             if durable is not None:
                 durable()
 
+        if workers:  # the same loop, on worker processes and this one
+            latest = await parallel.run_records(connector, batch, ctx, sink=sink, seen=seen, result=result,
+                                                progress=progress, flush=flush, flush_every=FLUSH_EVERY,
+                                                load_seen=lambda: seen.load([topic]))
+            items = _nothing()
+        else:
+            items = batch.items()
         n = 0
         since_flush = 0
-        async for item in batch.items():
+        async for item in items:
             n += 1
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(batch.bytes_done, batch.bytes_total)
@@ -235,19 +248,7 @@ async def run_ingest(
                     result.warnings += verdict.warnings
                 else:
                     result.rejected += 1
-                    await sink.dead_letter(
-                        dlq,
-                        {
-                            "source": connector.source,
-                            "file": item.file,
-                            "position": item.position,
-                            "reason": verdict.reason,
-                            "detail": verdict.detail,
-                            "raw": item.raw,
-                            "row": _dlq_row(item),
-                            "received_at": ctx.clock().isoformat(),
-                        },
-                    )
+                    await sink.dead_letter(dlq, parallel.dead_letter_record(connector.source, item, verdict, ctx))
                 if settle is not None:
                     settle(item, verdict)
             elif cls is Derived:

@@ -6,7 +6,7 @@ function; reading, accounting and publishing are shared.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,13 @@ class _FileBatch(Batch):
     async def items(self) -> AsyncIterator[Item]:
         for record in self.reader.records():
             yield record
+
+    def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None]:
+        return self.reader.records(skip)
+
+    def reopen(self) -> _FileBatch:
+        """The same batch reading through its own file handle (a worker process's)."""
+        return _FileBatch(self.reader.reopen(), self._validate, self._ctx)
 
     def map(self, record: RawRecord) -> Mapped | Rejected:
         assert record.row is not None

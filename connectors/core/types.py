@@ -15,7 +15,7 @@ Vocabulary:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -330,6 +330,15 @@ class Batch(ABC):
 
     @abstractmethod
     def map(self, record: RawRecord) -> Mapped | Rejected: ...
+
+    def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None] | None:
+        """The records as a plain iterator when they are independent of each other —
+        `items` yields nothing else, `map` is a pure function of the record and there is
+        no `settle` — so that worker processes may map them (connectors.core.parallel);
+        None otherwise (the default). Record number i (from 0) with `skip(i)` true comes
+        as None, unparsed. Such a batch also has `reopen()`: the same batch reading
+        through its own file handles."""
+        return None
 
     def settle(self, record: RawRecord, verdict: Verdict) -> None:  # noqa: B027 - optional hook
         """The record's final verdict (stateful connectors update their state here)."""

@@ -201,7 +201,8 @@ class RectoratBatch(Batch):
             if info.eleves > MEMORY_LIMIT or (base is not None and not stale and len(base.pupils) > MEMORY_LIMIT):
                 scratch = self._scratch or Scratch()
                 self._scratch = scratch
-                run.new, run.seen_ids = scratch.pupils(), scratch.ids()
+                base_size = len(base.pupils) if base is not None else 0
+                run.new, run.seen_ids = scratch.pupils(info.eleves + base_size), scratch.ids(info.eleves)
             assert info.spill is not None
             name, path, encoding = info.name, info.path, info.encoding
             per_pupil = info.size / max(info.eleves, 1)

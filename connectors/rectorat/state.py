@@ -58,11 +58,11 @@ class Scratch:
         self._next += 1
         return self._next.to_bytes(3, "big")
 
-    def pupils(self) -> DiskPupils:
-        return DiskPupils(self, self.prefix())
+    def pupils(self, expected: int = 0) -> DiskPupils:
+        return DiskPupils(self, self.prefix(), expected)
 
-    def ids(self) -> DiskIds:
-        return DiskIds(self, self.prefix())
+    def ids(self, expected: int = 0) -> DiskIds:
+        return DiskIds(self, self.prefix(), expected)
 
     @staticmethod
     def _cleanup(db, path: Path) -> None:
@@ -73,6 +73,30 @@ class Scratch:
 
     def close(self) -> None:
         self._finalizer()
+
+
+class _Bloom:
+    """A Bloom filter in memory in front of a scratch table (two bits per key, ≥ 16 bits
+    per expected key, at most 4 MiB): most keys a diff writes or looks up are new, and a
+    miss is then answered without a RocksDB read. A "maybe" is checked in the table."""
+
+    def __init__(self, expected: int) -> None:
+        size = 1 << min(25, max(20, (16 * max(expected, 1)).bit_length()))
+        self.mask = size - 1
+        self.bits = bytearray(size >> 3)
+
+    def add(self, key: bytes) -> None:
+        h = hash(key)
+        p, q = h & self.mask, (h >> 32) & self.mask
+        bits = self.bits
+        bits[p >> 3] |= 1 << (p & 7)
+        bits[q >> 3] |= 1 << (q & 7)
+
+    def __contains__(self, key: bytes) -> bool:
+        h = hash(key)
+        p, q = h & self.mask, (h >> 32) & self.mask
+        bits = self.bits
+        return bool(bits[p >> 3] & (1 << (p & 7))) and bool(bits[q >> 3] & (1 << (q & 7)))
 
 
 def _dump(s: PupilState) -> bytes:
@@ -93,42 +117,49 @@ def _load(b: bytes) -> PupilState:
 class DiskPupils(MutableMapping[str, PupilState]):
     """ELEVE_ID → PupilState in a Scratch (iterates in key order)."""
 
-    def __init__(self, scratch: Scratch, prefix: bytes) -> None:
+    def __init__(self, scratch: Scratch, prefix: bytes, expected: int = 0) -> None:
         self.scratch = scratch  # keeps the scratch alive as long as the table
         self._db = scratch.db
         self._prefix = prefix
         self._count = 0
+        self._bloom = _Bloom(expected)  # every key ever written here (deleted ones too)
+
+    def _read(self, k: bytes) -> bytes | None:
+        return self._db.get(k) if k in self._bloom else None
 
     def get(self, key: str, default: PupilState | None = None) -> PupilState | None:  # type: ignore[override]
-        value = self._db.get(self._prefix + key.encode())
+        value = self._read(self._prefix + key.encode())
         return default if value is None else _load(value)
 
     def __getitem__(self, key: str) -> PupilState:
-        value = self._db.get(self._prefix + key.encode())
+        value = self._read(self._prefix + key.encode())
         if value is None:
             raise KeyError(key)
         return _load(value)
 
     def __setitem__(self, key: str, state: PupilState) -> None:
         k = self._prefix + key.encode()
-        if self._db.get(k) is None:
+        if self._read(k) is None:
             self._count += 1
+            self._bloom.add(k)
         self._db[k] = _dump(state)
 
     def put_new(self, key: str, state: PupilState) -> None:
         """Insert a key known to be absent (bulk load): no read before the write."""
+        k = self._prefix + key.encode()
         self._count += 1
-        self._db[self._prefix + key.encode()] = _dump(state)
+        self._bloom.add(k)
+        self._db[k] = _dump(state)
 
     def __delitem__(self, key: str) -> None:
         k = self._prefix + key.encode()
-        if self._db.get(k) is None:
+        if self._read(k) is None:
             raise KeyError(key)
         self._count -= 1
         del self._db[k]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._db.get(self._prefix + key.encode()) is not None
+        return isinstance(key, str) and self._read(self._prefix + key.encode()) is not None
 
     def items(self) -> Iterator[tuple[str, PupilState]]:  # type: ignore[override]
         prefix, n = self._prefix, len(self._prefix)
@@ -148,13 +179,19 @@ class DiskPupils(MutableMapping[str, PupilState]):
 class DiskIds:
     """A set of ELEVE_IDs in a Scratch."""
 
-    def __init__(self, scratch: Scratch, prefix: bytes) -> None:
+    def __init__(self, scratch: Scratch, prefix: bytes, expected: int = 0) -> None:
         self.scratch = scratch
         self._db = scratch.db
         self._prefix = prefix
+        self._bloom = _Bloom(expected)
 
     def add(self, key: str) -> None:
-        self._db[self._prefix + key.encode()] = b""
+        k = self._prefix + key.encode()
+        self._bloom.add(k)
+        self._db[k] = b""
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._db.get(self._prefix + key.encode()) is not None
+        if not isinstance(key, str):
+            return False
+        k = self._prefix + key.encode()
+        return k in self._bloom and self._db.get(k) is not None

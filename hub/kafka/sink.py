@@ -17,6 +17,12 @@ tests. Messages without a key (dead letters) go round-robin.
 Bounded memory: one open batch per (topic, partition), and `send_batch` waits while the
 partition already has a batch queued, so at most one batch a partition waits behind the
 one in flight. Everything queued is acknowledged when `flush()` returns.
+
+Events are encoded by compiled encoders (`hub.kafka.encoders`: the codec's bytes, ≈ 2×
+faster). `publish` is `prepare` (encode, headers, partition: CPU only, what a worker
+process of connectors.core.parallel runs on its copy of the sink) then `offer` (append
+to the partition's open batch, no coroutine) or, when the batch is full or missing,
+`publish_prepared`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from aiokafka import AIOKafkaProducer
 
 from hub.avro.codec import Codec, get_codec
 from hub.kafka import client
+from hub.kafka.encoders import fast_encoder
 from hub.kafka.seen import EVENT_ID_HEADER
 from hub.kafka.watermarks import advance_watermark
 from hub.settings import Settings, get_settings
@@ -84,7 +91,7 @@ class KafkaSink:
         self._round_robin: dict[str, itertools.cycle] = {}
         self._batches: dict[tuple[str, int], Any] = {}  # (topic, partition) → open BatchBuilder
         self._pending: list[asyncio.Future] = []
-        self._encoders: dict[str, Any] = {}
+        self._encoders: dict[str, tuple[Any, tuple[str, bytes]]] = {}  # event type → (encode, header)
         self.messages = 0
 
     async def start(self) -> None:
@@ -107,12 +114,57 @@ class KafkaSink:
         await self.stop()
 
     async def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
+        message = self.prepare(topic, key, event)
+        if not self.offer(topic, message):
+            await self.publish_prepared(topic, message)
+
+    # -- the publishing path in two halves (connectors.core.parallel) ------------------
+    #
+    # `prepare` does the CPU work of a message (Avro encoding, headers, partition) and
+    # touches no I/O, so that a worker process holding a copy of the sink can run it;
+    # the process owning the producer then hands the message to `offer` (no coroutine:
+    # it fits in the partition's open batch) or to `publish_prepared` otherwise.
+
+    async def ready(self, topic: str) -> None:
+        """Learn the partitions of `topic` (once started), so that `prepare` picks them."""
+        if self._producer is not None and topic not in self._partitions:
+            await self._partitions_of(topic)
+
+    def prepare(self, topic: str, key: str, event: dict[str, Any]) -> tuple[bytes, bytes, list, int]:
+        """(key, value, headers, partition or -1 when the topic's partitions are not known yet)."""
         event_type = event["event_type"]
-        encode = self._encoders.get(event_type)
-        if encode is None:
-            encode = self._encoders[event_type] = self.codec.encoder(event_type)
-        headers = [(EVENT_ID_HEADER, event["event_id"].encode()), ("event_type", event_type.encode())]
-        await self._append(topic, key.encode(), encode(event), headers)
+        codec = self._encoders.get(event_type)
+        if codec is None:
+            codec = self._encoders[event_type] = (fast_encoder(self.codec, event_type),
+                                                  ("event_type", event_type.encode()))
+        encode, type_header = codec
+        key_bytes = key.encode()
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partition = -1
+        elif len(partitions) == 1:
+            partition = partitions[0]
+        else:
+            partition = partitions[(murmur2(key_bytes) & 0x7FFFFFFF) % len(partitions)]
+        return key_bytes, encode(event), [(EVENT_ID_HEADER, event["event_id"].encode()), type_header], partition
+
+    def offer(self, topic: str, message: tuple[bytes, bytes, list, int]) -> bool:
+        """Append a prepared message to its partition's open batch if it fits there."""
+        partition = message[3]
+        if partition < 0:
+            return False
+        batch = self._batches.get((topic, partition))
+        if batch is None or batch.append(timestamp=None, key=message[0], value=message[1], headers=message[2]) is None:
+            return False
+        self.messages += 1
+        return True
+
+    async def publish_prepared(self, topic: str, message: tuple[bytes, bytes, list, int]) -> None:
+        """Queue a prepared message (what `offer` could not take)."""
+        if message[3] < 0:
+            await self._append(topic, message[0], message[1], message[2])
+        else:
+            await self._append_at(topic, message[3], message[0], message[1], message[2])
 
     async def dead_letter(self, topic: str, record: dict[str, Any]) -> None:
         fields = {k: record.get(k) for k in ("source", "file", "position", "reason", "detail", "raw", "row", "received_at")}
@@ -156,6 +208,9 @@ class KafkaSink:
             partition = partitions[0]
         else:
             partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        await self._append_at(topic, partition, key, value, headers)
+
+    async def _append_at(self, topic: str, partition: int, key: bytes | None, value: bytes, headers: list) -> None:
         self.messages += 1
         batch = self._batches.get((topic, partition))
         if batch is not None:

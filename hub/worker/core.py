@@ -475,12 +475,16 @@ class PersonProcessor:
     ) -> list[Send]:
         """Evaluate one person again (tick, directory update); `due` is the index entry
         that woke it up, removed once handled."""
-        st = PersonState.from_bytes(store.get(key))
+        raw = store.get(key)
+        st = PersonState.from_bytes(raw)
         outs: list[Send] = []
         if st.events or st.emitted:
-            if not only_published or st.emitted:
+            # A directory update changes nothing for a person last routed with it.
+            if not only_published or (st.emitted and st.dir_version != self.directory()[1]):
                 outs = self._evaluate(store, partition, key, st, force=False, clock=clock)
-                store.put(key, st.to_bytes())
+                data = st.to_bytes()
+                if data != raw:  # an early wake-up often changes nothing: no write, no changelog
+                    store.put(key, data)
         if due is not None and (st.deadline is None or due != due_key(partition, st.deadline, key)):
             store.delete(due)
         return outs

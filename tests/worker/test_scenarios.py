@@ -689,7 +689,10 @@ def test_prevention_needs_16_at_the_opening_date(world):
 def test_an_ine_less_record_matching_two_ines_goes_to_the_litiges_topic_and_makes_no_case(world):
     h1, h2 = world.p["H1"], world.p["H2"]
     digest = name_digest(name_key(h1.nom, h1.prenom, h1.dob), Settings().pseudonym_secret)
-    assert list(world.litiges) == [digest]
+    # The module's engine reads every topic from the start: other tests' litiges come
+    # again. Ours is there, and none of this module's other people is in dispute.
+    own = {name_digest(name_key(x.nom, x.prenom, x.dob), Settings().pseudonym_secret) for x in world.p.values()}
+    assert [k for k in world.litiges if k in own] == [digest]
     codec = get_codec()
     record = codec.decode(world.litiges[digest])
     assert record["candidates"] == sorted([h1.ine, h2.ine])

@@ -1,0 +1,354 @@
+"""The ingest loop on several processes: workers read, validate, screen and encode; the
+process owning the producer only checks the seen ids, queues messages and counts.
+
+Why. Reading, validating, screening and Avro-encoding a CSV record costs ≈ 15 µs of
+Python, queueing it on Kafka and accounting for it ≈ 5 µs more: on one core the ingest
+is bounded by their sum. Worker processes (forked: they inherit the opened batch, the
+context and a copy of the sink, no start-up cost) take the first part.
+
+What moves. Only batches whose records are independent (`Batch.records()` returns an
+iterator: CSV and JSON Lines sources, whose `map` is a pure function of the record and
+which have no `settle`) go through here; the SIECLE batch, which diffs against a state,
+keeps the single-process loop. Records are cut into chunks of `CHUNK` in file order;
+worker k of n reads the whole file through its own handle (`Batch.reopen()`) and maps
+the chunks c with c % n == k, running exactly what the single-process loop runs for a
+record — `map`, `screen`, the dead letter's fields, `sink.prepare` when the sink has one
+(else the event itself travels) — and writes one entry per record, chunk by chunk, on
+its pipe (8-byte length + pickle). The main process reads chunk 0, 1, 2… from the pipes
+in turn with the event loop (no thread) and does what depends on its own state, in the
+same order as the single-process loop: the seen-ids check and `add`, the publication,
+the flush every FLUSH_EVERY new events (then `seen.durable()`), the dead letters, the
+counts, the latest event date, the progress. Same events, same order, same counts and
+dead letters: only the process doing the work differs. Memory stays flat: a worker
+blocks once its pipe (1 MiB) and the reader's buffer are full.
+
+When. `HUB_CONNECTOR_WORKER`: `auto` (default) uses workers for a file of at least
+`MIN_BYTES` when fork exists and the process may run on two CPUs or more; `1` always
+(tests/connectors pass both ways), `0` never. `HUB_CONNECTOR_WORKERS`: how many
+(default `WORKERS` = 2: with the main process, two cores kept busy). An exception in a
+worker is raised again in the main process; the workers are killed if the main process
+fails or is cancelled. On a machine whose cores are already busy the workers gain
+nothing (the work is the same, plus ≈ 10 % of pickling): set `0` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import pickle
+import struct
+import traceback
+from collections.abc import Callable
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from connectors.core.types import (
+    Accepted,
+    Batch,
+    Connector,
+    Context,
+    Filtered,
+    IngestResult,
+    Mapped,
+    Progress,
+    RawRecord,
+    Rejected,
+    SeenEvents,
+    Sink,
+)
+
+CHUNK = 1000  # records per message on the pipe
+MIN_BYTES = 1 << 20  # below, a worker is not worth its fork
+ENV = "HUB_CONNECTOR_WORKER"
+WORKERS = 2
+
+# Entry kinds (one entry per record read, in order).
+ACCEPTED, FILTERED, REJECTED = 0, 1, 2
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def workers() -> int:
+    """How many worker processes (HUB_CONNECTOR_WORKERS, default WORKERS)."""
+    try:
+        return max(1, int(os.environ.get(ENV + "S", WORKERS)))
+    except ValueError:
+        return WORKERS
+
+
+def wanted(batch: Batch) -> bool:
+    """Should `run_ingest` hand this batch to a worker process?"""
+    mode = os.environ.get(ENV, "auto").strip().lower()
+    if mode in ("0", "no", "false", "off") or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if batch.records() is None:
+        return False
+    if mode in ("1", "yes", "true", "on"):
+        return True
+    return _cpus() >= 2 and batch.bytes_total >= MIN_BYTES  # one CPU: nothing to share
+
+
+def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Context) -> dict[str, Any]:
+    """The dead letter of a rejected record (see runner)."""
+    row = item.row
+    if row is None or not all(isinstance(v, str) for v in row.values()):
+        dlq_row = None
+    else:
+        dlq_row = {str(k): v for k, v in row.items()}
+    return {
+        "source": source,
+        "file": item.file,
+        "position": item.position,
+        "reason": verdict.reason,
+        "detail": verdict.detail,
+        "raw": item.raw,
+        "row": dlq_row,
+        "received_at": ctx.clock().isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------- worker
+
+
+def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
+                 prepare: Callable[[str, str, dict], Any] | None) -> Callable[[RawRecord], tuple]:
+    """What the single-process loop does for a record up to the seen-ids check, as an entry."""
+    from connectors.core.runner import screen
+
+    map_record = batch.map
+
+    def entry(item: RawRecord) -> tuple:
+        outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
+        newest = None
+        if outcome.__class__ is Mapped:
+            verdict = screen(outcome, ctx)
+            events = outcome.events
+            if events and verdict.__class__ is not Rejected:
+                newest = max(e["event_date"] for e in events) if len(events) > 1 else events[0]["event_date"]
+        else:
+            verdict = outcome
+        vcls = verdict.__class__
+        if vcls is Accepted:
+            if prepare is None:
+                messages = tuple((e["event_id"], key, e) for key, e in verdict.events)
+            else:
+                messages = tuple((e["event_id"], key, prepare(topic, key, e)) for key, e in verdict.events)
+            return ACCEPTED, verdict.warnings, newest, messages
+        if vcls is Filtered:
+            return FILTERED, verdict.warnings, newest
+        return REJECTED, dead_letter_record(source, item, verdict, ctx)
+
+    return entry
+
+
+_FRAME = struct.Struct("<Q")
+_PIPE_SIZE = 1 << 20  # a chunk fits: the worker goes on while this process publishes
+
+
+def _grow_pipe(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_SIZE)
+    except (ImportError, OSError):
+        pass  # Linux only, and capped by /proc/sys/fs/pipe-max-size: the default then
+
+
+def _send(fd: int, message: tuple) -> None:
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_FRAME.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _work(fd: int, batch: Batch, k: int, n: int, source: str, topic: str, ctx: Context, prepare: Any) -> None:
+    """Worker `k` of `n`: reads every record (through its own file handle), maps those of
+    the chunks c with c % n == k and sends ("chunk", c, bytes_done, entries) for each, then
+    ("end", chunks, None); ("error", exception, None) if anything fails."""
+    try:
+        own = batch.reopen()  # type: ignore[attr-defined]
+        records = own.records(None if n == 1 else lambda i: (i // CHUNK) % n != k)
+        assert records is not None
+        entry = _entry_maker(own, source, topic, ctx, prepare)
+        c = 0
+        while True:
+            block = list(islice(records, CHUNK))
+            if not block:
+                break
+            if c % n == k:
+                _send(fd, ("chunk", c, own.bytes_done, [entry(item) for item in block]))
+            c += 1
+        own.close()
+        _send(fd, ("end", c, None))
+    except BaseException as exc:  # noqa: BLE001 — everything goes back to the main process
+        error: BaseException = exc
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 — an exception that does not survive pickling
+            error = RuntimeError("".join(traceback.format_exception(exc)))
+        try:
+            _send(fd, ("error", error, None))
+        except OSError:
+            pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- main side
+
+
+async def run_records(
+    connector: Connector,
+    batch: Batch,
+    ctx: Context,
+    *,
+    sink: Sink,
+    seen: SeenEvents,
+    result: IngestResult,
+    progress: Progress | None,
+    flush: Callable[[], Any],
+    flush_every: int,
+    load_seen: Callable[[], Any] | None = None,
+) -> date | None:
+    """The record loop of `run_ingest` with worker processes; returns the latest event
+    date of the records that passed validation (the default as-of). `load_seen()`, when
+    given, is awaited once the workers are started (it reads Kafka while they work)."""
+    topic, dlq, source = connector.topic, connector.dlq_topic, connector.source
+    prepare = getattr(sink, "prepare", None)
+    offer = getattr(sink, "offer", None)
+    publish_prepared = getattr(sink, "publish_prepared", None)
+    if prepare is None or offer is None or publish_prepared is None:
+        prepare = None
+    else:
+        ready = getattr(sink, "ready", None)
+        if ready is not None:
+            await ready(topic)  # the worker's copy of the sink then knows the partitions
+
+    # Each worker writes frames (8-byte length + pickle) on its own pipe; the event loop
+    # reads them (no thread: a reader thread would wait for the GIL behind this loop).
+    mp = multiprocessing.get_context("fork")
+    n = workers()
+    loop = asyncio.get_running_loop()
+    readers: list[asyncio.StreamReader] = []
+    transports: list[asyncio.BaseTransport] = []
+    processes: list[Any] = []
+
+    def stop_workers() -> None:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for transport in transports:
+            transport.close()
+
+    try:
+        for k in range(n):
+            rfd, wfd = os.pipe()
+            _grow_pipe(wfd)
+            # Frozen: the worker's garbage collector then never walks (hence never copies)
+            # the pages it shares with this process.
+            gc.freeze()
+            try:
+                process = mp.Process(target=_work, args=(wfd, batch, k, n, source, topic, ctx, prepare),
+                                     name=f"hub-ingest-{source}-{k}", daemon=True)
+                process.start()
+            finally:
+                gc.unfreeze()
+                os.close(wfd)
+            processes.append(process)
+            reader = asyncio.StreamReader(limit=1 << 20)
+            transport, _ = await loop.connect_read_pipe(lambda r=reader: asyncio.StreamReaderProtocol(r),
+                                                        os.fdopen(rfd, "rb", buffering=0))
+            readers.append(reader)
+            transports.append(transport)
+        if load_seen is not None:
+            await load_seen()
+    except BaseException:
+        stop_workers()
+        for process in processes:
+            process.join()
+        raise
+
+    async def receive(k: int) -> tuple:
+        try:
+            (size,) = _FRAME.unpack(await readers[k].readexactly(_FRAME.size))
+            return pickle.loads(await readers[k].readexactly(size))
+        except asyncio.IncompleteReadError:
+            await loop.run_in_executor(None, processes[k].join)
+            code = processes[k].exitcode
+            return ("error", RuntimeError(f"{source}: un processus de lecture s'est arrêté (code {code})"), None)
+
+    contains, add, sink_publish = seen.contains, seen.add, sink.publish
+    latest: date | None = None
+    since_flush = 0
+    pending: asyncio.Task | None = None
+    c = 0  # chunk c comes from worker c % n, in order
+    try:
+        pending = asyncio.ensure_future(receive(0))
+        while True:
+            message = await pending
+            pending = None
+            if message[0] == "error":
+                raise message[1]
+            if message[0] == "end":
+                break
+            kind, chunk, done, entries = message
+            assert kind == "chunk" and chunk == c, (kind, chunk, c)
+            c += 1
+            pending = asyncio.ensure_future(receive(c % n))  # the next chunk, while this one is published
+            for entry in entries:
+                result.read += 1
+                what = entry[0]
+                if what == ACCEPTED:
+                    _, warnings, newest, messages = entry
+                    if newest is not None and (latest is None or newest > latest):
+                        latest = newest
+                    result.warnings += warnings
+                    new = 0
+                    for eid, key, prepared in messages:
+                        if contains(eid):
+                            continue
+                        if prepare is None:
+                            await sink_publish(topic, key, prepared)  # the event itself
+                        elif not offer(topic, prepared):
+                            await publish_prepared(topic, prepared)
+                        add(eid)
+                        new += 1
+                    if new:
+                        result.events += new
+                        result.published += 1
+                        since_flush += new
+                        if since_flush >= flush_every:
+                            since_flush = 0
+                            await flush()
+                    else:
+                        result.unchanged += 1
+                elif what == FILTERED:
+                    _, warnings, newest = entry
+                    if newest is not None and (latest is None or newest > latest):
+                        latest = newest
+                    result.filtered += 1
+                    result.warnings += warnings
+                else:
+                    result.rejected += 1
+                    await sink.dead_letter(dlq, entry[1])
+            if progress is not None:
+                progress(done, batch.bytes_total)
+        return latest
+    finally:
+        stop_workers()
+        if pending is not None:
+            pending.cancel()
+            try:
+                await pending
+            except BaseException:  # noqa: BLE001 — the first error is the one raised
+                pass
+        for process in processes:
+            await loop.run_in_executor(None, process.join)

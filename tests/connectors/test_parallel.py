@@ -1,0 +1,228 @@
+"""The ingest hot paths give the same results as the plain ones: the worker processes of
+connectors.core.parallel, the name folding of person keys, the scratch tables' Bloom
+filters, the sink's prepare/offer split."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+
+import pytest
+
+from connectors import get_connector, run_ingest
+from connectors.core import parallel
+from connectors.core.fields import _name
+from connectors.core.memory import MemorySeenEvents, MemorySink, MemorySnapshotStore
+from connectors.core.types import PupilState
+from connectors.rectorat.state import Scratch
+from hub.errors import InputError
+from hub.identity import normalize_name
+from hub.kafka.sink import KafkaSink
+from tests.connectors.helpers import CTI_CODE, ML, SETTINGS, SIRET, UAI_CFA, UAI_LP, FakeDirectory, write_csv
+
+CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+NAMES = ["DUPONT", "Lefèvre", "O'BRIEN", "benoît-léger", "Nguyễn", "Zoë", "ﬁlou", "ǰean", "Straße"]
+
+
+def _rows(source: str, n: int) -> tuple[str, list[str]]:
+    rng = random.Random(source)
+    rows = []
+    if source == "absenteisme":
+        header = "uai;ine;nom;prenom;date_naissance;mois;demi_journees_non_justifiees;demi_journees_justifiees"
+        for i in range(n):
+            ine = f"{i:09d}AB" if i % 3 == 0 else ("bad-ine" if i % 7 == 0 else "")
+            born = f"{rng.randint(1, 28):02d}/0{rng.randint(1, 9)}/{rng.choice([2006, 2008, 2013])}"
+            rows.append(f"{UAI_LP};{ine};{rng.choice(NAMES)} {i};{rng.choice(NAMES)};{born};2026-0{rng.randint(1, 3)};"
+                        f"{rng.randint(0, 9)};{rng.choice(['1', 'x', ''])}")
+    elif source == "cfa":
+        header = ("numero_contrat;uai_cfa;siret_employeur;ine;nom;prenom;date_naissance;commune_residence;rqth;"
+                  "evenement;date_evenement;date_debut_contrat;cause_rupture")
+        for i in range(n):
+            ev = rng.choice(["CONTRAT_SIGNE", "CONTRAT_ROMPU", "SORTIE_CFA", "NOPE"])
+            rows.append(f"C{i % 500};{UAI_CFA};{SIRET};;{rng.choice(NAMES)};Léa;14/02/2007;86194;N;{ev};"
+                        f"{rng.randint(1, 28):02d}/0{rng.randint(1, 4)}/2026;01/09/2025;")
+    else:  # mission-locale
+        header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;date_evenement;"
+                  "dispositif;situation")
+        for i in range(n):
+            rows.append(f"{rng.choice([ML, 'ML-XX'])};M{i % 300};;{rng.choice(NAMES)};Noé;01/01/2008;86194;PREMIER_ACCUEIL;"
+                        f"{rng.randint(1, 28):02d}/02/2026;;")
+    rows[n // 2] = "broken;line"
+    rows[n // 5] = rows[n // 5].replace(";Léa;", ';"Léa; Marie";').replace(";Noé;", ';"Noé";')  # quoted fields
+    rows.insert(n // 3, "")  # a blank line: not a record
+    rows.insert(n // 4, '"";;" "')  # only empty (quoted) fields: not a record either
+    return header, rows
+
+
+async def _run(source, path, monkeypatch, mode: str, workers: int = 2, seen=None, as_of=None):  # noqa: ANN001
+    monkeypatch.setenv(parallel.ENV, mode)
+    monkeypatch.setenv(parallel.ENV + "S", str(workers))
+    sink = MemorySink()
+    result = await run_ingest(get_connector(source), path, sink=sink, seen=seen or MemorySeenEvents(),
+                              snapshots=MemorySnapshotStore(), directory=FakeDirectory(), settings=SETTINGS,
+                              clock=lambda: CLOCK, as_of=as_of)
+    return result.to_json(), sink.published, sink.dead_letters, sink.flushes
+
+
+@pytest.mark.parametrize("source", ["absenteisme", "cfa", "mission-locale"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+async def test_worker_processes_give_the_single_process_results(tmp_path, monkeypatch, source, workers):
+    header, rows = _rows(source, 4_321)  # several chunks, the last one partial
+    path = write_csv(tmp_path / f"{source}.csv", header, rows)
+    calls = []
+    original = parallel.run_records
+
+    async def spy(*args, **kwargs):  # noqa: ANN002, ANN003
+        calls.append(1)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "run_records", spy)
+    seen_ids = ["e-" + "0" * 32]
+    plain = await _run(source, path, monkeypatch, "0", seen=MemorySeenEvents(seen_ids))
+    assert not calls
+    forked = await _run(source, path, monkeypatch, "1", workers, seen=MemorySeenEvents(seen_ids))
+    assert calls
+    assert forked == plain
+    counts = plain[0]
+    assert counts["rejected"] >= 1 and counts["published"] > 500
+    # a re-ingest against the ids now seen: everything unchanged, in both modes
+    seen = MemorySeenEvents([e["event_id"] for _, _, e in plain[1]])
+    again = await _run(source, path, monkeypatch, "1", workers, seen=seen)
+    assert again[0]["published"] == 0 and again[0]["unchanged"] == counts["published"] + counts["unchanged"]
+
+
+async def test_worker_with_future_dates_and_cti(tmp_path, monkeypatch):
+    import json
+
+    lines = []
+    for i in range(2_500):
+        lines.append(json.dumps({"cti": CTI_CODE, "uai": UAI_LP, "type": "REPERAGE", "date": f"2026-0{1 + i % 4}-02",
+                                 "reference": f"r{i}", "jeune": {"nom": NAMES[i % len(NAMES)], "prenom": "Léa",
+                                                                 "date_naissance": "2008-01-01"}}))
+    lines[100] = "{not json"
+    path = tmp_path / "cti.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    plain = await _run("cti", path, monkeypatch, "0", as_of=date(2026, 2, 15))
+    forked = await _run("cti", path, monkeypatch, "1", as_of=date(2026, 2, 15))
+    assert forked == plain and plain[0]["rejected"] > 1000  # FUTURE_DATE and BAD_JSON
+
+
+async def test_worker_failure_is_raised_and_nothing_hangs(tmp_path, monkeypatch):
+    header, rows = _rows("cfa", 3_000)
+    path = write_csv(tmp_path / "cfa.csv", header, rows)
+
+    def broken(*_args, **_kwargs):  # noqa: ANN002, ANN003
+        raise InputError("lecture impossible")
+
+    monkeypatch.setattr(parallel, "_entry_maker", broken)
+    with pytest.raises(InputError, match="lecture impossible"):
+        await _run("cfa", path, monkeypatch, "1")
+
+
+async def test_worker_killed_is_an_error(tmp_path, monkeypatch):
+    import os
+
+    header, rows = _rows("cfa", 3_000)
+    path = write_csv(tmp_path / "cfa.csv", header, rows)
+
+    def die(*_args, **_kwargs):  # noqa: ANN002, ANN003
+        os._exit(3)
+
+    monkeypatch.setattr(parallel, "_entry_maker", die)
+    with pytest.raises(RuntimeError, match="code 3"):
+        await _run("cfa", path, monkeypatch, "1", workers=1)
+
+
+def test_auto_mode_needs_a_big_file(monkeypatch, tmp_path):
+    header, rows = _rows("cfa", 10)
+    connector = get_connector("cfa")
+    from connectors.core.runner import make_context
+
+    batch = connector.open(write_csv(tmp_path / "small.csv", header, rows), make_context(connector, settings=SETTINGS))
+    batch.prepare()
+    try:
+        monkeypatch.setenv(parallel.ENV, "auto")
+        assert not parallel.wanted(batch)
+        monkeypatch.setenv(parallel.ENV, "1")
+        assert parallel.wanted(batch)
+        monkeypatch.setenv(parallel.ENV, "0")
+        assert not parallel.wanted(batch)
+    finally:
+        batch.close()
+
+
+class _CaptureSink(KafkaSink):
+    """A KafkaSink that is never started: what `_append` receives is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(SETTINGS)
+        self.kept: list[tuple] = []
+
+    async def _append(self, topic, key, value, headers):  # noqa: ANN001
+        self.kept.append((topic, key, value, headers))
+
+    async def flush(self) -> None:
+        return None
+
+    async def watermark(self, source, as_of) -> None:  # noqa: ANN001
+        return None
+
+
+@pytest.mark.parametrize("mode", ["0", "1"])
+async def test_kafka_sink_messages_are_the_same_either_way(tmp_path, monkeypatch, mode):
+    header, rows = _rows("absenteisme", 2_200)
+    path = write_csv(tmp_path / "a.csv", header, rows)
+    monkeypatch.setenv(parallel.ENV, mode)
+    sinks = []
+    for _ in range(2):
+        sink = _CaptureSink()
+        await run_ingest(get_connector("absenteisme"), path, sink=sink, seen=MemorySeenEvents(),
+                         settings=SETTINGS, clock=lambda: CLOCK)
+        sinks.append(sink)
+    # the messages are those `publish` (the codec's encoding) gives for the same events
+    reference = MemorySink()
+    monkeypatch.setenv(parallel.ENV, "0")
+    await run_ingest(get_connector("absenteisme"), path, sink=reference, seen=MemorySeenEvents(),
+                     settings=SETTINGS, clock=lambda: CLOCK)
+    codec = sinks[0].codec
+    expected = [(t, k.encode(), codec.encode_event(e)) for t, k, e in reference.published]
+    got = [(t, k, v) for t, k, v, _ in sinks[0].kept if not t.endswith(".dlq")]
+    assert got == expected and sinks[0].kept == sinks[1].kept
+    events_kept = [m for m in sinks[0].kept if not m[0].endswith(".dlq")]
+    for (_, _, e), (_, _, _, headers) in zip(reference.published, events_kept, strict=True):
+        assert headers == [("event_id", e["event_id"].encode()), ("event_type", e["event_type"].encode())]
+
+
+def test_name_folding_is_normalize_name():
+    for code in list(range(0x20, 0x3000)) + [0x1D400, 0x1F600, 0xFB01, 0x1E9E]:
+        c = chr(code)
+        assert _name(c) == normalize_name(c), hex(code)
+    rng = random.Random(3)
+    pool = [chr(c) for c in range(0x20, 0x800)] + ["\u0301", "\u0327", "ǰ", "ﬁ", "ß", "Å", " ", "-", "'", "’", "."]
+    for _ in range(20_000):
+        s = "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
+        assert _name(s) == normalize_name(s), repr(s)
+
+
+def test_scratch_tables_with_their_bloom_filters():
+    scratch = Scratch()
+    try:
+        pupils, ids = scratch.pupils(expected=10), scratch.ids(expected=10)
+        state = PupilState(False, None, "A", "B", date(2008, 1, 1), None)
+        for i in range(3_000):  # far more than expected: the filter fills, answers stay exact
+            key = str(i)
+            assert key not in ids and key not in pupils and pupils.get(key) is None
+            ids.add(key)
+            pupils[key] = state
+            pupils[key] = PupilState.gone(date(2026, 1, 1)) if i % 2 else state
+            assert key in ids and key in pupils
+        assert len(pupils) == 3_000
+        del pupils["7"]
+        assert "7" not in pupils and len(pupils) == 2_999
+        with pytest.raises(KeyError):
+            del pupils["7"]
+        pupils.put_new("7", state)
+        assert pupils["7"] == state and len(pupils) == 3_000
+        assert sum(1 for _ in pupils.items()) == 3_000 and "x" not in ids
+    finally:
+        scratch.close()
