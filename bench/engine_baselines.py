@@ -16,8 +16,8 @@ record, t_last at the TOTAL-th).
   entry per event in a RocksDB table (key = event id, value = the pickled dict; the
   engine's RocksDB options), its own app id.
 
-The Faust apps are configured like the engine's (`hub.worker.app.HubFaustApp`: the same
-producer — idempotent, acks=all, the same buffer —, commit interval, partitions, raw
+The Faust apps are the engine's own (`hub.worker.app.new_app`: the same producer —
+idempotent, acks=all, 5 ms linger, the same buffer —, commit interval, partitions, raw
 serializers, RocksDB store), so the ratios measure what the engine does per record, not
 configuration.
 """
@@ -91,35 +91,16 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
     import faust
 
     from hub.avro import get_codec
-    from hub.kafka import client
     from hub.settings import get_settings
     from hub.types.events import SOURCE_TOPICS
-    from hub.worker.app import ROCKSDB_OPTIONS, HubFaustApp
+    from hub.worker.app import ROCKSDB_OPTIONS, new_app
 
     settings = get_settings()
     partitions = int(os.environ.get("BENCH_PARTITIONS", settings.topic_partitions))
     datadir.mkdir(parents=True, exist_ok=True)
-    bootstrap = client.bootstrap_servers(settings)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    app = HubFaustApp(
-        app_id,
-        broker=[f"kafka://{s.strip()}" for s in bootstrap.split(",") if s.strip()],
-        store="rocksdb://",
-        datadir=str(datadir),
-        topic_partitions=partitions,
-        topic_replication_factor=settings.replication_factor,
-        topic_disable_leader=True,
-        producer_acks=-1,
-        broker_commit_interval=0.5,
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        key_serializer="raw",
-        value_serializer="raw",
-        autodiscover=False,
-    )
+    app = new_app(settings, app_id, partitions, datadir)  # the engine's own configuration
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     channel = app.topic(*(SOURCE_TOPICS[s] for s in PERSON_SOURCES), **raw)
     state = {"count": 0, "t_first": None, "t_start": time.time()}

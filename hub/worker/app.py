@@ -58,6 +58,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import date
 
 import faust
@@ -377,12 +378,12 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
     return n, names
 
 
-def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[str] = ()) -> Engine:
+def new_app(settings: Settings, app_id: str, partitions: int, datadir: Path) -> faust.App:
+    """The engine's Faust app, configured (bench/engine.py's Faust baselines use it too,
+    so that they compare per-record work, not configuration)."""
     bootstrap = client.bootstrap_servers(settings)
-    datadir = settings.home / "worker" / settings.worker_id
-    datadir.mkdir(parents=True, exist_ok=True)
-    app = HubFaustApp(
-        settings.worker_id,
+    return HubFaustApp(
+        app_id,
         broker=[f"kafka://{server.strip()}" for server in bootstrap.split(",") if server.strip()],
         store="rocksdb://",
         datadir=str(datadir),
@@ -405,6 +406,12 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         value_serializer="raw",
         autodiscover=False,
     )
+
+
+def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[str] = ()) -> Engine:
+    datadir = settings.home / "worker" / settings.worker_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = new_app(settings, settings.worker_id, partitions, datadir)
     codec = get_codec()
     follower = DirectoryFollower(settings)
     processor = PersonProcessor(
