@@ -24,6 +24,7 @@ from hub.validation import (
     check_non_negative_int,
     check_siret,
     check_uai,
+    luhn_ok,
     parse_date,
     require,
 )
@@ -38,15 +39,8 @@ T = TypeVar("T")
 # results either way; the fast path only skips regexes and calls.
 _UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _COMMUNE_2ND = frozenset("0123456789AB")
-_LUHN_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 _GOOD_SIRETS: set[str] = set()  # SIRETs already found valid (employers repeat)
 _CLEAN_KEYS: set[tuple] = set()  # key tuples already known lower-case and trimmed
-
-
-def _luhn_ok(digits: str) -> bool:
-    odd = digits[-1::-2]
-    even = digits[-2::-2]
-    return (sum(map(int, odd)) + sum(_LUHN_DOUBLE[int(c)] for c in even)) % 10 == 0
 
 
 def _clean_keys(row: Mapping[str, Any]) -> bool:
@@ -158,7 +152,7 @@ class Fields:
         if v.__class__ is str:
             if v in _GOOD_SIRETS:
                 return v
-            if len(v) == 14 and v.isascii() and v.isdigit() and _luhn_ok(v):
+            if len(v) == 14 and v.isascii() and v.isdigit() and luhn_ok(v):
                 if len(_GOOD_SIRETS) < 100_000:
                     _GOOD_SIRETS.add(v)
                 return v

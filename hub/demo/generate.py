@@ -139,7 +139,7 @@ from hub.demo.manifest import MANIFEST_NAME, DemoManifest, IngestStep
 from hub.directory import load_directory
 from hub.identity import name_key
 from hub.rules.age import age_at, birthday, last_day_of_month
-from hub.validation import uai_check_letter
+from hub.validation import luhn_ok, uai_check_letter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DIRECTORY = REPO_ROOT / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
@@ -640,19 +640,9 @@ class _Gen:
 def _luhn_complete(prefix13: str) -> str:
     for last in "0123456789":
         candidate = prefix13 + last
-        if _luhn_ok(candidate):
+        if luhn_ok(candidate):
             return candidate
     raise AssertionError("unreachable")
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def _prev_month(y: int, m: int) -> tuple[int, int]:

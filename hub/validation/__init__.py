@@ -18,6 +18,7 @@ from hub.validation.fields import (
     departement_of,
     parse_date,
     require,
+    luhn_ok,
     uai_check_letter,
 )
 
@@ -39,5 +40,6 @@ __all__ = [
     "departement_of",
     "parse_date",
     "require",
+    "luhn_ok",
     "uai_check_letter",
 ]

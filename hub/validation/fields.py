@@ -134,20 +134,17 @@ def check_siret(raw: object) -> str:
     value = _SPACES.sub("", require(raw))
     if not _SIRET.fullmatch(value):
         raise FieldError(BAD_SIRET, f"SIRET {value!r} invalide: 14 chiffres attendus")
-    if not _luhn_ok(value):
+    if not luhn_ok(value):
         raise FieldError(BAD_SIRET, f"SIRET {value!r} invalide: clé de Luhn fausse")
     return value
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    # From the right, every second digit is doubled; a two-digit result counts its digits.
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+_LUHN_DOUBLE = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits summed
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn key of a string of digits: from the right, every second digit doubled."""
+    return (sum(map(int, digits[-1::-2])) + sum(_LUHN_DOUBLE[int(c)] for c in digits[-2::-2])) % 10 == 0
 
 
 def check_enum(raw: object, allowed: Iterable[str], optional: bool = False) -> str | None:
