@@ -20,6 +20,9 @@ Choices (see also `core.py` for the processing itself):
   with `enable_idempotence=True`; Faust only enables it for exactly-once), so a retried
   send never duplicates or reorders a record within a partition; 5 ms linger so that
   records share produce requests.
+- **Consumer**: `RewindingConsumer` (`transport.py`): after a rebalance, a partition the
+  group has never committed is read again from its beginning; aiokafka left it past the
+  records Faust dropped during the rebalance, and they were never processed.
 - **Persons table**: written through `PartitionStore` (RocksDB directly, changelog
   records sent by the batch), not the table's `__setitem__`; see that class.
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
@@ -62,7 +65,6 @@ from pathlib import Path
 from datetime import date
 
 import faust
-from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import TP
 
 from hub.avro import CodecError, get_codec
@@ -83,6 +85,7 @@ from hub.types.events import SOURCE_TOPICS
 from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
+from hub.worker.transport import IdempotentProducer, RewindingConsumer
 
 log = get_logger("hub.worker")
 
@@ -116,13 +119,6 @@ def changelog_topic_name(settings: Settings, table: str) -> str:
     return f"{settings.worker_id}-{table}-changelog"
 
 
-class IdempotentProducer(AIOKafkaFaustProducer):
-    """Faust's aiokafka producer with the idempotent producer on (acks=all)."""
-
-    def _settings_extra(self):
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
-
-
 class HubFaustApp(faust.App):
     #: Table changelog records Faust may buffer before the stream waits for them to be
     #: handed to the producer (Faust's default, 100, stalls the agent on every burst).
@@ -132,6 +128,16 @@ class HubFaustApp(faust.App):
         producer = IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
         producer.buffer.max_messages = self.producer_buffer_max
         return producer
+
+    def _new_consumer(self):
+        return RewindingConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+        )
 
 
 class PartitionStore:

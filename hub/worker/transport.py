@@ -1,0 +1,62 @@
+"""Faust's aiokafka producer and consumer, with two fixes the engine relies on.
+
+- `IdempotentProducer`: acks=all and `enable_idempotence=True` (Faust turns idempotence
+  on only for its experimental exactly-once mode), so a retried send never duplicates or
+  reorders a record within a partition.
+- `RewindingConsumer`: after every rebalance Faust seeks each assigned partition back to
+  its committed offset (`Consumer.perform_seek`), because records fetched while the
+  rebalance stopped the flow, or under a generation that is gone, are dropped unread
+  (`Consumer.getmany`). aiokafka's `seek_to_committed` only seeks where the committed
+  offset is > 0: a partition the group has never committed keeps the fetch position
+  past the dropped records, which are then never processed in that process's life and
+  never committed, so `hub worker --until-idle` waits forever. Seen when a worker joins a
+  young group, and after a worker killed -9 before its first commits. Such partitions
+  go back to their beginning, which is what `auto_offset_reset="earliest"` means for a
+  partition with no committed offset. Changelog partitions are Faust's recovery's
+  business (it seeks them to the offsets the tables persisted) and are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+
+from aiokafka import AIOKafkaConsumer
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
+from faust.types import TP
+
+
+class IdempotentProducer(AIOKafkaFaustProducer):
+    """Faust's aiokafka producer with the idempotent producer on (acks=all)."""
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+async def seek_to_committed_or_beginning(consumer: AIOKafkaConsumer, keep: Container[str] = ()) -> dict:
+    """Seek every assigned partition to its committed offset, or to its beginning when
+    the group has committed none (or 0); partitions of the topics in `keep` are seeked
+    only as aiokafka does. Returns aiokafka's committed offsets."""
+    committed = await consumer.seek_to_committed()
+    never = [tp for tp, offset in committed.items() if (offset is None or offset <= 0) and tp.topic not in keep]
+    if never:
+        await consumer.seek_to_beginning(*never)
+    return committed
+
+
+class _RewindingConsumerThread(AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(self._seek)
+
+    async def _seek(self) -> Mapping[TP, int]:
+        return await seek_to_committed_or_beginning(self._ensure_consumer(), self.app.tables.changelog_topics)
+
+
+class RewindingConsumer(AIOKafkaFaustConsumer):
+    """Faust's aiokafka consumer whose post-rebalance seek also rewinds partitions that
+    have no committed offset (see module doc)."""
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return _RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
