@@ -7,7 +7,7 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hub.directory import DirectoryIndex
@@ -354,7 +354,7 @@ def test_crashes_and_replays_change_nothing(seed):
     reference = _rich_reference()
     assert reference[0] and any(reference[1:])
     sim = Sim(directory=DIRECTORY, seed=seed)
-    sim.crashes = 0.05
+    sim.crashes = 0.1
     rng = random.Random(seed)
     shuffled = list(events)
     rng.shuffle(shuffled)
@@ -366,7 +366,9 @@ def test_crashes_and_replays_change_nothing(seed):
             sim.run()
     sim.clock(clocks[-1])
     sim.run()
-    assert sim.crashed > 0
+    # With large random batches a run can take few steps and draw no crash: such an
+    # example shows nothing about crashes and is not counted (hypothesis draws another).
+    assume(sim.crashed > 0)
     assert _views(sim) == reference
 
 
