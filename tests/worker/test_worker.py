@@ -220,7 +220,7 @@ def test_kill_9_in_the_middle_of_a_batch_then_restart_gives_the_same_cases(worke
     env = worker_env
     b = base(env)
     tag = f"KILL{unique.upper()}"
-    events = f.bulk(1500, tag, b, seed=11)
+    events = f.bulk(5000, tag, b, seed=11)  # several commit intervals of work: the kill lands inside
     produce(env, events, watermarks={s: b + 200 * D for s in ("rectorat", "mission-locale", "cfa")})
 
     # The reference: an engine that runs undisturbed.
