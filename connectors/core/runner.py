@@ -25,6 +25,8 @@ valid record and no `--as-of` has no as-of: no watermark.
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -63,6 +65,26 @@ PROGRESS_EVERY = 500
 # New events between two sink flushes at most: what the seen-events store holds as
 # "published, not yet acknowledged" stays bounded whatever the file size.
 FLUSH_EVERY = 50_000
+
+
+def _libc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+_MALLOC_TRIM = _libc_trim() if sys.platform.startswith("linux") else None
+
+
+def trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc's malloc_trim). glibc keeps what
+    RocksDB (flushed memtables of the SIECLE scratch and the seen-events store) and the
+    decoded batches free, so without it a big ingest's RSS grows with the file: ≈ 36 MB
+    more of 165 MB on a 0.6 GB SIECLE export. Called at each flush (every FLUSH_EVERY
+    events: a few ms each)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def make_context(
@@ -203,6 +225,7 @@ async def run_ingest(
             await sink.flush()
             if durable is not None:
                 durable()
+            trim_heap()
 
         if workers:  # the same loop, on worker processes and this one
             latest = await parallel.run_records(connector, batch, ctx, sink=sink, seen=seen, result=result,
