@@ -321,15 +321,10 @@ async def run_records(
                             await publish_prepared(topic, prepared)
                         add(eid)
                         new += 1
-                    if new:
-                        result.events += new
-                        result.published += 1
-                        since_flush += new
-                        if since_flush >= flush_every:
-                            since_flush = 0
-                            await flush()
-                    else:
-                        result.unchanged += 1
+                    since_flush += result.accepted(new)
+                    if since_flush >= flush_every:
+                        since_flush = 0
+                        await flush()
                 elif what == FILTERED:
                     _, warnings, newest = entry
                     if newest is not None and (latest is None or newest > latest):

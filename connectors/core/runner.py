@@ -257,15 +257,10 @@ async def run_ingest(
                 if vcls is Accepted:
                     new = await publish(verdict.events) if verdict.events else 0
                     result.warnings += verdict.warnings
-                    if new:
-                        result.events += new
-                        result.published += 1
-                        since_flush += new
-                        if since_flush >= FLUSH_EVERY:
-                            since_flush = 0
-                            await flush()
-                    else:
-                        result.unchanged += 1
+                    since_flush += result.accepted(new)
+                    if since_flush >= FLUSH_EVERY:
+                        since_flush = 0
+                        await flush()
                 elif vcls is Filtered:
                     result.filtered += 1
                     result.warnings += verdict.warnings

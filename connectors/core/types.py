@@ -386,6 +386,16 @@ class IngestResult:
     as_of: date | None = None
     files: list[str] = field(default_factory=list)  # informative, not in to_json()
 
+    def accepted(self, new: int) -> int:
+        """Count an accepted record that put `new` events on Kafka (0: all already
+        there, `unchanged`); returns `new`, for the caller's flush counter."""
+        if new:
+            self.events += new
+            self.published += 1
+        else:
+            self.unchanged += 1
+        return new
+
     def check(self) -> None:
         total = self.published + self.unchanged + self.filtered + self.rejected
         if self.read != total:
