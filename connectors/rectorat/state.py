@@ -27,6 +27,8 @@ from collections.abc import Iterator, MutableMapping
 from datetime import date, timedelta
 from pathlib import Path
 
+from hub.bloom import Bloom
+
 from connectors.core.types import PupilState
 
 MEMORY_LIMIT = 50_000
@@ -75,30 +77,6 @@ class Scratch:
         self._finalizer()
 
 
-class _Bloom:
-    """A Bloom filter in memory in front of a scratch table (two bits per key, ≥ 16 bits
-    per expected key, at most 4 MiB): most keys a diff writes or looks up are new, and a
-    miss is then answered without a RocksDB read. A "maybe" is checked in the table."""
-
-    def __init__(self, expected: int) -> None:
-        size = 1 << min(25, max(20, (16 * max(expected, 1)).bit_length()))
-        self.mask = size - 1
-        self.bits = bytearray(size >> 3)
-
-    def add(self, key: bytes) -> None:
-        h = hash(key)
-        p, q = h & self.mask, (h >> 32) & self.mask
-        bits = self.bits
-        bits[p >> 3] |= 1 << (p & 7)
-        bits[q >> 3] |= 1 << (q & 7)
-
-    def __contains__(self, key: bytes) -> bool:
-        h = hash(key)
-        p, q = h & self.mask, (h >> 32) & self.mask
-        bits = self.bits
-        return bool(bits[p >> 3] & (1 << (p & 7))) and bool(bits[q >> 3] & (1 << (q & 7)))
-
-
 def _dump(s: PupilState) -> bytes:
     if s.exited:
         return marshal.dumps(s.exited_on.toordinal() if s.exited_on else 0)
@@ -122,7 +100,7 @@ class DiskPupils(MutableMapping[str, PupilState]):
         self._db = scratch.db
         self._prefix = prefix
         self._count = 0
-        self._bloom = _Bloom(expected)  # every key ever written here (deleted ones too)
+        self._bloom = Bloom(expected, max_log2=25)  # every key ever written here (deleted ones too)
 
     def _read(self, k: bytes) -> bytes | None:
         return self._db.get(k) if k in self._bloom else None
@@ -183,7 +161,7 @@ class DiskIds:
         self.scratch = scratch
         self._db = scratch.db
         self._prefix = prefix
-        self._bloom = _Bloom(expected)
+        self._bloom = Bloom(expected, max_log2=25)
 
     def add(self, key: str) -> None:
         k = self._prefix + key.encode()

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 
+from hub.bloom import Bloom
 from hub.kafka import client
 from hub.settings import Settings, get_settings
 
@@ -54,27 +55,6 @@ def _open(path: Path):
     return db
 
 
-class _Bloom:
-    """An in-memory Bloom filter in front of the store (two bits per id, ≥ 16 bits per
-    id): most lookups of a new file are misses, answered without touching RocksDB."""
-
-    def __init__(self, expected: int) -> None:
-        size = 1 << max(23, (16 * expected).bit_length())
-        self.mask = size - 1
-        self.bits = bytearray(size >> 3)
-
-    def add(self, key: bytes) -> None:
-        h = hash(key)
-        p, q = h & self.mask, (h >> 32) & self.mask
-        self.bits[p >> 3] |= 1 << (p & 7)
-        self.bits[q >> 3] |= 1 << (q & 7)
-
-    def __contains__(self, key: bytes) -> bool:
-        h = hash(key)
-        p, q = h & self.mask, (h >> 32) & self.mask
-        return bool(self.bits[p >> 3] & (1 << (p & 7))) and bool(self.bits[q >> 3] & (1 << (q & 7)))
-
-
 class KafkaSeenEvents:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
@@ -82,7 +62,7 @@ class KafkaSeenEvents:
         self._path: Path | None = None
         self._temporary = False
         self._pending: set[bytes] = set()
-        self._bloom = _Bloom(0)
+        self._bloom = Bloom(0, min_log2=23)
 
     async def load(self, topics: list[str] | tuple[str, ...]) -> None:
         admin = client.admin(self.settings)
@@ -149,7 +129,7 @@ class KafkaSeenEvents:
         if self._db is None:
             return
         count = sum(1 for _ in self._db.keys())
-        bloom = _Bloom(2 * count + 1_000_000)
+        bloom = Bloom(2 * count + 1_000_000, min_log2=23)
         for k in self._db.keys():
             bloom.add(k)
         self._bloom = bloom
