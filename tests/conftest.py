@@ -7,6 +7,7 @@ never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -22,16 +23,23 @@ from hub.settings import Settings, get_settings
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory):
-    """A real single-node Kafka (KRaft) for the whole session: yields its bootstrap."""
-    data_dir = tmp_path_factory.mktemp("kafka")
-    broker = EmbeddedKafka(data_dir, Settings().jar_cache)
-    info = broker.start(free_port(), heap="768m")
+@contextlib.contextmanager
+def own_broker(tmp_path_factory, name: str, heap: str):
+    """A real single-node Kafka (KRaft) on a free port in a fresh folder: yields its
+    bootstrap, stops it on exit."""
+    broker = EmbeddedKafka(tmp_path_factory.mktemp(name), Settings().jar_cache)
+    info = broker.start(free_port(), heap=heap)
     try:
         yield info.bootstrap
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory):
+    """The broker of the whole session: yields its bootstrap."""
+    with own_broker(tmp_path_factory, "kafka", "768m") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture

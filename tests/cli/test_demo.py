@@ -32,8 +32,7 @@ import pytest
 from hub.accounts import AccountStore
 from hub.errors import HubError
 from hub.kafka.embedded import free_port
-from hub.settings import Settings
-from tests.conftest import REPO, run_hub
+from tests.conftest import REPO, own_broker, run_hub
 
 SAMPLE_DIRECTORY = REPO / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
 DEMO_BUDGET_SECONDS = 180  # the issue: the default demo in under 3 minutes
@@ -121,14 +120,8 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 60)
 @pytest.fixture(scope="module")
 def demo_broker(tmp_path_factory):
     """A real single-node Kafka for this module: yields its bootstrap."""
-    from hub.kafka.embedded import EmbeddedKafka
-
-    broker = EmbeddedKafka(tmp_path_factory.mktemp("demo-kafka"), Settings().jar_cache)
-    info = broker.start(free_port(), heap="512m")
-    try:
-        yield info.bootstrap
-    finally:
-        broker.stop()
+    with own_broker(tmp_path_factory, "demo-kafka", "512m") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from hub.kafka.compacted import read_until_end
 from hub.kafka.embedded import free_port
 from hub.kafka.topics import CASES, observatory_topic
 from hub.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, own_broker
 
 SAMPLE_DIRECTORY = REPO / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
 ARTIFACTS = REPO / "test-artifacts" / "web"
@@ -145,14 +145,8 @@ def _start_server(web: Web) -> None:
 @pytest.fixture(scope="package")
 def web_broker(tmp_path_factory):
     """A real single-node Kafka for this package: yields its bootstrap."""
-    from hub.kafka.embedded import EmbeddedKafka
-
-    broker = EmbeddedKafka(tmp_path_factory.mktemp("web-kafka"), Settings().jar_cache)
-    info = broker.start(free_port(), heap="512m")
-    try:
-        yield info.bootstrap
-    finally:
-        broker.stop()
+    with own_broker(tmp_path_factory, "web-kafka", "512m") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="package")
