@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     topic_partitions: int = 4
     replication_factor: int = 1
     worker_id: str = "hub-worker"
+    # Seconds a worker waits on a partition it no longer commits before reading it again
+    # (hub/worker/watchdog.py).
+    worker_stall_patience: float = 30.0
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | console | json
     rules: RulesConfig = Field(default_factory=RulesConfig)

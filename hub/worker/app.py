@@ -41,8 +41,10 @@ Choices (see also `core.py` for the processing itself):
   per worker id, like Faust's own changelog topics, so that two engines with different
   ids (tests, blue/green) never consume each other's internal messages. Messages: see
   `messages.py`. The clock and directory agents address TICK/DIRECTORY to each
-  partition explicitly. The same directory loaded again (same version hash) re-routes
-  nobody.
+  partition explicitly. The messages a batch sends to person keys (identity linking,
+  re-routing) travel in bundles, one per destination partition (`Engine.bundled`):
+  Faust's per-record cost is paid once per bundle instead of 0.4 times per source
+  event. The same directory loaded again (same version hash) re-routes nobody.
 - **Ticks and directory updates** touch many persons: they are applied in chunks whose
   outputs are sent and *awaited* before the chunk's state is written, and the
   partition's clock / directory offset is written last; a crash in the middle makes the
@@ -70,6 +72,7 @@ from faust.types import TP
 from hub.avro import CodecError, get_codec
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
+from hub.kafka.sink import partition_for
 from hub.kafka.topics import (
     ACTIONS,
     DIRECTORY,
@@ -86,12 +89,15 @@ from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
+from hub.worker import watchdog
+from hub.worker.watchdog import StallWatch, read_again
 
 log = get_logger("hub.worker")
 
 # Person-keyed source topics (suivi.actions.v1, keyed by case id, is re-routed).
 PERSON_TOPICS: tuple[str, ...] = tuple(t for s, t in SOURCE_TOPICS.items() if s != "suivi")
 CHUNK = 256  # persons per chunk when a tick or a directory update re-evaluates many
+BUNDLE_BYTES = 200_000  # internal messages per bundle (the producer's batch is 256 KB)
 # Person messages handled together (core.py, "Batches"): up to BATCH_MAX, or what arrived
 # within BATCH_WITHIN seconds (the latency a quiet stream adds).
 BATCH_MAX = 1000
@@ -228,9 +234,11 @@ class Engine:
     # -- producing ---------------------------------------------------------------------
 
     async def send(self, outs: Sequence[Send], *, wait: bool = False) -> None:
-        """Produce `outs` in order; with `wait`, until the broker has them all."""
+        """Produce `outs` (internal messages in bundles, see `bundled`); with `wait`,
+        until the broker has them all."""
         if not outs:
             return
+        outs = self.bundled(outs)
         producer = self.app.producer
         futures = []
         for out in outs:
@@ -244,6 +252,33 @@ class Engine:
                 fut.add_done_callback(self._check_delivery)
         if futures:
             await asyncio.gather(*futures)
+
+    def bundled(self, outs: Sequence[Send]) -> list[Send]:
+        """`outs` with the internal messages to a key (identity linking, re-routing)
+        grouped per destination partition into bundles (`messages.BUNDLE`, at most
+        BUNDLE_BYTES each), the order of each partition's messages kept. The other
+        records keep their order; no order ever held between partitions."""
+        kept: list[Send] = []
+        groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        for out in outs:
+            if out.topic is None and out.partition is None and out.key is not None:
+                p = partition_for(out.key, self.partition_ids)
+                groups.setdefault(p, []).append((out.key, out.value))
+            else:
+                kept.append(out)
+        for p, entries in groups.items():
+            size, start = 0, 0
+            for i, (key, value) in enumerate(entries):
+                size += len(key) + len(value) + 8
+                if size > BUNDLE_BYTES and i > start:
+                    kept.append(Send(None, messages.BUNDLE_KEY, messages.bundle(entries[start:i]), p))
+                    size, start = len(key) + len(value) + 8, i
+            kept.append(Send(None, messages.BUNDLE_KEY, messages.bundle(entries[start:]), p))
+        return kept
+
+    @property
+    def partition_ids(self) -> list[int]:
+        return list(range(self.partitions))
 
     async def send_changes(self, store: PartitionStore, *, wait: bool = False) -> None:
         """Send the changelog records of `store`'s writes (see PartitionStore); with
@@ -474,16 +509,17 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                         else:
                             await _directory(store, partition, *m.directory)
                         await engine.send_changes(store)
+                    elif m.kind == messages.BUNDLE:
+                        for key, inner in messages.unbundle(m.payload):
+                            on_internal(batches, outs, msg, key, inner)
                     else:
-                        outs += processor.on_internal(batch_of(batches, partition), msg.key, m)
+                        on_internal(batches, outs, msg, msg.key, m)
                 else:
                     outs += processor.on_source(batch_of(batches, partition), msg.key, msg.value)
                 engine.processed += 1
             except (CodecError, messages.BadMessage) as exc:
                 # Raised before any state change: nothing of the record was applied.
-                engine.skipped += 1
-                log.warning("record skipped", topic=msg.topic, partition=partition, offset=msg.offset,
-                            reason=type(exc).__name__)
+                skipped(msg, exc)
             except Exception as exc:  # noqa: BLE001
                 log.error("person agent failed", topic=msg.topic, partition=partition, offset=msg.offset,
                           error=where(exc))
@@ -493,6 +529,17 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         except Exception as exc:  # noqa: BLE001
             log.error("person agent failed", error=where(exc))
             await engine.halt(exc)
+
+    def on_internal(batches: dict[int, Batch], outs: list[Send], msg, key: bytes, m: messages.Internal) -> None:
+        try:
+            outs += processor.on_internal(batch_of(batches, msg.partition), key, m)
+        except CodecError as exc:  # an ASSIGN of a bundle: the others are applied
+            skipped(msg, exc)
+
+    def skipped(msg, exc: Exception) -> None:
+        engine.skipped += 1
+        log.warning("record skipped", topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                    reason=type(exc).__name__)
 
     def batch_of(batches: dict[int, Batch], partition: int) -> Batch:
         b = batches.get(partition)
@@ -561,5 +608,26 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             except Exception as exc:  # noqa: BLE001
                 log.error("directory agent failed", offset=msg.offset, error=where(exc))
                 await engine.halt(exc)
+
+    watch = StallWatch(patience=settings.worker_stall_patience)
+    inputs = set(engine.topics)
+    generation = [None]
+
+    @app.timer(watchdog.CHECK_EVERY)
+    async def commit_watchdog() -> None:
+        # See watchdog.py: a partition Faust no longer commits is read again.
+        consumer = app.consumer
+        if app.rebalancing or not app.tables.recovery.completed.is_set() or generation[0] != app.consumer_generation_id:
+            watch.forget()
+            generation[0] = app.consumer_generation_id
+            return
+        owned = [tp for tp in consumer.assignment() if tp.topic in inputs]
+        committed = {tp: consumer._committed_offset.get(tp) for tp in owned}  # noqa: SLF001
+        ends = {tp: consumer.highwater(tp) for tp in owned}
+        stalled = watch.stalled(asyncio.get_running_loop().time(), engine.processed, committed, ends)
+        if stalled:
+            log.warning("partitions stalled: read again from their committed offset",
+                        partitions=[f"{tp.topic}:{tp.partition} {committed[tp]}/{ends[tp]}" for tp in stalled])
+            await read_again(consumer, stalled, committed)
 
     return engine

@@ -13,6 +13,12 @@ whoever can write to the topic must not be able to run code in the worker.
     T + date       tick: the hub's clock is now this ISO date (sent to every partition)
     D + json       directory: {"offset": n, "version": hash} of a new `meta:version`
                    record on hub.directory.v1 (sent to every partition)
+    B + entries    bundle: the E/A/R/G messages one batch sends to one partition, each
+                   entry `<u32 key length><key><u32 message length><message>`, in the
+                   order they were produced (key `__bundle__`, explicit partition: the
+                   one their keys hash to). Identity linking sends about 0.4 message
+                   per source event; bundled, the framework's per-record cost is paid
+                   once per batch and partition instead.
 
 `event` is the event's single-object Avro encoding, exactly as on the source topics.
 """
@@ -20,6 +26,8 @@ whoever can write to the topic must not be able to run code in the worker.
 from __future__ import annotations
 
 import json
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,7 +37,11 @@ RETRACT = b"R"
 REGISTER = b"G"
 TICK = b"T"
 DIRECTORY = b"D"
-KINDS = (ROUTE, ASSIGN, RETRACT, REGISTER, TICK, DIRECTORY)
+BUNDLE = b"B"
+KINDS = (ROUTE, ASSIGN, RETRACT, REGISTER, TICK, DIRECTORY, BUNDLE)
+BUNDLED = (ROUTE, ASSIGN, RETRACT, REGISTER)
+BUNDLE_KEY = b"__bundle__"
+_LEN = struct.Struct(">I")
 
 
 class BadMessage(ValueError):
@@ -86,3 +98,35 @@ def parse(value: bytes | None) -> Internal:
     if kind not in KINDS:
         raise BadMessage(f"unknown internal message kind {kind!r}")
     return Internal(kind, bytes(value[1:]))
+
+
+def bundle(entries: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """One message carrying `entries` [(key, message)], each an E/A/R/G message."""
+    parts = [BUNDLE]
+    for key, value in entries:
+        parts += (_LEN.pack(len(key)), key, _LEN.pack(len(value)), value)
+    return b"".join(parts)
+
+
+def unbundle(payload: bytes) -> Iterator[tuple[bytes, Internal]]:
+    """The (key, message) entries of a bundle's payload, in order. A truncated or
+    nested bundle raises BadMessage before any entry is returned."""
+    entries = []
+    pos, end = 0, len(payload)
+    try:
+        while pos < end:
+            (n,) = _LEN.unpack_from(payload, pos)
+            key = payload[pos + 4 : pos + 4 + n]
+            pos += 4 + n
+            (m,) = _LEN.unpack_from(payload, pos)
+            value = payload[pos + 4 : pos + 4 + m]
+            pos += 4 + m
+            if len(key) != n or len(value) != m:
+                raise BadMessage("truncated bundle")
+            msg = parse(value)
+            if msg.kind not in BUNDLED:
+                raise BadMessage(f"{msg.kind!r} cannot be bundled")
+            entries.append((key, msg))
+    except struct.error as exc:
+        raise BadMessage("truncated bundle") from exc
+    return iter(entries)

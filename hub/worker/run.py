@@ -42,6 +42,7 @@ from hub.worker.app import Engine, build_engine, prepare_topics
 from hub.worker.core import where
 
 log = get_logger("hub.worker")
+LAG_REPORT_EVERY = 20  # idle checks (10 s) between two "not idle yet" lines
 
 
 def _shutdown() -> None:
@@ -106,21 +107,30 @@ class IdleMonitor(Service):
         return tps
 
     async def is_idle(self) -> bool:
-        app = self.engine.app
-        if app.producer.buffer.size:
-            return False
+        lagging = await self.lagging()
+        if lagging and self.checks % LAG_REPORT_EVERY == LAG_REPORT_EVERY - 1:
+            # What a stuck `--until-idle` waits for, without reading the code.
+            log.info("not idle yet", lagging=lagging[:8], partitions=len(lagging))
+        return not lagging
+
+    async def lagging(self) -> list[str]:
+        """The inputs not done yet, as "topic:partition committed/end" (or "producer
+        buffer" while Faust's producer holds records)."""
+        if self.engine.app.producer.buffer.size:
+            return ["producer buffer"]
         tps = await self._partitions()
         ends = await self._consumer.end_offsets(tps)
         begins = await self._consumer.beginning_offsets(tps)
         committed = await self._admin.list_consumer_group_offsets(self.engine.settings.worker_id)
+        lagging = []
         for tp in tps:
             end = ends[tp]
             if end <= begins[tp]:
                 continue
             done = committed.get(tp)
             if done is None or done.offset < end:
-                return False
-        return True
+                lagging.append(f"{tp.topic}:{tp.partition} {done.offset if done else None}/{end}")
+        return lagging
 
 
 class HubWorker(faust.Worker):

@@ -14,6 +14,12 @@
   go back to their beginning, which is what `auto_offset_reset="earliest"` means for a
   partition with no committed offset. Changelog partitions are Faust's recovery's
   business (it seeks them to the offsets the tables persisted) and are left alone.
+  It also never commits past an offset its streams did not acknowledge
+  (`_new_offset`): Faust lets one unacknowledged offset at the head of a partition pass
+  (its read offset after a seek counts the committed offset as read, which on a
+  compacted topic may be a hole); on the engine's uncompacted inputs that offset is a
+  record that was not processed, so the commit waits there and the commit watchdog
+  (watchdog.py) has it read again. A record is never skipped.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import TP
+
+from hub.kafka.topics import DIRECTORY, WATERMARKS
 
 
 class IdempotentProducer(AIOKafkaFaustProducer):
@@ -56,7 +64,18 @@ class _RewindingConsumerThread(AIOKafkaConsumerThread):
 
 class RewindingConsumer(AIOKafkaFaustConsumer):
     """Faust's aiokafka consumer whose post-rebalance seek also rewinds partitions that
-    have no committed offset (see module doc)."""
+    have no committed offset, and which never commits past an unacknowledged record
+    (see module doc)."""
+
+    # Compaction leaves holes in these topics' offsets: Faust's own rule applies.
+    compacted: frozenset[str] = frozenset({WATERMARKS, DIRECTORY})
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked, committed = self._acked[tp], self._committed_offset[tp]
+        if acked and committed is not None and tp.topic not in self.compacted and not self._gap[tp]:
+            if min(acked) > committed:
+                return None  # the record at `committed` was never acknowledged
+        return super()._new_offset(tp)
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)

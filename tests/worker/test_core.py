@@ -394,19 +394,6 @@ def test_the_clock_is_the_minimum_of_the_three_sources_and_replays_resend_it():
     assert wm(5, "cfa", date(2026, 5, 1)) == date(2026, 3, 1)  # a replay: announced again
 
 
-def test_internal_messages_round_trip():
-    from hub.worker import messages as m
-
-    assert m.parse(m.tick(date(2026, 3, 1))).clock == date(2026, 3, 1)
-    assert m.parse(m.directory(42, "sha256:ab")).directory == (42, "sha256:ab")
-    assert m.parse(m.register("123456789AB")).text == "123456789AB"
-    assert m.parse(m.retract("e-1")).kind == m.RETRACT
-    with pytest.raises(m.BadMessage):
-        m.parse(b"Zpayload")
-    with pytest.raises(m.BadMessage):
-        m.parse(b"")
-
-
 def test_a_third_homonym_updates_the_candidates():
     sim = Sim(directory=DIRECTORY)
     dob = date(2008, 4, 4)

@@ -89,7 +89,10 @@ def processed(log: Path) -> int | None:
 
 
 def timeline(log: Path) -> str:
-    return log.name + ":\n" + log.read_text(errors="replace")[-4000:]
+    """A worker's log for a failure message: its lines not at level info, then its end."""
+    text = log.read_text(errors="replace")
+    unusual = [x for x in text.splitlines() if '"level": "info"' not in x][-30:]
+    return f"{log.name}:\n" + "\n".join(unusual) + "\n…\n" + text[-2500:]
 
 
 async def _group(env: dict, group: str) -> tuple[str, int]:
@@ -109,6 +112,12 @@ async def _group(env: dict, group: str) -> tuple[str, int]:
 async def _idle(env: dict, group: str) -> bool:
     """Every input partition of the engine committed by the group up to its end (as
     `hub worker --until-idle` decides, see hub/worker/run.py)."""
+    return not await _lagging(env, group)
+
+
+async def _lagging(env: dict, group: str) -> list[str]:
+    """The input partitions of the engine not committed up to their end, as
+    "topic:partition committed/end"."""
     settings = settings_for(env)
     names = [*PERSON_TOPICS, ACTIONS, f"{group}-engine-persons", WATERMARKS, DIRECTORY]
     admin, consumer = client.admin(settings), client.consumer(settings=settings)
@@ -120,17 +129,23 @@ async def _idle(env: dict, group: str) -> bool:
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
         done = await admin.list_consumer_group_offsets(group)
-        return all(ends[tp] <= begins[tp] or (tp in done and done[tp].offset >= ends[tp]) for tp in tps)
+        return [
+            f"{tp.topic}:{tp.partition} {done[tp].offset if tp in done else None}/{ends[tp]}"
+            for tp in tps
+            if not (ends[tp] <= begins[tp] or (tp in done and done[tp].offset >= ends[tp]))
+        ]
     finally:
         await consumer.stop()
         await admin.close()
 
 
-def wait_for(check, what: str, timeout: float, logs: list[Path]) -> None:
+def wait_for(check, what: str, timeout: float, logs: list[Path], explain=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached in {timeout}s:\n" + "\n".join(timeline(x) for x in logs))
+            raise AssertionError(
+                f"{what} not reached in {timeout}s: {explain()}\n" + "\n".join(timeline(x) for x in logs)
+            )
         time.sleep(0.5)
 
 
@@ -154,7 +169,14 @@ def run_pair(env: dict, folder: Path, inputs) -> tuple[float, list[int]]:
 
         # A stall here was the never-committed partitions left past the records Faust
         # drops in a rebalance (hub/worker/transport.py, RewindingConsumer).
-        wait_for(idle_twice, "the group idle", 90, logs)
+        def stalled() -> str:
+            for proc in procs:  # mode's Worker writes every task's stack to its log
+                proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            lagging = ", ".join(asyncio.run(_lagging(env, group)))
+            return f"lagging {lagging} (task stacks in {folder})"
+
+        wait_for(idle_twice, "the group idle", 90, logs, explain=stalled)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         for proc, log in zip(procs, logs):
