@@ -28,16 +28,38 @@ only what changed and a replay can re-send it:
 
 The table is internal to the worker: values are pickled (protocol 5) plain tuples,
 written and read only by this module. Never read a table value from anywhere else.
+They are read back with `safe_loads`, which refuses every global but a few `datetime`
+types: the table's changelog is a topic, and whoever can write to a topic must not be
+able to run code in the worker (the same rule as messages.py).
 """
 
 from __future__ import annotations
 
+import datetime
+import io
 import pickle
 from dataclasses import dataclass, field
 from datetime import date
 
 _FORMAT = 1
 MAX_GHOSTS = 64
+
+
+# What a state may refer to besides builtins (decoded Avro dates and timestamps).
+_ALLOWED = {("datetime", n): getattr(datetime, n) for n in ("date", "datetime", "time", "timedelta", "timezone")}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused global {module}.{name} in a worker state") from None
+
+
+def safe_loads(data: bytes):
+    """`pickle.loads` that can build plain data and dates, nothing that runs code."""
+    return _Unpickler(io.BytesIO(data)).load()
 
 
 @dataclass(slots=True)
@@ -115,7 +137,7 @@ class PersonState:
     def from_bytes(cls, data: bytes | None) -> PersonState:
         if not data:
             return cls()
-        t = pickle.loads(data)
+        t = safe_loads(data)
         if t[0] != _FORMAT:
             raise ValueError(f"unknown person state format {t[0]!r}")
         (_, events, nameless, ines, former, registered, emitted, ghosts, dir_transfers, dir_version, deadline) = t[:11]
@@ -148,5 +170,5 @@ class ClockState:
     def from_bytes(cls, data: bytes | None) -> ClockState:
         if not data:
             return cls()
-        _, clock = pickle.loads(data)
+        _, clock = safe_loads(data)
         return cls(clock)

@@ -1,0 +1,56 @@
+"""`hub.worker.state`: a person's state survives its serialisation, and reading a state
+back never runs code (the table's changelog is a topic anyone with write access to the
+broker could feed)."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from hub.worker.state import ClockState, Emitted, PersonState, safe_loads
+
+
+def a_state() -> PersonState:
+    return PersonState(
+        events={"e-1": {"event_date": date(2026, 3, 1), "ingested_at": datetime(2026, 3, 2, 8, tzinfo=UTC),
+                        "payload": {"ine": "123456789AB", "nested": [1, 2.5, None, True, b"\x00"]}}},
+        nameless={"e-2": {"event_date": date(2026, 4, 1)}},
+        ines=["123456789AB"],
+        registered={"n-abc"},
+        emitted={"c-1": Emitted(b"d" * 16, "OBS-86", {"OBS-86": b"h" * 16}, 1, {"nom": "CTI"})},
+        ghosts={"c-0": ("OBS-17",)},
+        pinned={"c-9": ("OBS-79", {"nom": "X"})},
+        dir_version="sha256:ab",
+        deadline=date(2026, 9, 1),
+    )
+
+
+def test_a_state_round_trips_with_its_dates_and_timestamps():
+    st = a_state()
+    assert PersonState.from_bytes(st.to_bytes()) == st
+    assert PersonState.from_bytes(None) == PersonState()
+    assert ClockState.from_bytes(ClockState(date(2026, 6, 30)).to_bytes()) == ClockState(date(2026, 6, 30))
+
+
+def test_the_datetime_types_a_decoded_event_holds_are_allowed():
+    value = [date(2026, 1, 1), datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=2))), timedelta(days=3)]
+    assert safe_loads(pickle.dumps(value, protocol=5)) == value
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (exec, ("import sys; sys.modules['hub'].PWNED = True",))
+
+
+@pytest.mark.parametrize("payload", [_RunsCode(), {"events": _RunsCode()}, pickle.loads])
+def test_a_state_that_would_run_code_or_load_a_global_is_refused(payload):
+    import hub
+
+    data = pickle.dumps(payload, protocol=5)
+    with pytest.raises(pickle.UnpicklingError, match="refused global"):
+        safe_loads(data)
+    with pytest.raises(pickle.UnpicklingError):
+        PersonState.from_bytes(pickle.dumps((1, payload), protocol=5))
+    assert not hasattr(hub, "PWNED")
