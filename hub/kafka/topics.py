@@ -83,6 +83,11 @@ def declared_topics(settings: Settings | None = None, observatories: list[str] |
     return specs
 
 
+def compacted_topics(settings: Settings | None = None) -> frozenset[str]:
+    """The declared topics whose log is compacted (holes in their offsets)."""
+    return frozenset(spec.name for spec in declared_topics(settings) if spec.compacted)
+
+
 @dataclass
 class ApplyReport:
     created: list[str] = field(default_factory=list)

@@ -89,8 +89,7 @@ from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
-from hub.worker import watchdog
-from hub.worker.watchdog import StallWatch, read_again
+from hub.worker.watchdog import CHECK_EVERY, StallWatch, read_again
 
 log = get_logger("hub.worker")
 
@@ -260,9 +259,10 @@ class Engine:
         records keep their order; no order ever held between partitions."""
         kept: list[Send] = []
         groups: dict[int, list[tuple[bytes, bytes]]] = {}
+        ids = list(range(self.partitions))
         for out in outs:
             if out.topic is None and out.partition is None and out.key is not None:
-                p = partition_for(out.key, self.partition_ids)
+                p = partition_for(out.key, ids)
                 groups.setdefault(p, []).append((out.key, out.value))
             else:
                 kept.append(out)
@@ -275,10 +275,6 @@ class Engine:
                     size, start = len(key) + len(value) + 8, i
             kept.append(Send(None, messages.BUNDLE_KEY, messages.bundle(entries[start:]), p))
         return kept
-
-    @property
-    def partition_ids(self) -> list[int]:
-        return list(range(self.partitions))
 
     async def send_changes(self, store: PartitionStore, *, wait: bool = False) -> None:
         """Send the changelog records of `store`'s writes (see PartitionStore); with
@@ -511,9 +507,12 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                         await engine.send_changes(store)
                     elif m.kind == messages.BUNDLE:
                         for key, inner in messages.unbundle(m.payload):
-                            on_internal(batches, outs, msg, key, inner)
+                            try:
+                                outs += processor.on_internal(batch_of(batches, partition), key, inner)
+                            except CodecError as exc:  # one entry's event: the others are applied
+                                skipped(msg, exc)
                     else:
-                        on_internal(batches, outs, msg, msg.key, m)
+                        outs += processor.on_internal(batch_of(batches, partition), msg.key, m)
                 else:
                     outs += processor.on_source(batch_of(batches, partition), msg.key, msg.value)
                 engine.processed += 1
@@ -529,12 +528,6 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         except Exception as exc:  # noqa: BLE001
             log.error("person agent failed", error=where(exc))
             await engine.halt(exc)
-
-    def on_internal(batches: dict[int, Batch], outs: list[Send], msg, key: bytes, m: messages.Internal) -> None:
-        try:
-            outs += processor.on_internal(batch_of(batches, msg.partition), key, m)
-        except CodecError as exc:  # an ASSIGN of a bundle: the others are applied
-            skipped(msg, exc)
 
     def skipped(msg, exc: Exception) -> None:
         engine.skipped += 1
@@ -611,15 +604,16 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
 
     watch = StallWatch(patience=settings.worker_stall_patience)
     inputs = set(engine.topics)
-    generation = [None]
+    generation = None
 
-    @app.timer(watchdog.CHECK_EVERY)
+    @app.timer(CHECK_EVERY)
     async def commit_watchdog() -> None:
         # See watchdog.py: a partition Faust no longer commits is read again.
+        nonlocal generation
         consumer = app.consumer
-        if app.rebalancing or not app.tables.recovery.completed.is_set() or generation[0] != app.consumer_generation_id:
+        if app.rebalancing or not app.tables.recovery.completed.is_set() or generation != app.consumer_generation_id:
             watch.forget()
-            generation[0] = app.consumer_generation_id
+            generation = app.consumer_generation_id
             return
         owned = [tp for tp in consumer.assignment() if tp.topic in inputs]
         committed = {tp: consumer._committed_offset.get(tp) for tp in owned}  # noqa: SLF001

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -108,9 +108,9 @@ def bundle(entries: Sequence[tuple[bytes, bytes]]) -> bytes:
     return b"".join(parts)
 
 
-def unbundle(payload: bytes) -> Iterator[tuple[bytes, Internal]]:
+def unbundle(payload: bytes) -> list[tuple[bytes, Internal]]:
     """The (key, message) entries of a bundle's payload, in order. A truncated or
-    nested bundle raises BadMessage before any entry is returned."""
+    nested bundle raises BadMessage whole: no entry of it is applied."""
     entries = []
     pos, end = 0, len(payload)
     try:
@@ -129,4 +129,4 @@ def unbundle(payload: bytes) -> Iterator[tuple[bytes, Internal]]:
             entries.append((key, msg))
     except struct.error as exc:
         raise BadMessage("truncated bundle") from exc
-    return iter(entries)
+    return entries

@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
+from functools import cached_property
 
 from aiokafka import AIOKafkaConsumer
 
@@ -33,7 +34,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import TP
 
-from hub.kafka.topics import DIRECTORY, WATERMARKS
+from hub.kafka.topics import compacted_topics
 
 
 class IdempotentProducer(AIOKafkaFaustProducer):
@@ -67,8 +68,10 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
     have no committed offset, and which never commits past an unacknowledged record
     (see module doc)."""
 
-    # Compaction leaves holes in these topics' offsets: Faust's own rule applies.
-    compacted: frozenset[str] = frozenset({WATERMARKS, DIRECTORY})
+    @cached_property
+    def compacted(self) -> frozenset[str]:
+        """Compaction leaves holes in these topics' offsets: Faust's own rule applies."""
+        return compacted_topics()
 
     def _new_offset(self, tp: TP) -> int | None:
         acked, committed = self._acked[tp], self._committed_offset[tp]

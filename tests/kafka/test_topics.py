@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hub.kafka import client
-from hub.kafka.topics import CASES, WATERMARKS, declared_topics, describe_topics
+from hub.kafka.topics import CASES, DIRECTORY, WATERMARKS, compacted_topics, declared_topics, describe_topics
+from hub.types.events import SOURCE_TOPICS
 from tests.conftest import run_hub
 
 pytestmark = pytest.mark.kafka
@@ -21,6 +22,13 @@ SPEC_TOPICS = {
 def test_declaration_covers_interfaces_md():
     names = {s.name for s in declared_topics()}
     assert SPEC_TOPICS <= names
+
+
+def test_the_compacted_topics_are_the_state_topics_not_the_event_streams():
+    """The engine's consumer lets offset holes pass on these only (hub/worker/transport.py)."""
+    compacted = compacted_topics()
+    assert {WATERMARKS, DIRECTORY, CASES} <= compacted
+    assert not compacted & set(SOURCE_TOPICS.values())
 
 
 async def test_apply_is_idempotent(hub_env):

@@ -29,10 +29,11 @@ from hub.avro import get_codec
 from hub.identity import person_key
 from hub.kafka import client
 from hub.kafka.compacted import read_table
-from hub.kafka.topics import WATERMARKS
+from hub.kafka.topics import CASES, WATERMARKS, observatory_topic
 from hub.settings import Settings
 from hub.types.events import CLOCK_SOURCES, SOURCE_TOPICS
 from tests.conftest import REPO, run_hub
+from hub.worker.records import to_json_obj
 from tests.worker import factory as f
 
 SAMPLE_DIRECTORY = REPO / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
@@ -218,3 +219,33 @@ def start_worker(env: dict) -> subprocess.Popen:
 def kill9(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+# -- case outputs since a point --------------------------------------------------------
+
+OBSERVATORIES = ("OBS-16", "OBS-17", "OBS-79", "OBS-86")
+
+
+def topics() -> list[str]:
+    """cases.v1 and the sample directory's observatory topics."""
+    return [CASES, *(observatory_topic(o) for o in OBSERVATORIES)]
+
+
+def offsets(env: dict) -> dict[str, dict[int, int]]:
+    return {t: end_offsets(env, t) for t in topics()}
+
+
+def written_since(env: dict, start: dict[str, dict[int, int]], tag: str) -> dict[str, dict[str, dict | None]]:
+    """Per topic, the latest record (decoded; None = tombstone) of each of this test's
+    case ids written after `start`. A TRANSFERE record has no person: it counts as
+    this test's if the case id is one of this test's on cases.v1."""
+    codec = get_codec()
+    out: dict[str, dict[str, dict | None]] = {}
+    latest = {t: read_since(env, t, start[t]) for t in topics()}
+    decoded = {t: {k: (to_json_obj(codec.decode(v)) if v is not None else None) for k, v in records.items()}
+               for t, records in latest.items()}
+    ids = {k for k, r in decoded[CASES].items() if r is not None and r["person"]["nom"].startswith(tag)}
+    for t, records in decoded.items():
+        out[t] = {k: r for k, r in records.items()
+                  if k in ids or (r is not None and r["person"] is not None and r["person"]["nom"].startswith(tag))}
+    return out

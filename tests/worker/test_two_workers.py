@@ -32,44 +32,17 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from hub.avro import get_codec
 from hub.kafka import client
-from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, WATERMARKS, observatory_topic
+from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, WATERMARKS
 from hub.types.events import CLOCK_SOURCES
-from hub.worker.records import to_json_obj
 from tests.conftest import run_hub
 from tests.worker import factory as f
 from hub.worker.app import PERSON_TOPICS
-from tests.worker.conftest import base, end_offsets, produce, read_since, run_worker, settings_for
+from tests.worker.conftest import base, offsets, produce, run_worker, settings_for, topics, written_since
 
 pytestmark = pytest.mark.kafka
 D = timedelta(days=1)
-OBSERVATORIES = ("OBS-16", "OBS-17", "OBS-79", "OBS-86")
 OPEN = ("OUVERT", "ALERTE")
-
-
-def topics() -> list[str]:
-    return [CASES, *(observatory_topic(o) for o in OBSERVATORIES)]
-
-
-def offsets(env: dict) -> dict[str, dict[int, int]]:
-    return {t: end_offsets(env, t) for t in topics()}
-
-
-def written_since(env: dict, start: dict[str, dict[int, int]], tag: str) -> dict[str, dict[str, dict | None]]:
-    """Per topic, the latest record (decoded; None = tombstone) of each of this test's
-    case ids written after `start`. A TRANSFERE record has no person: it counts as
-    this test's if the case id is one of this test's on cases.v1."""
-    codec = get_codec()
-    out: dict[str, dict[str, dict | None]] = {}
-    latest = {t: read_since(env, t, start[t]) for t in topics()}
-    decoded = {t: {k: (to_json_obj(codec.decode(v)) if v is not None else None) for k, v in records.items()}
-               for t, records in latest.items()}
-    ids = {k for k, r in decoded[CASES].items() if r is not None and r["person"]["nom"].startswith(tag)}
-    for t, records in decoded.items():
-        out[t] = {k: r for k, r in records.items()
-                  if k in ids or (r is not None and r["person"] is not None and r["person"]["nom"].startswith(tag))}
-    return out
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:

@@ -15,8 +15,7 @@ from hub.types.events import CLOCK_SOURCES
 from hub.worker.watchdog import StallWatch, read_again
 from tests.conftest import run_hub
 from tests.worker import factory as f
-from tests.worker.conftest import base, end_offsets, produce, run_worker
-from tests.worker.test_two_workers import offsets, written_since
+from tests.worker.conftest import base, end_offsets, offsets, produce, run_worker, written_since
 
 D = timedelta(days=1)
 
