@@ -31,7 +31,7 @@ import hashlib
 import json
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -51,17 +51,21 @@ def _line(eleve_id: str, s: PupilState) -> bytes:
     return (json.dumps([eleve_id, *s.to_list()], ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _lines(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines of a zlib stream given as compressed pieces."""
-    inflate = zlib.decompressobj()
-    rest = b""
-    for piece in stream:
-        data = rest + inflate.decompress(piece)
-        *lines, rest = data.split(b"\n")
-        yield from lines
-    rest += inflate.flush()
-    if rest:
-        yield from rest.split(b"\n")
+class _Lines:
+    """The lines of a zlib stream fed as compressed pieces (blank lines skipped)."""
+
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj()
+        self._rest = b""
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        *lines, self._rest = (self._rest + self._inflate.decompress(piece)).split(b"\n")
+        return [line for line in lines if line]
+
+    def end(self) -> list[bytes]:
+        rest = self._rest + self._inflate.flush()
+        self._rest = b""
+        return [line for line in rest.split(b"\n") if line]
 
 
 class KafkaSnapshotStore:
@@ -87,36 +91,35 @@ class KafkaSnapshotStore:
             self._manifests, self._offsets = manifests, offsets
         return self._manifests
 
-    async def _chunks(self, uaj: str, meta: dict[str, Any]) -> list[bytes] | None:
-        """The chunks of one version, fetched by offset (None when one is missing)."""
+    async def _chunks(self, uaj: str, meta: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The chunks of one version in order, fetched by offset one fetch at a time, so
+        that loading a snapshot of millions of pupils never holds it whole (RuntimeError
+        when one is missing)."""
         keys = [f"{uaj}#{meta['version']}#{i}".encode() for i in range(meta["chunks"])]
         if not all(k in self._offsets for k in keys):
-            return None
-        wanted = {self._offsets[k]: k for k in keys}
-        found: dict[bytes, bytes] = {}
+            raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
+        offsets = [self._offsets[k] for k in keys]
+        if offsets != sorted(offsets):  # one producer writes a version's chunks in order
+            raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS}")
         consumer = client.consumer(settings=self.settings, max_partition_fetch_bytes=CHUNK + 1024 * 1024)
         await consumer.start()
         try:
             tp = TopicPartition(SNAPSHOTS, 0)
             consumer.assign([tp])
-            consumer.seek(tp, min(wanted))
-            last = max(wanted)
-            while len(found) < len(keys):
-                batches = await consumer.getmany(tp, timeout_ms=2000)
-                if not batches:
-                    if await consumer.position(tp) > last:
-                        break
-                    continue
+            consumer.seek(tp, offsets[0])
+            n = 0
+            while n < len(keys):
+                batches = await consumer.getmany(tp, timeout_ms=2000, max_records=4)
                 for record in batches.get(tp, []):
-                    if wanted.get(record.offset) == record.key and record.value is not None:
-                        found[record.key] = record.value
-                if await consumer.position(tp) > last:
-                    break
+                    if n < len(keys) and record.offset == offsets[n]:
+                        if record.key != keys[n] or record.value is None:
+                            raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
+                        n += 1
+                        yield record.value
+                if n < len(keys) and await consumer.position(tp) > offsets[n]:
+                    raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
         finally:
             await client.stop_consumer(consumer)
-        if len(found) < len(keys):
-            return None
-        return [found[k] for k in keys]
 
     async def previous(self, uaj: str) -> Snapshot | None:
         manifests = await self._load()
@@ -124,15 +127,13 @@ class KafkaSnapshotStore:
         if manifest is None:
             return None
         meta = json.loads(manifest)
-        chunks = await self._chunks(uaj, meta)
-        if chunks is None:
-            raise RuntimeError(f"snapshot of {uaj} is incomplete on {SNAPSHOTS}")
         digest = hashlib.sha256()
-        for chunk in chunks:
-            digest.update(chunk)
-        if digest.hexdigest() != meta["sha256"]:
-            raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS}")
-        if meta.get("format", 1) == 1:
+        if meta.get("format", 1) == 1:  # one JSON document: small by construction
+            chunks = []
+            async for chunk in self._chunks(uaj, meta):
+                digest.update(chunk)
+                chunks.append(chunk)
+            self._check(uaj, meta, digest)
             return Snapshot.from_json(json.loads(zlib.decompress(b"".join(chunks))))
         from connectors.rectorat.state import MEMORY_LIMIT, Scratch
 
@@ -146,11 +147,27 @@ class KafkaSnapshotStore:
             put = pupils.__setitem__
         as_of = date.fromisoformat(meta["as_of"])
         from_list = PupilState.from_list
-        for line in _lines(iter(chunks)):
-            if line:
+        # Decoded as the chunks arrive; the table is only returned once the whole
+        # stream's digest matches the manifest's.
+        lines = _Lines()
+        try:
+            async for chunk in self._chunks(uaj, meta):
+                digest.update(chunk)
+                for line in lines.feed(chunk):
+                    v = json.loads(line)
+                    put(v[0], from_list(v[1:], as_of))
+            self._check(uaj, meta, digest)
+            for line in lines.end():
                 v = json.loads(line)
                 put(v[0], from_list(v[1:], as_of))
+        except (zlib.error, ValueError, TypeError, IndexError) as exc:
+            raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS} ({exc.__class__.__name__})") from None
         return Snapshot(uaj=uaj, as_of=as_of, pupils=pupils)
+
+    @staticmethod
+    def _check(uaj: str, meta: dict[str, Any], digest: Any) -> None:
+        if digest.hexdigest() != meta["sha256"]:
+            raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS}")
 
     # -- writing ---------------------------------------------------------------------
 
