@@ -31,6 +31,10 @@ from hub.settings import Settings, get_settings
 
 EVENT_ID_HEADER = "event_id"
 _META = b"\x00meta"
+# The in-memory filter stops growing at 2**26 bits (8 MiB, ≥ 16 bits an id up to ≈ 4M
+# ids), so that a topic's history does not weigh on every ingest's memory: past that its
+# false positives rise and are answered by the store (RocksDB's own filter, then a read).
+BLOOM_MIN_LOG2, BLOOM_MAX_LOG2 = 23, 26
 
 
 def _id_bytes(event_id: str) -> bytes:
@@ -62,7 +66,7 @@ class KafkaSeenEvents:
         self._path: Path | None = None
         self._temporary = False
         self._pending: set[bytes] = set()
-        self._bloom = Bloom(0, min_log2=23)
+        self._bloom = Bloom(0, min_log2=BLOOM_MIN_LOG2)
 
     async def load(self, topics: list[str] | tuple[str, ...]) -> None:
         admin = client.admin(self.settings)
@@ -125,11 +129,12 @@ class KafkaSeenEvents:
             self._fill_bloom()
 
     def _fill_bloom(self) -> None:
-        """Every id of the store in the Bloom filter, sized for them and as many more."""
+        """Every id of the store in the Bloom filter, sized for them and as many more
+        (up to BLOOM_MAX_LOG2 bits)."""
         if self._db is None:
             return
         count = sum(1 for _ in self._db.keys())
-        bloom = Bloom(2 * count + 1_000_000, min_log2=23)
+        bloom = Bloom(2 * count + 1_000_000, min_log2=BLOOM_MIN_LOG2, max_log2=BLOOM_MAX_LOG2)
         for k in self._db.keys():
             bloom.add(k)
         self._bloom = bloom
