@@ -404,11 +404,11 @@ def main() -> None:
 
         if not args.skip_big:
             print("\nSIECLE memory against file size (one UAJ each)", flush=True)
+            home = work / "home-big"  # shared by the runs: see 4. in the docstring
             for label, gb in (("small", args.small_gb), ("big", args.siecle_gb)):
                 uaj = uai(f"087{random.randrange(10_000):04d}")
                 path, pupils = siecle(work / f"siecle-{label}.xml", None, tag + 7, uaj=uaj, size=int(gb * 1e9))
                 size = path.stat().st_size
-                home = work / "home-big"  # shared by the runs: see 4. in the docstring
                 runs = [("first ingest", None)] + ([("re-ingest", None)] if label == "big" else [])
                 for what, _ in runs:
                     conn = run_child(["connector", "rectorat", str(path)], dict(env, HUB_HOME=str(home)))
@@ -416,7 +416,7 @@ def main() -> None:
                           f"({fmt(conn['read'] / conn['seconds'])} pupils/s), {conn['events']:,} events, "
                           f"peak RSS {conn['rss_mb']:.0f} MB", flush=True)
                 path.unlink()
-            shutil.rmtree(work / "home-big", ignore_errors=True)
+            shutil.rmtree(home, ignore_errors=True)
 
         print("\n| source | records | connector rec/s | events/s | bare producer ev/s | ratio | peak RSS |")
         print("|---|---|---|---|---|---|---|")

@@ -147,19 +147,21 @@ class KafkaSnapshotStore:
             put = pupils.__setitem__
         as_of = date.fromisoformat(meta["as_of"])
         from_list = PupilState.from_list
+
+        def put_all(lines: list[bytes]) -> None:
+            for line in lines:
+                v = json.loads(line)
+                put(v[0], from_list(v[1:], as_of))
+
         # Decoded as the chunks arrive; the table is only returned once the whole
         # stream's digest matches the manifest's.
         lines = _Lines()
         try:
             async for chunk in self._chunks(uaj, meta):
                 digest.update(chunk)
-                for line in lines.feed(chunk):
-                    v = json.loads(line)
-                    put(v[0], from_list(v[1:], as_of))
+                put_all(lines.feed(chunk))
             self._check(uaj, meta, digest)
-            for line in lines.end():
-                v = json.loads(line)
-                put(v[0], from_list(v[1:], as_of))
+            put_all(lines.end())
         except (zlib.error, ValueError, TypeError, IndexError) as exc:
             raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS} ({exc.__class__.__name__})") from None
         return Snapshot(uaj=uaj, as_of=as_of, pupils=pupils)
