@@ -249,7 +249,13 @@ class Engine:
                 futures.append(fut)
             else:
                 fut.add_done_callback(self._check_delivery)
+        await self.delivered(futures)
+
+    async def delivered(self, futures: Sequence[asyncio.Future]) -> None:
+        """Until the broker has the records of `futures`, sent at once rather than after
+        the producer's linger (`IdempotentProducer.expedite`)."""
         if futures:
+            self.app.producer.expedite()
             await asyncio.gather(*futures)
 
     def bundled(self, outs: Sequence[Send]) -> list[Send]:
@@ -276,11 +282,11 @@ class Engine:
             kept.append(Send(None, messages.BUNDLE_KEY, messages.bundle(entries[start:]), p))
         return kept
 
-    async def send_changes(self, store: PartitionStore, *, wait: bool = False) -> None:
-        """Send the changelog records of `store`'s writes (see PartitionStore); with
-        `wait`, until the broker has them all."""
+    async def send_changes(self, store: PartitionStore) -> list[asyncio.Future]:
+        """Send the changelog records of `store`'s writes (see PartitionStore); their
+        delivery futures, for `delivered` when the caller must wait for them."""
         if not store.changes:
-            return
+            return []
         producer = self.app.producer
         table = store.table
         topic = table.changelog_topic.get_topic_name()
@@ -297,8 +303,7 @@ class Engine:
                 table.data.set_persisted_offset(tp, f.result().offset)
 
         futures[-1].add_done_callback(persisted)
-        if wait:
-            await asyncio.gather(*futures)
+        return futures
 
     def _check_delivery(self, fut: asyncio.Future) -> None:
         if fut.cancelled():
@@ -546,8 +551,10 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         # The batch's state is durable before its outputs leave: a record on an output
         # topic is always known to the state a restart finds, which can then re-send or
         # tombstone it (core.py, "At-least-once").
+        changes = []
         for b in batches.values():
-            await engine.send_changes(b.store, wait=True)
+            changes += await engine.send_changes(b.store)
+        await engine.delivered(changes)
         batches.clear()
         await engine.send(outs)
         outs.clear()

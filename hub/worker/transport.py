@@ -2,7 +2,8 @@
 
 - `IdempotentProducer`: acks=all and `enable_idempotence=True` (Faust turns idempotence
   on only for its experimental exactly-once mode), so a retried send never duplicates or
-  reorders a record within a partition.
+  reorders a record within a partition; `expedite` sends what lingers at once, for the
+  sends the agent waits for.
 - `RewindingConsumer`: after every rebalance Faust seeks each assigned partition back to
   its committed offset (`Consumer.perform_seek`), because records fetched while the
   rebalance stopped the flow, or under a generation that is gone, are dropped unread
@@ -27,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from functools import cached_property
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
@@ -42,6 +43,29 @@ class IdempotentProducer(AIOKafkaFaustProducer):
 
     def _settings_extra(self):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    def expedite(self) -> None:
+        """Hand every lingering batch to the sender now (see `expedite`)."""
+        expedite(self._ensure_producer())
+
+
+def expedite(producer: AIOKafkaProducer) -> None:
+    """Hand every batch `producer` holds for its linger to its sender now.
+
+    The linger (5 ms) lets records sent without waiting share produce requests; a send
+    the agent *awaits* (a batch's changelog before its outputs) would sit out that
+    linger with the agent idle: ≈ 25 % of the wall time of a 50k-event run.
+    PRIVATE API (aiokafka 0.14): what `MessageAccumulator.flush_for_commit` does for
+    transactions (close the open batches, wake the sender), without waiting;
+    tests/worker/test_transport.py fails if aiokafka changes it.
+    """
+    accumulator = producer._message_accumulator  # noqa: SLF001
+    for batches in accumulator._batches.values():  # noqa: SLF001
+        for batch in batches:
+            batch._builder.close()  # noqa: SLF001
+    waiter = accumulator._waiter_future  # noqa: SLF001
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 async def seek_to_committed_or_beginning(consumer: AIOKafkaConsumer, keep: Container[str] = ()) -> dict:

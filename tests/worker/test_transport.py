@@ -5,6 +5,7 @@ past the dropped records (the stall of `hub worker --until-idle` it caused)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.worker.transport import seek_to_committed_or_beginning
+from hub.worker.transport import expedite, seek_to_committed_or_beginning
 
 pytestmark = pytest.mark.kafka
 
@@ -67,3 +68,38 @@ async def test_partitions_of_kept_topics_are_left_where_they_are(read_all):
     consumer, tp = read_all
     await seek_to_committed_or_beginning(consumer, keep={tp.topic})
     assert await consumer.position(tp) == 5
+
+
+@pytest.fixture
+async def lingering(kafka_broker):
+    """A producer that holds its batches a minute (its linger) and one sent record."""
+    topic = f"linger.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 2, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker, linger_ms=60_000, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    futures = [await producer.send(topic, b"%d" % i, partition=i % 2) for i in range(4)]
+    yield producer, futures
+    await producer.stop()
+
+
+async def test_without_expedite_a_record_waits_out_the_linger(lingering):
+    _, futures = lingering
+    done, _ = await asyncio.wait(futures, timeout=2)
+    assert not done  # the premise: an awaited send would idle for the linger
+
+
+async def test_expedite_sends_lingering_batches_at_once(lingering):
+    producer, futures = lingering
+    expedite(producer)
+    offsets = [m.offset for m in await asyncio.wait_for(asyncio.gather(*futures), timeout=20)]
+    assert sorted(offsets) == [0, 0, 1, 1]
+    # later sends linger again, and a second call sends them too
+    more = await producer.send(futures and (await futures[0]).topic, b"late", partition=0)
+    done, _ = await asyncio.wait([more], timeout=2)
+    assert not done
+    expedite(producer)
+    assert (await asyncio.wait_for(more, timeout=20)).offset == 2
