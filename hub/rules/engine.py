@@ -70,7 +70,7 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from heapq import heappop, heappush
@@ -277,14 +277,27 @@ class Sim:
         return case
 
     def open_checked(
-        self, case_type: str, opened_on: date, uai: str | None, ctx: SolutionContext, evidence: list[int]
+        self,
+        case_type: str,
+        opened_on: date,
+        uai: str | None,
+        ctx: SolutionContext,
+        evidence: list[int],
+        prevents: Callable[[Timeline, int, SolutionContext], bool] | None = None,
     ) -> Case | None:
-        """Open unless the person has a solution at `opened_on` (see "Late solutions")."""
+        """Open unless the person has a solution at `opened_on` (see "Late solutions").
+
+        `prevents` narrows which solutions mean "no case" (the rupture's "another
+        contract … in force"); with any other solution the case opens already resolved.
+        """
         tl = self.tl
-        sol = solution_at(tl, tl.upto(opened_on), ctx)
+        hi = tl.upto(opened_on)
+        sol = solution_at(tl, hi, ctx)
         if sol is None:
             return self.new_case(case_type, opened_on, uai, True, ctx, evidence)
-        if make_case_id(self.key, case_type, opened_on) not in tl.action_case_ids:
+        if (prevents is None or prevents(tl, hi, ctx)) and make_case_id(
+            self.key, case_type, opened_on
+        ) not in tl.action_case_ids:
             return None
         case = self.new_case(case_type, opened_on, uai, True, ctx, evidence)
         if case is not None:

@@ -9,16 +9,15 @@ Rule as implemented:
 
 - **Trigger**: `CONTRAT_ROMPU` of contract C on date D, unless the cause is
   `OBTENTION_DIPLOME`. While a rupture case is open, a further rupture joins its evidence.
-- **Opening date** O = max(D, 16th birthday). No case if by O the person has a solution
-  of the rupture's kind: "another contract signed on or after D is in force" — a
-  contract other than C, signed on or after D, not broken off and not ended by a
-  `SORTIE_CFA` — and likewise the other forms of §4 (school, Mission locale
-  accompaniment, a Mission locale situation dated from D). Choice: §5 says the case is
-  "resolved as soon as the person has a solution", so a young person who already has
-  one at O would get a case born resolved, which no one has anything to do with; the
-  contract clause is the typical instance of the general rule. Contracts signed before
-  D never count as a *new* contract (a contract that ended normally sends no event and
-  would otherwise look in force for ever).
+- **Opening date** O = max(D, 16th birthday). No case if by O "another contract signed
+  on or after D is in force" (rules.md §5, word for word) — a contract other than C,
+  signed on or after D, not broken off and not ended by a `SORTIE_CFA`. That is the
+  only solution that prevents the case: the six months of L6222-18-2 are for finding a
+  new employer. A young person who has another solution of §4 at O (school, a Mission
+  locale accompaniment, a Mission locale situation dated from D) gets the case, and it
+  is "resolved as soon as the person has a solution": opened and resolved on O, outcome
+  that solution. Contracts signed before D never count as a *new* contract (a contract
+  that ended normally sends no event and would otherwise look in force for ever).
 - **Age**: no case under 16 at O (the opening waits for the 16th birthday). No upper
   limit: L6222-18-2 protects every apprentice, and apprenticeship runs to 29 (and beyond
   for disabled apprentices); the rules' 25-year limit is the exit rule's, so it applies
@@ -57,7 +56,7 @@ from hub.types.cases import CLOS, RESOLU, RUPTURE
 from hub.types.events import CONTRAT_SIGNE
 
 from . import exit_rule
-from .situation import SolutionContext
+from .situation import SolutionContext, contract_in_force
 from .timeline import END, START
 
 OBTENTION_DIPLOME = "OBTENTION_DIPLOME"
@@ -124,7 +123,7 @@ def _open(sim, p: PendingRupture) -> None:
     if opening >= p.day + sim.rupture_close:
         exit_rule.handover(sim, opening, [p.k], ctx, p.uai)
         return
-    case = sim.open_checked(RUPTURE, opening, p.uai, ctx, [p.k])
+    case = sim.open_checked(RUPTURE, opening, p.uai, ctx, [p.k], prevents=contract_in_force)
     if case is None:
         return
     case.periode_essai = p.periode_essai

@@ -79,6 +79,39 @@ def solution_at(tl: Timeline, hi: int, ctx: SolutionContext) -> tuple[str, int] 
 
     `hi` is `tl.upto(T)`: the events dated up to T.
     """
+    enrolled, contracts, accompanied, situation = _holding(tl, hi, ctx)
+    best = -1
+    outcome = None
+    for k in enrolled.values():
+        if k > best:
+            best, outcome = k, RETOUR_SCOLAIRE
+    for k, _ in contracts.values():
+        if k > best:
+            best, outcome = k, APPRENTISSAGE
+    for k in accompanied.values():
+        if k > best:
+            best, outcome = k, ACCOMPAGNEMENT_ML
+    if situation > best and tl.dates[situation] >= ctx.trigger_date:
+        value = tl.events[situation].get("situation")
+        if value in _SITUATIONS_SOLUTION:
+            best, outcome = situation, value
+    if outcome is None:
+        return None
+    return outcome, best
+
+
+def contract_in_force(tl: Timeline, hi: int, ctx: SolutionContext) -> bool:
+    """Whether the events `tl[:hi]` show a contract in force that `ctx` counts (for a
+    rupture: another contract, signed on or after the rupture)."""
+    return bool(_holding(tl, hi, ctx)[1])
+
+
+def _holding(
+    tl: Timeline, hi: int, ctx: SolutionContext
+) -> tuple[dict[str, int], dict[str, tuple[int, str | None]], dict[str, int], int]:
+    """What holds after the events `tl[:hi]`: enrolments by UAI, contracts in force by
+    number (as `ctx` counts them), accompaniments by Mission locale (each → the index
+    of the event that began it), and the index of the latest ML SITUATION (-1: none)."""
     events = tl.events
     types = tl.types
     enrolled: dict[str, int] = {}
@@ -119,22 +152,4 @@ def solution_at(tl: Timeline, hi: int, ctx: SolutionContext) -> tuple[str, int] 
                 accompanied[ev.get("code_ml")] = k
             elif what == "SORTIE_ACCOMPAGNEMENT":
                 accompanied.pop(ev.get("code_ml"), None)
-
-    best = -1
-    outcome = None
-    for k in enrolled.values():
-        if k > best:
-            best, outcome = k, RETOUR_SCOLAIRE
-    for k, _ in contracts.values():
-        if k > best:
-            best, outcome = k, APPRENTISSAGE
-    for k in accompanied.values():
-        if k > best:
-            best, outcome = k, ACCOMPAGNEMENT_ML
-    if situation > best and tl.dates[situation] >= ctx.trigger_date:
-        value = events[situation].get("situation")
-        if value in _SITUATIONS_SOLUTION:
-            best, outcome = situation, value
-    if outcome is None:
-        return None
-    return outcome, best
+    return enrolled, contracts, accompanied, situation

@@ -205,8 +205,18 @@ def test_counsellor_solution_resolves_a_rupture():
     assert (case["status"], case["outcome"]) == ("RESOLU", "FORMATION")
 
 
-def test_ml_accompaniment_at_the_rupture_means_no_case():
-    assert cases([ml(d("2025-12-01"), "ENTREE_ACCOMPAGNEMENT"), rompu(D)], d("2026-03-01")) == []
+def test_only_a_new_contract_prevents_the_case_another_solution_resolves_it_at_once():
+    # rules.md §5: "No case if by then another contract signed on or after D is in
+    # force"; any other solution resolves the case "as soon as" it holds: at opening.
+    case = one([ml(d("2025-12-01"), "ENTREE_ACCOMPAGNEMENT"), rompu(D)], d("2026-03-01"))
+    assert (case["type"], case["status"], case["outcome"]) == ("RUPTURE", "RESOLU", "ACCOMPAGNEMENT_ML")
+    assert (case["opened_on"], case["closed_on"]) == (D, D)
+    case = one([inscrit(d("2025-09-02")), rompu(D)], d("2026-03-01"))
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "RETOUR_SCOLAIRE", D)
+    # A contract signed before D, still in force, is no *new* contract: no solution at all.
+    case = one([signe(d("2025-06-01"), numero="C0"), signe(d("2025-09-01"), numero="C1"), rompu(D, numero="C1")],
+               d("2026-03-01"))
+    assert case["status"] == "OUVERT"
 
 
 def test_move_to_another_departement_transfers_the_rupture():

@@ -203,6 +203,9 @@ class Scenarios:
             p.ev["signe"] = inp.signe(p, f"L{p.nom}", CFA_86, d(new))
         p = self.person("R15", born(d(-5), 16))
         p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-20), d(-100))
+        p = self.adult("RACC")  # accompanied by the Mission locale when the contract breaks
+        p.ev["acc"] = inp.ml(p, "ENTREE_ACCOMPAGNEMENT", d(-60), dispositif="CEJ")
+        p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-30), d(-200))
 
         # §5 prevention: absences at the LP of Montmorillon (CTI-E-86-03), in the months
         # before T1's month (M = the last full one).
@@ -632,6 +635,13 @@ def test_a_new_contract_resolves_the_rupture_and_one_signed_that_day_means_no_ca
     check(world, 1, [new], [rupture(new, d(-30), status="RESOLU", outcome="APPRENTISSAGE", closed=d(-10),
                                     evidence=(new.ev["rompu"], new.ev["signe"]))])
     check(world, 1, [p["RSAMEDAY"]], [])
+
+
+def test_only_a_new_contract_prevents_a_rupture_case_another_solution_resolves_it_at_once(world):
+    p, d = world.p, world.d
+    acc = p["RACC"]
+    check(world, 1, [acc], [rupture(acc, d(-30), status="RESOLU", outcome="ACCOMPAGNEMENT_ML", closed=d(-30),
+                                    evidence=(acc.ev["acc"], acc.ev["rompu"]))])
 
 
 def test_a_rupture_before_16_opens_on_the_16th_birthday(world):
