@@ -35,8 +35,7 @@ async def publish_directory(data: DirectoryData, settings: Settings | None = Non
     current = await read_table(DIRECTORY, settings)
     entries = to_entries(data)
     new_keys = {key for key, _ in entries}
-    producer = client.producer(settings)
-    await producer.start()
+    producer = await client.started(client.producer(settings))
     written = unchanged = 0
     try:
         for key, value in entries:

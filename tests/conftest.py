@@ -56,6 +56,18 @@ def hub_env(kafka_broker, tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def fresh_hub_env(tmp_path_factory, tmp_path, monkeypatch):
+    """Like hub_env, on a broker of its own that nothing touched yet: no topic, no
+    `hub topics apply` (costs a broker start, ≈ 5 s)."""
+    with own_broker(tmp_path_factory, "fresh-kafka", "512m") as bootstrap:
+        monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP", bootstrap)
+        monkeypatch.setenv("HUB_HOME", str(tmp_path / "home"))
+        get_settings.cache_clear()
+        yield dict(os.environ)
+        get_settings.cache_clear()
+
+
 def run_hub(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real `hub` command line in a subprocess."""
     exe = shutil.which("hub", path=str(Path(sys.executable).parent)) or "hub"

@@ -2,7 +2,8 @@
 
 `uai;ine;nom;prenom;date_naissance;mois;demi_journees_non_justifiees;demi_journees_justifiees`
 
-- the event is dated the last day of `mois`; default as-of: the latest such date;
+- the event is dated the last day of `mois`; default as-of: the latest such date (a row
+  rejected for another field counts when its `mois` is valid);
 - event id: (uai, person key, mois, both counts). A corrected count for the same month
   is a new fact (new id): the engine keeps the latest received for a month. The same
   line again (even in a renamed file) is the same id;
@@ -48,7 +49,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     non_justifiees = f.count("demi_journees_non_justifiees")
     justifiees = f.count("demi_journees_justifiees")
     if not f.ok:
-        return f.rejected()
+        return f.rejected(last_day_of_month(*mois) if mois else None)
     assert uai and nom and prenom and naissance and mois and non_justifiees is not None and justifiees is not None
     year, month = mois
     mois_text = f"{year:04d}-{month:02d}"

@@ -13,7 +13,8 @@
   fact's identity, so a corrected attribute does not make a second rupture.
   SORTIE_CFA: (uai_cfa, evenement, date_evenement, person key) — leaving a CFA is about
   the person, the contract number being optional;
-- default as-of: the latest `date_evenement`;
+- default as-of: the latest `date_evenement` (a row rejected for another field counts
+  when its date is valid);
 - columns `ine`, `commune_residence`, `rqth` and `cause_rupture` may be absent.
 """
 
@@ -93,7 +94,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     if evenement == CONTRAT_ROMPU:
         cause = f.enum("cause_rupture", CAUSES_RUPTURE, optional=True)
     if not f.ok:
-        return f.rejected()
+        return f.rejected(date_evenement)
     assert evenement and uai_cfa and nom and prenom and naissance and date_evenement and rqth is not None
     who = person(ine, nom, prenom, naissance, commune)
     day = date_evenement.isoformat()

@@ -10,8 +10,11 @@
 - one physical line is one record. Double-quoted fields are understood within a line
   (`"Dupont; fils"`), but a quoted field spanning lines is not: spreadsheet exports of
   these files never have one, and it means a stray quote costs its own line only;
-- a line whose number of fields differs from the header's is rejected `BAD_VALUE`
-  (trailing extra fields that are all empty are tolerated: spreadsheets add them);
+- a line with fewer fields than the header reads its missing trailing fields as empty
+  (exports leave off the `;` of empty last columns: `…;01/09/2025` for an empty
+  `cause_rupture`); the source's checks then judge them (MISSING_FIELD when required);
+- a line with more fields than the header is rejected `BAD_VALUE` (trailing extra fields
+  that are all empty are tolerated: spreadsheets add them);
 - blank lines and lines whose fields are all empty are skipped: not records, not counted;
 - missing required columns, an empty file, a duplicated column, an unreadable file →
   InputError (one line), raised by `open()` before any record is read.
@@ -185,8 +188,9 @@ class CsvFile:
             if fields is None:
                 fields = text.split(SEPARATOR)
             if len(fields) != width:
-                extra_empty = len(fields) > width and not any(f.strip() for f in fields[width:])
-                if not extra_empty:
+                if len(fields) < width:  # trailing fields left off: empty
+                    fields += [""] * (width - len(fields))
+                elif any(f.strip() for f in fields[width:]):
                     yield RawRecord(
                         name,
                         f"line {line_no}",

@@ -200,8 +200,10 @@ class Fields:
     def ok(self) -> bool:
         return not self.errors
 
-    def rejected(self) -> Rejected:
-        return Rejected(tuple(self.errors))
+    def rejected(self, event_date: date | None = None) -> Rejected:
+        """Every error found; `event_date`, when it could be read, still counts for the
+        file's default as-of (see Rejected)."""
+        return Rejected(tuple(self.errors), event_date)
 
 
 _KEYS: dict[tuple, str] = {}  # (nom, prenom, date_naissance, secret) → person key, bounded

@@ -40,12 +40,13 @@ import os
 import pickle
 import struct
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from itertools import islice
 from typing import Any
 
 from connectors.core.types import (
+    REPLAY_AS_OF,
     Accepted,
     Batch,
     Connector,
@@ -96,13 +97,22 @@ def wanted(batch: Batch) -> bool:
     return _cpus() >= 2 and batch.bytes_total >= MIN_BYTES  # one CPU: nothing to share
 
 
-def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Context) -> dict[str, Any]:
-    """The dead letter of a rejected record (see runner)."""
+def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Context,
+                       extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The dead letter of a rejected record (see runner). Its `row` is the record keyed
+    by column when it is a flat map of strings, plus what `hub dlq replay` needs to
+    validate it as this run did: the run's `--as-of` (REPLAY_AS_OF) and `extra`, the
+    batch's `replay_fields` (which may give a record's own as-of). None when empty."""
     row = item.row
     if row is None or not all(isinstance(v, str) for v in row.values()):
-        dlq_row = None
+        dlq_row = {}
     else:
         dlq_row = {str(k): v for k, v in row.items()}
+        dlq_row.pop(REPLAY_AS_OF, None)  # only this run says what it checked against
+    if ctx.as_of is not None:
+        dlq_row[REPLAY_AS_OF] = ctx.as_of.isoformat()
+    if extra:
+        dlq_row.update(extra)
     return {
         "source": source,
         "file": item.file,
@@ -110,7 +120,7 @@ def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Con
         "reason": verdict.reason,
         "detail": verdict.detail,
         "raw": item.raw,
-        "row": dlq_row,
+        "row": dlq_row or None,
         "received_at": ctx.clock().isoformat(),
     }
 
@@ -124,6 +134,7 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
     from connectors.core.runner import screen
 
     map_record = batch.map
+    replay_fields = batch.replay_fields
 
     def entry(item: RawRecord) -> tuple:
         outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
@@ -135,6 +146,8 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
                 newest = max(e["event_date"] for e in events) if len(events) > 1 else events[0]["event_date"]
         else:
             verdict = outcome
+            if verdict.__class__ is Rejected:
+                newest = verdict.event_date  # rejected for another field: still dated
         vcls = verdict.__class__
         if vcls is Accepted:
             if prepare is None:
@@ -144,7 +157,7 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
             return ACCEPTED, verdict.warnings, newest, messages
         if vcls is Filtered:
             return FILTERED, verdict.warnings, newest
-        return REJECTED, dead_letter_record(source, item, verdict, ctx)
+        return REJECTED, dead_letter_record(source, item, verdict, ctx, replay_fields(item)), newest
 
     return entry
 
@@ -219,7 +232,7 @@ async def run_records(
     load_seen: Callable[[], Any] | None = None,
 ) -> date | None:
     """The record loop of `run_ingest` with worker processes; returns the latest event
-    date of the records that passed validation (the default as-of). `load_seen()`, when
+    date in the file (the default as-of: see runner). `load_seen()`, when
     given, is awaited once the workers are started (it reads Kafka while they work)."""
     topic, dlq, source = connector.topic, connector.dlq_topic, connector.source
     prepare = getattr(sink, "prepare", None)
@@ -332,8 +345,11 @@ async def run_records(
                     result.filtered += 1
                     result.warnings += warnings
                 else:
+                    _, letter, newest = entry
+                    if newest is not None and (latest is None or newest > latest):
+                        latest = newest
                     result.rejected += 1
-                    await sink.dead_letter(dlq, entry[1])
+                    await sink.dead_letter(dlq, letter)
             if progress is not None:
                 progress(done, batch.bytes_total)
         return latest

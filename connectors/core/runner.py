@@ -19,8 +19,13 @@ worker processes (connectors.core.parallel), this process keeping the seen-ids c
 the publication and the counts, in the same order: same results.
 After the last record the sink is flushed, then the watermark published with the as-of:
 `--as-of` when given, else the source's default (SIECLE: earliest DATE_EXPORT; other
-sources: the latest event date of the records that passed validation). A file with no
-valid record and no `--as-of` has no as-of: no watermark.
+sources: the latest event date in the file — of the records accepted or filtered, and of
+those rejected for another reason than their date, whose date is valid:
+`Rejected.event_date`). A file with no valid date and no `--as-of` has no as-of: no
+watermark.
+
+A dead letter carries the as-of its record was checked against, and what else replaying
+it needs (`Batch.replay_fields`): see connectors.core.types.REPLAY_AS_OF.
 """
 
 from __future__ import annotations
@@ -253,6 +258,10 @@ async def run_ingest(
                             latest = newest
                 else:
                     verdict = outcome
+                    if verdict.__class__ is Rejected:
+                        when = verdict.event_date  # rejected for another field: still dated
+                        if when is not None and (latest is None or when > latest):
+                            latest = when
                 vcls = verdict.__class__
                 if vcls is Accepted:
                     new = await publish(verdict.events) if verdict.events else 0
@@ -266,7 +275,8 @@ async def run_ingest(
                     result.warnings += verdict.warnings
                 else:
                     result.rejected += 1
-                    await sink.dead_letter(dlq, parallel.dead_letter_record(connector.source, item, verdict, ctx))
+                    await sink.dead_letter(dlq, parallel.dead_letter_record(connector.source, item, verdict, ctx,
+                                                                            batch.replay_fields(item)))
                 if settle is not None:
                     settle(item, verdict)
             elif cls is Derived:

@@ -28,6 +28,14 @@ from hub.types.directory import Directory
 FUTURE_DATE = "FUTURE_DATE"
 BAD_JSON = "BAD_JSON"
 
+# A dead letter's `row` (a map of strings) also carries what validating the record again
+# (`hub dlq replay`) needs besides its own fields: the as-of it was checked against for
+# FUTURE_DATE, under this key (ISO date; no column, element or JSON key of a source is
+# named so), and for SIECLE the UAJ of its file (`uaj`, as a pupil posted alone gives it).
+# A dead letter without it (older versions, or a run with no as-of to check against) is
+# replayed without FUTURE_DATE check, as before.
+REPLAY_AS_OF = "@as_of"
+
 Event = dict[str, Any]
 # progress(done, total): bytes of input processed so far and in all (a pass over an XML
 # file counts its size once for the well-formedness pass and once for the publish pass).
@@ -106,9 +114,14 @@ class Mapped:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A refused record: every problem found, the first one is the dead letter's reason."""
+    """A refused record: every problem found, the first one is the dead letter's reason.
+
+    `event_date`: the record's event date when it could be read although the record is
+    refused for something else — it still counts for the default as-of (inputs.md: "the
+    latest date in the file"), which a bad date cannot."""
 
     rejections: tuple[Rejection, ...]
+    event_date: date | None = None
 
     @property
     def reason(self) -> str:
@@ -274,7 +287,8 @@ class Sink(Protocol):
 
     async def dead_letter(self, topic: str, record: dict[str, Any]) -> None:
         """Queue one rejected record on `topic` ("<source topic>.dlq"). `record` is
-        {source, file, position, reason, detail, raw, row, received_at} — see runner."""
+        {source, file, position, reason, detail, raw, row, received_at} — see
+        connectors.core.parallel.dead_letter_record."""
 
     async def watermark(self, source: str, as_of: date) -> None:
         """Publish the source's watermark; the implementation never moves it back."""
@@ -329,7 +343,9 @@ class Batch(ABC):
     def items(self) -> AsyncIterator[Item]: ...
 
     @abstractmethod
-    def map(self, record: RawRecord) -> Mapped | Rejected: ...
+    def map(self, record: RawRecord) -> Mapped | Filtered | Rejected:
+        """Validate and map one record (Filtered: known without screening, e.g. a SIECLE
+        pupil unchanged since they were filtered)."""
 
     def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None] | None:
         """The records as a plain iterator when they are independent of each other —
@@ -339,6 +355,12 @@ class Batch(ABC):
         as None, unparsed. Such a batch also has `reopen()`: the same batch reading
         through its own file handles."""
         return None
+
+    def replay_fields(self, record: RawRecord) -> dict[str, str]:
+        """What validating `record` again needs besides its own fields, added to its dead
+        letter's row (see REPLAY_AS_OF): SIECLE gives its file's UAJ and as-of. Asked for
+        rejected records only, right after `map`."""
+        return {}
 
     def settle(self, record: RawRecord, verdict: Verdict) -> None:  # noqa: B027 - optional hook
         """The record's final verdict (stateful connectors update their state here)."""

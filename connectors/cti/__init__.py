@@ -12,7 +12,8 @@
 - event id: (cti, reference) — `reference` is unique per CTI, the idempotence key:
   the same report posted twice, or re-sent in another file, is the same fact;
 - source_ref: the report's reference;
-- default as-of: the latest `date` (CTI reports do not hold the hub's clock).
+- default as-of: the latest `date`, a report rejected for another field included (CTI
+  reports do not hold the hub's clock).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
         naissance = f.date("jeune.date_naissance")
         commune = f.commune("jeune.commune_residence", optional=True)
     if not f.ok:
-        return f.rejected()
+        return f.rejected(day)
     assert cti and uai and kind and day and reference and nom and prenom and naissance
     event = make_event(
         ctx,

@@ -8,7 +8,8 @@
   are kept (validated) whenever given, whatever the event;
 - event id: (code_ml, identifiant_milo, evenement, date_evenement, dispositif,
   situation) — the person's identity in I-MILO is (code_ml, identifiant_milo);
-- default as-of: the latest `date_evenement`;
+- default as-of: the latest `date_evenement` (a row rejected for another field counts
+  when its date is valid);
 - columns `ine` and `commune_residence` may be absent from the header (always optional).
 """
 
@@ -76,7 +77,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     if evenement == "SITUATION" and not f.text("situation"):
         f.missing("situation", "obligatoire pour SITUATION")
     if not f.ok:
-        return f.rejected()
+        return f.rejected(date_evenement)
     assert code_ml and milo and nom and prenom and naissance and evenement and date_evenement
     eid = event_id(
         SOURCE, code_ml, milo, evenement, date_evenement.isoformat(), dispositif or "", situation or ""

@@ -23,7 +23,9 @@ Batch (a file, or every `*.xml` of a directory, one batch):
      and the pupil is present again (an extension of inputs.md: otherwise a return to
      school would never be seen). Never for an export of the base's own as-of (a
      re-ingest) nor for an older one;
-   - anything else → no event (`unchanged`): an exited pupil stays exited;
+   - anything else → no event (`unchanged`): an exited pupil stays exited. A pupil
+     whose every fact (enrolment, exit) is dated before they turned 15 was filtered when
+     first seen, never published: `filtered` again, not `unchanged`;
    - after the last pupil, every pupil present in the base and absent from this export
      → ELEVE_SORTI at this file's as-of, reason "99" (a `Derived` item: counted in
      `events`, not in `read`), and the pupil is exited; exited pupils of the base absent
@@ -84,14 +86,16 @@ from typing import Any
 from hub.errors import InputError
 from hub.validation import BAD_VALUE, check_uai
 
-from connectors.core.fields import Fields
+from connectors.core.fields import Fields, age_at
 from connectors.core.types import (
+    REPLAY_AS_OF,
     Batch,
     Commit,
     Connector,
     Context,
     Derived,
     Event,
+    Filtered,
     Item,
     Mapped,
     Progress,
@@ -256,7 +260,7 @@ class RectoratBatch(Batch):
         if events:
             yield events
 
-    def map(self, record: RawRecord) -> Mapped | Rejected:
+    def map(self, record: RawRecord) -> Mapped | Filtered | Rejected:
         run = self._run
         assert run is not None and record.row is not None
         uaj = run.info.uaj
@@ -273,9 +277,35 @@ class RectoratBatch(Batch):
         prev = run.base.pupils.get(pupil.eleve_id) if run.base is not None else None
         events, state = self._derive(run, pupil, prev, record.ref)
         run.pending = (pupil.eleve_id, state)
-        # A stale export's disappearance exits are dated at the (newer) base's as-of.
-        limit = run.base.as_of if run.stale and run.base is not None else run.as_of
-        return Mapped(events, warnings=pupil.warnings, as_of=limit)
+        if not events and self._never_published(pupil, prev):
+            return Filtered(pupil.warnings)
+        return Mapped(events, warnings=pupil.warnings, as_of=self._limit(run))
+
+    @staticmethod
+    def _limit(run: _FileRun) -> date:
+        """The FUTURE_DATE bound of a file's pupils: its as-of; a stale export's
+        disappearance exits are dated at the (newer) base's as-of."""
+        return run.base.as_of if run.stale and run.base is not None else run.as_of
+
+    def _never_published(self, p: Pupil, prev: PupilState | None) -> bool:
+        """An unchanged pupil (no new event) whose every known fact — enrolment at
+        DATE_ENTREE, exit at DATE_SORTIE or the exit already derived — is dated before
+        they turned `min_age`: filtered when first seen, never published, so `filtered`
+        again rather than `unchanged` ("already published before", inputs.md)."""
+        last = p.date_entree  # age only grows: the latest fact decides
+        if p.date_sortie is not None and p.date_sortie > last:
+            last = p.date_sortie
+        if prev is not None and prev.exited and prev.exited_on is not None and prev.exited_on > last:
+            last = prev.exited_on
+        return age_at(p.date_naissance, last) < self.ctx.min_age
+
+    def replay_fields(self, record: RawRecord) -> dict[str, str]:
+        """A pupil's UAJ is its file's (PARAMETRES), and so is its as-of: the dead letter
+        carries both, so that `hub dlq replay` validates the pupil as this run did."""
+        run = self._run
+        if run is None:
+            return {}
+        return {"uaj": run.info.uaj, REPLAY_AS_OF: self._limit(run).isoformat()}
 
     def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None,
                 ref: str) -> tuple[list[Event], PupilState | None]:

@@ -32,10 +32,9 @@ import click
 from hub.directory import load_directory
 from hub.directory_feed import publish_directory
 from hub.errors import HubError, InputError
-from hub.kafka import client
 from hub.kafka.client import remember_embedded
 from hub.kafka.embedded import REPO_ROOT, EmbeddedKafka
-from hub.kafka.topics import CASES, apply_topics, declared_topics, observatory_topic
+from hub.kafka.topics import CASES, ensure_topics, observatory_topic
 from hub.settings import get_settings
 from hub.types.cases import HORS_TERRITOIRE, STATUSES
 
@@ -56,18 +55,9 @@ def _ensure_broker() -> str:
 
 
 async def _prepare(directory_file: Path):
-    from hub.cli.topics import publish_schemas
-
     settings = get_settings()
     data = load_directory(directory_file)
-    admin = client.admin(settings)
-    await admin.start()
-    try:
-        observatories = [o.code for o in data.observatoires]
-        await apply_topics(admin, declared_topics(settings, observatories), settings.replication_factor)
-    finally:
-        await admin.close()
-    await publish_schemas(settings)
+    await ensure_topics(settings, [o.code for o in data.observatoires], align=True)
     await publish_directory(data, settings)
     return data
 

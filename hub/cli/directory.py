@@ -9,8 +9,7 @@ import click
 from hub.cli.common import run_async
 from hub.directory import load_directory
 from hub.directory_feed import publish_directory
-from hub.kafka import client
-from hub.kafka.topics import apply_topics, declared_topics
+from hub.kafka.topics import ensure_topics
 from hub.settings import get_settings
 
 
@@ -26,14 +25,9 @@ async def load(file: Path) -> None:
     """Validate FILE (YAML) and publish it as the new directory, replacing the old one."""
     data = load_directory(file)  # DirectoryError names every bad entry, exit 2
     settings = get_settings()
-    # Each observatory has its own case topic: create those of the new directory.
-    admin = client.admin(settings)
-    await admin.start()
-    try:
-        observatories = [o.code for o in data.observatoires]
-        await apply_topics(admin, declared_topics(settings, observatories), settings.replication_factor)
-    finally:
-        await admin.close()
+    # Each observatory has its own case topic: create those of the new directory (and
+    # the hub's topics and schemas on a broker nobody prepared).
+    await ensure_topics(settings, [o.code for o in data.observatoires], align=True)
     result = await publish_directory(data, settings)
     click.echo(
         f"annuaire publié : {len(data.observatoires)} observatoires, {len(data.missions_locales)} missions locales, "

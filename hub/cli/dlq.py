@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import click
 from aiokafka import TopicPartition
 
 from connectors import SOURCES, Accepted, Filtered, check_record, get_connector, make_context
+from connectors.core.types import REPLAY_AS_OF
 from hub.avro.codec import CodecError, get_codec
 from hub.cli.common import run_async
 from hub.directory_feed import read_directory
@@ -16,6 +19,7 @@ from hub.kafka import client
 from hub.kafka.compacted import read_until_end
 from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
+from hub.kafka.topics import ensure_topics
 from hub.settings import get_settings
 
 
@@ -56,9 +60,11 @@ async def replay(source: str) -> None:
     """Validate SOURCE's rejected records again (e.g. after a directory fix) and publish
     those that now pass. Each dead letter is replayed once: the position is kept in the
     consumer group `hub-dlq-replay.<source>`; a record still invalid goes back to the
-    dead-letter topic with its current reason."""
+    dead-letter topic with its current reason. A record is checked against the as-of of
+    the ingest it came from (FUTURE_DATE stays FUTURE_DATE)."""
     settings = get_settings()
     connector = get_connector(source)
+    await ensure_topics(settings)  # the schemas of what is published, on hub.schemas.v1
     directory = await read_directory(settings) if connector.needs_directory else None
     ctx = make_context(connector, directory=directory, settings=settings)
     seen = KafkaSeenEvents(settings)
@@ -102,18 +108,15 @@ async def _replay_one(value, connector, ctx, codec, sink, seen, counts) -> None:
         counts["unreadable"] += 1
         return
     counts["replayed"] += 1
-    row = letter.get("row")
-    if row is None and connector.source == "cti":
-        try:
-            row = json.loads(letter["raw"])
-        except ValueError:
-            row = None
+    row, as_of = replay_input(letter, connector.source)
     if not isinstance(row, dict):
         # Nothing to validate again (a line that could not even be split): back to the DLQ.
         counts["rejected"] += 1
         await sink.dead_letter(connector.dlq_topic, {**letter, "received_at": datetime.now(UTC)})
         return
     ref = f"{letter['file']}:{letter['position'].removeprefix('line ')}"
+    if as_of is not None:
+        ctx = dataclasses.replace(ctx, as_of=as_of)
     verdict = check_record(connector, row, ctx, ref=ref)
     if isinstance(verdict, Accepted):
         new = 0
@@ -129,3 +132,26 @@ async def _replay_one(value, connector, ctx, codec, sink, seen, counts) -> None:
         counts["rejected"] += 1
         await sink.dead_letter(connector.dlq_topic, {
             **letter, "reason": verdict.reason, "detail": verdict.detail, "received_at": datetime.now(UTC)})
+
+
+def replay_input(letter: dict[str, Any], source: str) -> tuple[dict[str, Any] | None, date | None]:
+    """The record a dead letter asks to validate again, and the as-of its ingest checked
+    it against (connectors.core.types.REPLAY_AS_OF, kept in the row with what else the
+    record needs, e.g. a SIECLE pupil's UAJ). A letter from an older version has none:
+    no FUTURE_DATE check, as then. A CTI report, not a flat map, is read from `raw`."""
+    row = letter.get("row")
+    as_of = None
+    if isinstance(row, dict):
+        row = dict(row)
+        text = row.pop(REPLAY_AS_OF, None)
+        try:
+            as_of = date.fromisoformat(text) if text else None
+        except ValueError:
+            as_of = None
+        row = row or None  # only the as-of: the record itself could not be split
+    if row is None and source == "cti":
+        try:
+            row = json.loads(letter["raw"])
+        except ValueError:
+            row = None
+    return row, as_of

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,12 +12,14 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from connectors import SOURCES, get_connector, run_ingest
-from connectors.core.types import IngestResult
+from connectors.core.types import Connector, IngestResult
 from hub.cli.common import run_async
 from hub.directory_feed import read_directory
+from hub.errors import InputError
 from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
 from hub.kafka.snapshots import KafkaSnapshotStore
+from hub.kafka.topics import ensure_topics
 from hub.settings import get_settings
 from hub.validation import FieldError, parse_date
 
@@ -30,9 +33,25 @@ def _as_of(_ctx, _param, value: str | None) -> date | None:
         raise click.BadParameter(f"date invalide ({exc.detail}); JJ/MM/AAAA ou AAAA-MM-JJ attendu") from None
 
 
+def check_path(connector: Connector, path: Path) -> None:
+    """Refuse a path that cannot be read (InputError, exit 2) before any Kafka connection,
+    so the user learns about a typo even when the broker is down."""
+    if not path.exists():
+        raise InputError(f"{path}: fichier introuvable")
+    is_dir = path.is_dir()
+    if is_dir and not connector.accepts_directory_path:
+        raise InputError(f"{path}: un fichier est attendu, pas un dossier")
+    if not os.access(path, os.R_OK | os.X_OK if is_dir else os.R_OK):
+        raise InputError(f"{path}: lecture impossible (permission refusée)")
+
+
 async def ingest_path(source: str, path: Path, as_of: date | None, progress=None) -> IngestResult:
     settings = get_settings()
     connector = get_connector(source)
+    check_path(connector, path)
+    # The source's topics, its DLQ and hub.schemas.v1 exist even when nobody ran
+    # `hub topics apply` on this broker.
+    await ensure_topics(settings)
     directory = await read_directory(settings) if connector.needs_directory else None
     snapshots = KafkaSnapshotStore(settings) if connector.needs_snapshots else None
     seen = KafkaSeenEvents(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -53,10 +54,20 @@ def cli() -> None:
     """
     settings = get_settings()
     configure(settings.log_level, settings.log_format)
+    if settings.log_level.upper() != "DEBUG":
+        # aiokafka logs an unreachable broker or a missing topic as ERROR lines, each
+        # retry again; the command says it once, in its own one-line error (the worker's
+        # and the server's own logs say what they retry). HUB_LOG_LEVEL=DEBUG shows them.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 for command in COMMANDS + _optional_commands():
     cli.add_command(command)
+
+
+def one_line(message: object) -> str:
+    """A message on one line: its line breaks (and the spaces around them) become one space."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,17 +76,25 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("hub: interrompu", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # a group called alone prints its help, as click does
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # click's message, without its Usage/Try block: one line, exit 2.
+        where = exc.ctx.command_path if exc.ctx else "hub"
+        click.echo(f"{where}: error: {one_line(exc.format_message())}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"hub: error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except KafkaConnectionError as exc:
-        click.echo(f"hub: error: Kafka injoignable ({exc}); lancez `hub kafka start` ou réglez HUB_KAFKA_BOOTSTRAP", err=True)
+        click.echo(f"hub: error: Kafka injoignable ({one_line(exc)}); lancez `hub kafka start` ou réglez HUB_KAFKA_BOOTSTRAP", err=True)
         sys.exit(1)
     except KafkaError as exc:
-        click.echo(f"hub: error: Kafka: {exc}", err=True)
+        click.echo(f"hub: error: Kafka: {one_line(exc)}", err=True)
         sys.exit(1)
     except HubError as exc:
-        click.echo(f"hub: error: {exc}", err=True)
+        click.echo(f"hub: error: {one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import click
 
-from hub.avro.registry import schema_records
 from hub.cli.common import run_async
 from hub.kafka import client
 from hub.directory_feed import read_directory
-from hub.kafka.topics import SCHEMAS, apply_topics, declared_topics, describe_topics
+from hub.kafka.topics import SCHEMAS, declared_topics, describe_topics, ensure_topics
 from hub.settings import get_settings
 
 
@@ -16,21 +15,6 @@ async def _observatories() -> list[str]:
     """Observatory codes of the directory published on Kafka (none before a load)."""
     index = await read_directory()
     return list(index.observatoires) if index else []
-
-
-async def publish_schemas(settings) -> int:
-    """Every schema version on `hub.schemas.v1`, so another institution can resolve a
-    fingerprint from Kafka itself (idempotent: compacted, same bytes)."""
-    records = schema_records()
-    producer = client.producer(settings)
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send(SCHEMAS, value, key=key.encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-    return len(records)
 
 
 @click.group()
@@ -41,19 +25,14 @@ def topics() -> None:
 @topics.command()
 @run_async
 async def apply() -> None:
-    """Create or update every declared topic (idempotent)."""
+    """Create or update every declared topic (idempotent), and publish on hub.schemas.v1
+    the schemas it lacks."""
     settings = get_settings()
-    specs = declared_topics(settings, await _observatories())
-    admin = client.admin(settings)
-    await admin.start()
-    try:
-        report = await apply_topics(admin, specs, settings.replication_factor)
-    finally:
-        await admin.close()
-    published = await publish_schemas(settings)
+    report = await ensure_topics(settings, await _observatories(), align=True)
     click.echo(
         f"topics : {len(report.created)} créés, {len(report.altered)} mis à jour, "
-        f"{len(report.repartitioned)} repartitionnés, {len(report.unchanged)} inchangés; {published} schémas publiés sur {SCHEMAS}"
+        f"{len(report.repartitioned)} repartitionnés, {len(report.unchanged)} inchangés; "
+        f"{report.schemas} schémas publiés sur {SCHEMAS}"
     )
 
 

@@ -298,11 +298,15 @@ class _Gen:
     def __init__(self, rng: random.Random, directory_path: Path) -> None:
         self.rng = rng
         data = load_directory(directory_path)
-        obs_dep = {o.code: o.departements[0] for o in data.observatoires}
+        # A directory may leave an observatory without départements (inputs.md §6 allows
+        # it): its Missions locales then have no territory to generate people in.
+        obs_dep = {o.code: o.departements[0] for o in data.observatoires if o.departements}
         self.mls: dict[str, list[tuple[str, list[str]]]] = {d: [] for d in DEPARTEMENTS}
         self.ml_of_commune: dict[str, str] = {}
         for ml in data.missions_locales:
-            dep = obs_dep[ml.observatoire]
+            dep = obs_dep.get(ml.observatoire)
+            if dep is None:
+                continue
             self.mls.setdefault(dep, []).append((ml.code, list(ml.communes)))
             for c in ml.communes:
                 self.ml_of_commune[c] = ml.code

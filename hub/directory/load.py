@@ -48,16 +48,19 @@ def _yaml_reason(e: yaml.YAMLError) -> str:
 
 
 def parse_directory(doc: object, source: str = "annuaire") -> DirectoryData:
-    """Check a parsed directory document (mapping of the four sections)."""
+    """Check a parsed directory document (mapping of the four sections).
+
+    A missing or empty section is an empty list. An unknown section is refused: now that
+    none is required, a misspelt `etablissement:` would otherwise silently publish a
+    directory without establishments.
+    """
     if not isinstance(doc, dict):
         raise DirectoryError(f"{source}: un document avec les sections {', '.join(SECTIONS)} est attendu")
     problems = [f"section {key} inconnue" for key in doc if key not in SECTIONS]
     raw: dict[str, list] = {}
     for section in SECTIONS:
         items = doc.get(section)
-        if items is None:
-            problems.append(f"section {section} manquante ou vide (écrire [] si elle est vide)")
-        elif not isinstance(items, list):
+        if items is not None and not isinstance(items, list):
             problems.append(f"section {section}: liste attendue")
         raw[section] = items if isinstance(items, list) else []
 
@@ -72,13 +75,7 @@ def parse_directory(doc: object, source: str = "annuaire") -> DirectoryData:
             try:
                 valid[section].append(model.model_validate(item))
             except ValidationError as e:
-                errors = e.errors()
-                # A list whose only item is bad is also "too short": say it once.
-                item_faults = {err["loc"][0] for err in errors if len(err["loc"]) > 1}
-                bad[(section, i)] = [
-                    _message(err) for err in errors
-                    if not (err["type"] == "too_short" and err["loc"][0] in item_faults)
-                ]
+                bad[(section, i)] = [_message(err) for err in e.errors()]
 
     for (section, i), messages in _reference_problems(raw):
         bad.setdefault((section, i), []).extend(messages)
@@ -110,10 +107,6 @@ def _message(err: dict) -> str:
         return f"{field} vide" if error.code == MISSING_FIELD else error.detail
     if err["type"] == "missing":
         return f"champ {field} manquant"
-    if err["type"] == "extra_forbidden":
-        return f"champ {field} inconnu"
-    if err["type"] == "too_short":
-        return f"{field}: liste vide"
     return f"{field}: {err['msg']}"
 
 
@@ -173,14 +166,10 @@ def _reference_problems(raw: dict[str, list]):
                 msgs.append(f"commune {commune} déjà couverte par {covered[commune]}")
         problems.append((("missions_locales", i), msgs))
 
-    cti_types = {_raw(c, "code"): _raw(c, "type").upper() for c in raw["ctis"]}
+    # A CTI of either type is accepted on any establishment: routing uses a CTI only for
+    # the role its type serves (a CFA's CTI ETAT counts as none for RUPTURE, routing.py).
     for i, item in enumerate(raw["etablissements"]):
         cti = _raw(item, "cti")
-        if not cti:
-            continue
-        if cti not in known["ctis"]:
+        if cti and cti not in known["ctis"]:
             problems.append((("etablissements", i), [f"CTI {cti} inconnue"]))
-        elif _raw(item, "type").upper() == "CFA" and cti_types.get(cti) == "ETAT":
-            # CTI État work in vocational lycées; a CFA's CTI is a CTI Région (rules.md §6).
-            problems.append((("etablissements", i), [f"CTI {cti} de type ETAT pour un CFA (REGION attendu)"]))
     return [(where, msgs) for where, msgs in problems if msgs]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from hub.validation import (
     BAD_VALUE,
@@ -52,48 +52,62 @@ def _optional_code(value: object) -> object:
     return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
 
+def _optional_text(value: object) -> object:
+    """A name is for people to read, not to route: absent or null is empty."""
+    value = scalar_text(value)
+    return "" if value is None else value.strip() if isinstance(value, str) else value
+
+
+def _optional_list(value: object) -> object:
+    # `communes:` written with nothing after it reads as null: no commune yet.
+    return () if value is None else value
+
+
 _Text = BeforeValidator(scalar_text)
 Code = Annotated[str, _Text, AfterValidator(require)]
-Nom = Annotated[str, AfterValidator(require)]
+Nom = Annotated[str, BeforeValidator(_optional_text)]
 Uai = Annotated[str, _Text, AfterValidator(check_uai)]
 Commune = Annotated[str, _Text, AfterValidator(check_commune)]
 Departement = Annotated[str, _Text, AfterValidator(check_departement)]
 
 
 class _Entry(BaseModel):
-    # extra="forbid": a misspelt key ("commune:" for "communes:") must not pass silently.
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # extra="ignore": a key the hub does not use is left aside, as an unknown CSV column
+    # is (inputs.md §6 refuses a file for its references and codes only).
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class ObservatoireEntry(_Entry):
     code: Code
-    nom: Nom
-    departements: tuple[Departement, ...] = Field(min_length=1)
+    nom: Nom = ""
+    departements: Annotated[tuple[Departement, ...], BeforeValidator(_optional_list)] = ()
 
 
 class MissionLocaleEntry(_Entry):
     code: Code
-    nom: Nom
+    nom: Nom = ""
     observatoire: Code
-    communes: tuple[Commune, ...] = Field(min_length=1)
+    communes: Annotated[tuple[Commune, ...], BeforeValidator(_optional_list)] = ()
 
 
 class CtiEntry(_Entry):
     code: Code
     type: Annotated[str, _enum("type", CTI_TYPES)]
-    nom: Nom
+    nom: Nom = ""
 
 
 class EtablissementEntry(_Entry):
     uai: Uai
-    nom: Nom
+    nom: Nom = ""
     type: Annotated[str, _enum("type", ETABLISSEMENT_TYPES)]
     commune: Commune
     cti: Annotated[Code | None, BeforeValidator(_optional_code)] = None
 
 
-class DirectoryData(_Entry):
+class DirectoryData(BaseModel):
     """A whole directory whose entries and cross-references have been checked."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     observatoires: tuple[ObservatoireEntry, ...] = ()
     missions_locales: tuple[MissionLocaleEntry, ...] = ()

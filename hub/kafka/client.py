@@ -40,7 +40,7 @@ def bootstrap_servers(settings: Settings | None = None) -> str:
 def producer(settings: Settings | None = None, **overrides) -> AIOKafkaProducer:
     """Idempotent, acks=all: a retried send never duplicates a record (faust #606 aside)."""
     options = dict(
-        bootstrap_servers=bootstrap_servers(settings),
+        bootstrap_servers=overrides.pop("bootstrap_servers", None) or bootstrap_servers(settings),
         enable_idempotence=True,
         acks="all",
         linger_ms=5,
@@ -64,6 +64,20 @@ def consumer(*topics: str, settings: Settings | None = None, **overrides) -> AIO
 
 def admin(settings: Settings | None = None) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), request_timeout_ms=30000)
+
+
+async def started(kafka_client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAdminClient):
+    """Start a client, or close it when starting fails: an unreachable broker then
+    leaves no "Unclosed AIOKafkaProducer" warning after the command's one-line error."""
+    try:
+        await kafka_client.start()
+    except BaseException:
+        if isinstance(kafka_client, AIOKafkaAdminClient):
+            await kafka_client.close()
+        else:
+            await kafka_client.stop()
+        raise
+    return kafka_client
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

@@ -89,8 +89,7 @@ class KafkaSeenEvents:
         raw = db.get(_META)
         offsets = {(t, int(p)): o for t, p, o in json.loads(raw)["offsets"]} if raw is not None else {}
 
-        consumer = client.consumer(settings=self.settings, max_poll_records=20000)
-        await consumer.start()
+        consumer = await client.started(client.consumer(settings=self.settings, max_poll_records=20000))
         try:
             tps = [TopicPartition(t, p) for t in topics for p in await client.topic_partitions(consumer, t)]
             if not tps:

@@ -95,8 +95,7 @@ class KafkaSink:
         self.messages = 0
 
     async def start(self) -> None:
-        self._producer = client.producer(self.settings)
-        await self._producer.start()
+        self._producer = await client.started(client.producer(self.settings))
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -101,8 +101,9 @@ class KafkaSnapshotStore:
         offsets = [self._offsets[k] for k in keys]
         if offsets != sorted(offsets):  # one producer writes a version's chunks in order
             raise RuntimeError(f"snapshot of {uaj} is corrupt on {SNAPSHOTS}")
-        consumer = client.consumer(settings=self.settings, max_partition_fetch_bytes=CHUNK + 1024 * 1024)
-        await consumer.start()
+        consumer = await client.started(
+            client.consumer(settings=self.settings, max_partition_fetch_bytes=CHUNK + 1024 * 1024)
+        )
         try:
             tp = TopicPartition(SNAPSHOTS, 0)
             consumer.assign([tp])
@@ -180,8 +181,9 @@ class KafkaSnapshotStore:
         version = uuid.uuid4().hex[:12]
         digest = hashlib.sha256()
         deflate = zlib.compressobj(6)
-        producer = client.producer(self.settings, max_request_size=CHUNK + 1024 * 1024, linger_ms=0)
-        await producer.start()
+        producer = await client.started(
+            client.producer(self.settings, max_request_size=CHUNK + 1024 * 1024, linger_ms=0)
+        )
         sent: list[int] = []  # chunk numbers
         count = 0
         try:

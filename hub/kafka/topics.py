@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from hub.kafka import client
 from hub.settings import Settings, get_settings
 from hub.types.cases import HORS_TERRITOIRE
 from hub.types.events import SOURCE_TOPICS
@@ -94,10 +95,15 @@ class ApplyReport:
     altered: list[str] = field(default_factory=list)
     repartitioned: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    schemas: int = 0  # records published on hub.schemas.v1
 
 
 async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> ApplyReport:
-    """Create what is missing, align configs and grow partitions; never delete."""
+    """Create what is missing, align configs and grow partitions; never delete.
+
+    A `hub.schemas.v1` created here gets every schema at once, on the broker of `admin`,
+    whichever command created it (the worker included), so that it never stays empty.
+    """
     report = ApplyReport()
     existing = set(await admin.list_topics())
     missing = [s for s in specs if s.name not in existing]
@@ -107,6 +113,8 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
         )
         report.created = [s.name for s in missing]
         await _wait_for_leaders(admin, report.created)
+        if SCHEMAS in report.created:
+            report.schemas = await publish_schemas(bootstrap=admin._client._bootstrap_servers)  # noqa: SLF001
     present = [s for s in specs if s.name in existing]
     if not present:
         return report
@@ -126,6 +134,61 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
         if not changed:
             report.unchanged.append(spec.name)
     return report
+
+
+async def ensure_topics(settings: Settings | None = None, observatories: list[str] | tuple[str, ...] = (),
+                        *, align: bool = False) -> ApplyReport:
+    """What a command that writes needs first, on any broker, `hub topics apply` or not:
+    the declared topics (the missing ones created; with `align`, existing ones aligned as
+    `hub topics apply` does) and every schema of schemas/ on `hub.schemas.v1`."""
+    settings = settings or get_settings()
+    specs = declared_topics(settings, observatories)
+    admin = await client.started(client.admin(settings))
+    try:
+        if align:
+            report = await apply_topics(admin, specs, settings.replication_factor)
+        else:
+            existing = set(await admin.list_topics())
+            missing = [s for s in specs if s.name not in existing]
+            report = await apply_topics(admin, missing, settings.replication_factor) if missing else ApplyReport()
+            report.unchanged = [s.name for s in specs if s.name in existing]
+    finally:
+        await admin.close()
+    if SCHEMAS not in report.created:  # created: apply_topics published them all
+        report.schemas = await complete_schemas(settings)
+    return report
+
+
+async def publish_schemas(settings: Settings | None = None, only: set[str] | None = None, *,
+                          bootstrap: str | None = None) -> int:
+    """Every schema version on `hub.schemas.v1` (or those whose fingerprint is in `only`),
+    so another institution can resolve a fingerprint from Kafka itself. Idempotent:
+    compacted, key = fingerprint, same bytes every time. `bootstrap` overrides the
+    broker of `settings`."""
+    from hub.avro.registry import schema_records
+
+    records = [(k, v) for k, v in schema_records() if only is None or k in only]
+    if not records:
+        return 0
+    producer = await client.started(client.producer(settings, bootstrap_servers=bootstrap))
+    try:
+        for key, value in records:
+            await producer.send(SCHEMAS, value, key=key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return len(records)
+
+
+async def complete_schemas(settings: Settings | None = None) -> int:
+    """Publish the schemas `hub.schemas.v1` lacks (or holds in an older record), e.g.
+    after an upgrade added a version; reads the topic (a few dozen records) to know."""
+    from hub.avro.registry import schema_records
+    from hub.kafka.compacted import read_table
+
+    wanted = dict(schema_records())  # a shared fingerprint: the latest record wins
+    table = await read_table(SCHEMAS, settings)
+    return await publish_schemas(settings, {k for k, v in wanted.items() if table.get(k.encode()) != v})
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0) -> None:

@@ -20,6 +20,7 @@ from hub.accounts import AccountStore
 from hub.kafka import client
 from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
+from hub.kafka.topics import ensure_topics
 from hub.logging import get_logger
 from hub.settings import Settings
 from hub.web.ops import OpsReport, collect
@@ -75,6 +76,7 @@ class WebHub:
         while True:
             started: list = []
             try:
+                await ensure_topics(self.settings)  # posted events' schemas on hub.schemas.v1
                 await self.sink.start()
                 started.append(self.sink.stop)
                 self._admin = client.admin(self.settings)

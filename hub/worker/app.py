@@ -77,9 +77,11 @@ from hub.kafka.topics import (
     ACTIONS,
     DIRECTORY,
     EVENT_RETENTION_MS,
+    SCHEMAS,
     WATERMARKS,
     TopicSpec,
     apply_topics,
+    complete_schemas,
     declared_topics,
 )
 from hub.logging import get_logger
@@ -398,6 +400,8 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
         if missing:
             await apply_topics(admin, missing, settings.replication_factor)
             log.info("topics created", count=len(missing))
+        if SCHEMAS in existing:  # created just now, it got them all (apply_topics)
+            await complete_schemas(settings)  # e.g. a case schema version added by an upgrade
         metadata = await admin.describe_topics([PERSON_TOPICS[0]])
         n = len(metadata[0]["partitions"]) or settings.topic_partitions
         internal = internal_topic_name(settings)

@@ -17,6 +17,7 @@ from hub.avro import get_codec
 from hub.kafka import client
 from hub.kafka.compacted import read_until_end
 from hub.kafka.embedded import REPO_ROOT
+from tests.cli.test_ingest_sources import Watch
 from tests.conftest import run_hub
 from tests.connectors.helpers import siret, uai, write_csv
 from tests.connectors.siecle_files import eleve, export, write
@@ -163,6 +164,112 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
         run_hub("directory", "load", str(SAMPLE), env=env)
 
 
+async def test_siecle_reingest_counts_an_under_15_pupil_filtered(env, tmp_path):
+    """inputs.md: `unchanged` is "already published before". A pupil filtered on the first
+    ingest was never published: every re-ingest counts them `filtered` again."""
+    uaj = fresh_uaj()
+    path = write(tmp_path / f"young-{uaj}.xml", export([
+        eleve("1", nom="ALPHA"), eleve("2", nom="BRAVO"), eleve("3", nom="CADET", naiss="01/01/2012")], uaj=uaj))
+    first = ingest(env, "rectorat", path)
+    assert (first["read"], first["published"], first["filtered"]) == (3, 2, 1)
+    again = ingest(env, "rectorat", path)
+    assert again["filtered"] == 1 and again["unchanged"] == again["read"] - 1 == 2
+    assert (again["published"], again["rejected"], again["events"]) == (0, 0, 0)
+
+
+async def test_rectorat_dlq_replay_validates_as_the_ingest_did(env, tmp_path):
+    """The dead letter of a SIECLE pupil carries its file's UAJ (from PARAMETRES) and
+    as-of: a replay finds the same reason, not a missing UAJ, and a pupil dated after the
+    export stays FUTURE_DATE."""
+    uaj = fresh_uaj()
+    path = write(tmp_path / f"dlq-{uaj}.xml", export([
+        eleve("1", nom="ALPHA"), eleve("2", nom="BRAVO", prenom=""), eleve("3", nom="CHARLIE", entree="16/03/2026"),
+    ], uaj=uaj, date_export="15/03/2026"))
+    async with Watch("rectorat") as w:
+        counts = ingest(env, "rectorat", path)
+        assert (counts["published"], counts["rejected"]) == (1, 2)
+        first = {x["position"]: x for x in await w.letters() if x["file"] == path.name}
+    assert {p: x["reason"] for p, x in first.items()} == {"ELEVE[2]": "MISSING_FIELD", "ELEVE[3]": "FUTURE_DATE"}
+    assert {(x["row"]["uaj"], x["row"]["@as_of"]) for x in first.values()} == {(uaj, "2026-03-15")}
+    async with Watch("rectorat") as w:
+        replay = run_hub("dlq", "replay", "rectorat", env=env)
+        assert replay.returncode == 0, replay.stderr
+        again = {x["position"]: x for x in await w.letters() if x["file"] == path.name}
+        assert not [e for _, e in await w.events() if e["uai"] == uaj]
+    assert {p: (x["reason"], x["detail"]) for p, x in again.items()} == {
+        p: (x["reason"], x["detail"]) for p, x in first.items()}
+    assert {p: x["row"] for p, x in again.items()} == {p: x["row"] for p, x in first.items()}
+
+
+async def test_dlq_replay_checks_against_the_ingest_as_of(env, tmp_path):
+    """A dead letter is replayed against the as-of of its ingest: after a directory fix,
+    a record dated up to it is published, one dated after it is (or stays) FUTURE_DATE."""
+    n = random.randrange(10**6)
+    header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;"
+              "date_evenement;dispositif;situation")
+    rows = [
+        f"ML-86-ASOF;A{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;01/03/2026;;",  # unknown ML
+        f"ML-86-POI;B{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;20/03/2026;;",  # FUTURE_DATE
+        f"ML-86-ASOF;C{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;20/03/2026;;",  # unknown ML, and after
+    ]
+    path = write_csv(tmp_path / f"ml-asof-{n}.csv", header, rows)
+    async with Watch("mission-locale") as w:
+        counts = ingest(env, "mission-locale", path, "--as-of", "2026-03-15")
+        assert (counts["rejected"], counts["as_of"]) == (3, "2026-03-15")
+        first = {x["position"]: x for x in await w.letters() if x["file"] == path.name}
+    assert {p: x["reason"] for p, x in first.items()} == {
+        "line 2": "BAD_VALUE", "line 3": "FUTURE_DATE", "line 4": "BAD_VALUE"}
+
+    import yaml
+
+    doc = yaml.safe_load(SAMPLE.read_text())
+    doc["missions_locales"].append({"code": "ML-86-ASOF", "nom": "Mission locale de test",
+                                    "observatoire": "OBS-86", "communes": ["86998"]})
+    fixed = tmp_path / "annuaire.yaml"
+    fixed.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    try:
+        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+        async with Watch("mission-locale") as w:
+            replay = run_hub("dlq", "replay", "mission-locale", env=env)
+            assert replay.returncode == 0, replay.stderr
+            published = [e["identifiant_milo"] for _, e in await w.events() if e["identifiant_milo"].endswith(str(n))]
+            again = {x["position"]: x for x in await w.letters() if x["file"] == path.name}
+        assert published == [f"A{n}"]
+        assert {p: x["reason"] for p, x in again.items()} == {"line 3": "FUTURE_DATE", "line 4": "FUTURE_DATE"}
+        assert again["line 3"]["detail"] == first["line 3"]["detail"]
+    finally:
+        run_hub("directory", "load", str(SAMPLE), env=env)
+
+
+async def test_default_as_of_counts_rejected_rows(env, tmp_path):
+    """inputs.md: the default as-of is the latest date in the file. A record rejected for
+    another reason than its date still has one: every record rejected, the file still
+    publishes its watermark at that date (CTI: not a clock source, so other tests' clock
+    is left alone)."""
+    from hub.kafka.watermarks import read_watermarks
+
+    n = random.randrange(10**6)
+    lp = uai("0860012")
+    jeune = {"nom": f"R{n}", "prenom": "Zoé", "date_naissance": "2008-05-05"}
+    lines = [
+        {"cti": "CTI-INCONNU", "uai": lp, "type": "REPERAGE", "date": "2030-06-15", "reference": f"a-{n}", "jeune": jeune},
+        {"cti": "CTI-E-86-01", "uai": "0860012A", "type": "REPERAGE", "date": "2030-06-10", "reference": f"b-{n}",
+         "jeune": jeune},
+        {"cti": "CTI-E-86-01", "uai": lp, "type": "REPERAGE", "date": "2030-06-31", "reference": f"c-{n}", "jeune": jeune},
+    ]
+    path = tmp_path / f"cti-{n}.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    counts = ingest(env, "cti", path)
+    assert (counts["rejected"], counts["as_of"]) == (3, "2030-06-15")
+    assert (await read_watermarks())["cti"].isoformat() == "2030-06-15"
+    # and a CFA file whose latest-dated row has a bad SIRET
+    cfa = uai("0861234")
+    rows = [f"DECA-{n}-1;{cfa};{siret('7328293200007')};;MARTIN;Léa;01/03/2008;86194;N;CONTRAT_SIGNE;01/09/2025;01/09/2025;",
+            f"DECA-{n}-2;{cfa};12345678901234;;MARTIN;Léa;01/03/2008;86194;N;CONTRAT_SIGNE;03/09/2025;01/09/2025;"]
+    counts = ingest(env, "cfa", write_csv(tmp_path / f"cfa-{n}.csv", CFA_HEADER, rows))
+    assert (counts["published"], counts["rejected"], counts["as_of"]) == (1, 1, "2025-09-03")
+
+
 async def test_watermark_only_moves_forward(env, tmp_path):
     from hub.kafka.watermarks import read_watermarks
 
@@ -194,3 +301,26 @@ async def test_reingesting_an_older_export_is_harmless(env, tmp_path):
     after = sorted((e["event_type"], e["eleve_id"], e["event_date"].isoformat())
                    for e in await events_of("rectorat.eleves.v1", lambda e: e["uai"] == uaj))
     assert after == before
+
+
+async def test_ingest_on_a_broker_nobody_prepared(fresh_hub_env, tmp_path):
+    """No `hub topics apply`, no directory: the ingest creates what it needs."""
+    from hub.kafka.compacted import read_table
+    from hub.kafka.topics import SCHEMAS, declared_topics
+
+    rows = [f"DECA-1;{uai('0861234')};{siret('7328293200007')};;MARTIN;Léa;01/03/2008;86194;N;"
+            "CONTRAT_SIGNE;01/09/2025;01/09/2025;"]
+    result = run_hub("ingest", "cfa", str(write_csv(tmp_path / "cfa.csv", CFA_HEADER, rows)), "--json",
+                     env=fresh_hub_env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["published"] == 1
+    admin = client.admin()
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    assert {s.name for s in declared_topics()} <= existing
+    assert {v.fingerprint_hex.encode() for v in get_codec()} <= set(await read_table(SCHEMAS))
+    assert len(await events_of("cfa.contrats.v1", lambda e: True)) == 1

@@ -274,23 +274,25 @@ async def test_absenteisme_every_reason_filter_warning_and_reingest(env, tmp_pat
         f"{lp};;H{t};Zoé;05/05/2008;2026-01;-2;0",  # BAD_VALUE: negative count
         f"{lp};;;Zoé;05/05/2008;2026-01;4;0",  # MISSING_FIELD: nom
         f"{lp};;J{t};Zoé;05/05/2008;2026-03;4;0",  # FUTURE_DATE: 2026-03-31 > as-of
-        f"{lp};;K{t};Zoé;05/05/2008;2026-01;4",  # line 12: wrong field count → BAD_VALUE
+        f"{lp};;K{t};Zoé;05/05/2008;2026-01;4;0;9",  # line 12: more fields than the header → BAD_VALUE
+        f"{lp};;L{t};Zoé;05/05/2008;2026-01;4",  # line 13: last field left off (empty) → MISSING_FIELD
     ]
     path = write_csv(tmp_path / f"abs-{t}.csv", ABS_HEADER, rows)
     async with Watch("absenteisme") as w:
         counts = await ingest("absenteisme", path, as_of=date(2026, 2, 28))
-        assert counts_of(counts) == (11, 3, 0, 1, 7, 1, 3)
+        assert counts_of(counts) == (12, 3, 0, 1, 8, 1, 3)
         assert counts["as_of"] == "2026-02-28"
         check_letters(await w.letters(), path, {
             "line 6": "BAD_UAI", "line 7": "BAD_DATE", "line 8": "BAD_VALUE", "line 9": "BAD_VALUE",
-            "line 10": "MISSING_FIELD", "line 11": "FUTURE_DATE", "line 12": "BAD_VALUE"}, numbered(rows))
+            "line 10": "MISSING_FIELD", "line 11": "FUTURE_DATE", "line 12": "BAD_VALUE",
+            "line 13": "MISSING_FIELD"}, numbered(rows))
         events = [e for _, e in await w.events()]
         assert sorted(e["person"]["nom"] for e in events) == [f"A{t}", f"B{t}", f"C{t}"]
         assert [e["person"]["ine"] for e in events if e["person"]["nom"] == f"C{t}"] == [None]
     async with Watch("absenteisme") as w2:
         again = await ingest("absenteisme", path, as_of=date(2026, 2, 28))
-        assert counts_of(again) == (11, 0, 3, 1, 7, 1, 0)
-        assert await w2.events() == [] and len(await w2.letters()) == 7
+        assert counts_of(again) == (12, 0, 3, 1, 8, 1, 0)
+        assert await w2.events() == [] and len(await w2.letters()) == 8
 
 
 async def test_mission_locale_every_reason_filter_warning_and_reingest(env, tmp_path):
@@ -428,9 +430,9 @@ async def test_rectorat_every_reason_filter_warning_and_reingest(env, tmp_path):
         assert sorted((e["event_type"], e["eleve_id"]) for e in events) == [
             ("ELEVE_INSCRIT", "1"), ("ELEVE_INSCRIT", "2"), ("ELEVE_INSCRIT", "3"), ("ELEVE_SORTI", "2")]
     # Again: the valid and the filtered pupils are in the snapshot now, so nothing changes
-    # for them (a filtered pupil known to the snapshot gives no event: unchanged).
+    # for them; the filtered pupil, never published, is still `filtered` (not `unchanged`).
     again = await ingest("rectorat", path, as_of=date(2026, 3, 15))
-    assert counts_of(again) == (10, 0, 4, 0, 6, 1, 0)
+    assert counts_of(again) == (10, 0, 3, 1, 6, 1, 0)
 
 
 # --------------------------------------------------------------------------- encodings
@@ -585,9 +587,11 @@ async def test_siecle_xxe_refused_without_reading_the_file(env, tmp_path, form):
 async def test_malformed_lines_in_a_100k_file_cost_exactly_those_lines(env, tmp_path):
     t, lp = tag(), fresh_uai()
     n = 100_000
-    bad = {2: f"{lp};;BAD{t}0;Zoé;05/05/2008;2026-01;4;0;extra",  # first data line: 9 fields
-           50_001: f'{lp};;"BAD{t}1;Zoé;05/05/2008;2026-01;4;0',  # a stray quote swallows the separators
-           n + 1: f"{lp};;BAD{t}2;Zoé;05/05/2008"}  # last line: 5 fields
+    bad = {2: f"{lp};;BAD{t}0;Zoé;05/05/2008;2026-01;4;0;extra",  # first data line: 9 fields → BAD_VALUE
+           # a stray quote swallows the separators: 3 fields, the others empty → MISSING_FIELD
+           50_001: f'{lp};;"BAD{t}1;Zoé;05/05/2008;2026-01;4;0',
+           n + 1: f"{lp};;BAD{t}2;Zoé;05/05/2008"}  # last line: 5 fields, the others empty → MISSING_FIELD
+    reasons = {2: "BAD_VALUE", 50_001: "MISSING_FIELD", n + 1: "MISSING_FIELD"}
     path = tmp_path / f"big-{t}.csv"
     with path.open("w", encoding="utf-8") as f:
         f.write(ABS_HEADER + "\n")
@@ -600,6 +604,6 @@ async def test_malformed_lines_in_a_100k_file_cost_exactly_those_lines(env, tmp_
         assert counts_of(counts) == (n, n - 3, 0, 0, 3, 0, n - 3)
         letters = await w.letters()
         assert [(x["position"], x["reason"], x["raw"]) for x in sorted(letters, key=lambda x: int(x["position"][5:]))] \
-            == [(f"line {k}", "BAD_VALUE", v) for k, v in sorted(bad.items())]
+            == [(f"line {k}", reasons[k], v) for k, v in sorted(bad.items())]
         after = await offsets(w.topic)
         assert sum(after.values()) - sum(w.events_before.values()) == n - 3

@@ -69,7 +69,8 @@ async def test_corrected_count_is_a_new_fact(tmp_path, harness):
         (row(j="2.5"), "BAD_VALUE"),
         (row(nj=""), "MISSING_FIELD"),
         (row(j="abc"), "BAD_VALUE"),
-        ("1;2;3", "BAD_VALUE"),  # wrong number of fields
+        (row() + ";9", "BAD_VALUE"),  # more fields than the header
+        (row().rsplit(";", 1)[0], "MISSING_FIELD"),  # last field left off: read as empty
     ],
 )
 async def test_rejections(tmp_path, harness, line, reason):
@@ -117,3 +118,12 @@ async def test_ine_column_optional(tmp_path, harness):
     header = HEADER.replace("ine;", "")
     r = await harness.run("absenteisme", write_csv(tmp_path / "n.csv", header, [row().replace(";123456789AB", "")]))
     assert r.published == 1 and harness.events[0]["person"]["ine"] is None
+
+
+async def test_default_as_of_counts_rejected_months(tmp_path, harness):
+    """inputs.md: the default as-of is the last day of the latest `mois` in the file, a
+    row rejected for a count still having a valid month; a bad `mois` cannot count."""
+    p = write_csv(tmp_path / "d.csv", HEADER, [row(mois="2026-01"), row(mois="2026-03", nj="-1"), row(mois="2026-13")])
+    r = await harness.run("absenteisme", p)
+    assert (r.published, r.rejected, r.as_of) == (1, 2, date(2026, 3, 31))
+    assert harness.sink.watermark_calls == [("absenteisme", date(2026, 3, 31))]

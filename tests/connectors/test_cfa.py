@@ -91,3 +91,42 @@ async def test_future_date_and_rerun(tmp_path, harness):
     assert (r.published, r.rejected) == (1, 1) and harness.reasons() == ["FUTURE_DATE"]
     r = await harness.run("cfa", p)  # default as-of: the latest date_evenement
     assert (r.published, r.unchanged, r.rejected, r.as_of) == (1, 1, 0, date(2026, 2, 1))
+
+
+async def test_trailing_empty_fields_may_be_left_off(tmp_path, harness):
+    """A row ending `…;01/09/2025;01/09/2025` (no `;` for an empty cause_rupture) has 12
+    fields against 13 columns: the missing trailing fields read as empty."""
+    rows = [
+        row(num="DECA-101").removesuffix(";"),  # 12 fields: cause_rupture left off
+        row(num="DECA-102", ev="CONTRAT_ROMPU", d="10/01/2026").removesuffix(";"),
+        # 11 fields: date_debut_contrat and cause_rupture left off, the former required here
+        row(num="DECA-103", ev="CONTRAT_ROMPU", d="10/01/2026").rsplit(";", 2)[0],
+        row(num="DECA-104") + ";x",  # 14 fields: more than the header, rejected as before
+    ]
+    r = await harness.run("cfa", write_csv(tmp_path / "t.csv", HEADER, rows))
+    assert (r.read, r.published, r.rejected) == (4, 2, 2)
+    assert [(d["position"], d["reason"]) for d in harness.dlq] == [("line 4", "MISSING_FIELD"), ("line 5", "BAD_VALUE")]
+    assert "date_debut_contrat" in harness.dlq[0]["detail"] and harness.dlq[1]["row"] is None
+    signe, rompu = harness.events
+    assert signe["numero_contrat"] == "DECA-101" and rompu["cause_rupture"] is None
+
+
+async def test_default_as_of_counts_rejected_rows(tmp_path, harness):
+    """inputs.md: the default as-of is the latest date_evenement in the file — a row
+    rejected for another reason than its date still has one; a bad date cannot count."""
+    rows = [
+        row(num="DECA-201", d="01/09/2025"),
+        row(num="DECA-202", d="15/02/2026", siret="73282932000075"),  # BAD_SIRET, the latest date
+        row(num="DECA-203", d="31/02/2026"),  # BAD_DATE: no date to count
+    ]
+    r = await harness.run("cfa", write_csv(tmp_path / "d.csv", HEADER, rows))
+    assert (r.published, r.rejected, r.as_of) == (1, 2, date(2026, 2, 15))
+    assert harness.sink.watermark_calls == [("cfa", date(2026, 2, 15))]
+    # every row rejected, their dates valid: the watermark is still published at the latest
+    rows = [row(num="DECA-204", d="01/03/2026", uai="0861234A"), row(num="DECA-205", d="02/03/2026", rqth="X")]
+    r = await harness.run("cfa", write_csv(tmp_path / "all.csv", HEADER, rows))
+    assert (r.published, r.rejected, r.as_of) == (0, 2, date(2026, 3, 2))
+    assert harness.sink.watermark_calls[-1] == ("cfa", date(2026, 3, 2))
+    # with --as-of nothing changes
+    r = await harness.run("cfa", write_csv(tmp_path / "all.csv", HEADER, rows), as_of=date(2026, 3, 31))
+    assert r.as_of == date(2026, 3, 31)

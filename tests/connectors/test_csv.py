@@ -95,20 +95,36 @@ def test_unreadable_and_directory(tmp_path):
         read(tmp_path)
 
 
-def test_wrong_field_count_rejected_line_only(tmp_path):
+def test_too_many_fields_rejected_line_only(tmp_path):
     p = tmp_path / "n.csv"
-    p.write_text('a;b;c\n1;2;3\n1;2\n1;2;3;4\n"x;y";2;3\n1;2;3;;\n\n;;\n"bad;2;3\n7;8;9\n', encoding="utf-8")
+    p.write_text('a;b;c\n1;2;3\n1;2;3;4\n"x;y";2;3\n1;2;3;;\n\n;;\n"bad;2;3\n7;8;9\n"q;";2;3;4\n',
+                 encoding="utf-8")
     recs, _ = read(p)
     ok = [r.row for r in recs if r.error is None]
-    bad = [(r.position, r.error.reason) for r in recs if r.error is not None]
+    bad = [(r.position, r.error.reason, r.row) for r in recs if r.error is not None]
     assert ok == [
         {"a": "1", "b": "2", "c": "3"},
         {"a": "x;y", "b": "2", "c": "3"},
         {"a": "1", "b": "2", "c": "3"},  # trailing empty fields tolerated
+        {"a": "bad;2;3", "b": "", "c": ""},  # a stray quote swallows the line: one field, the others empty
         {"a": "7", "b": "8", "c": "9"},
     ]
-    # blank line and all-empty line skipped; a stray quote costs its own line only
-    assert bad == [("line 3", "BAD_VALUE"), ("line 4", "BAD_VALUE"), ("line 9", "BAD_VALUE")]
+    # blank line and all-empty line skipped; more fields than the header: that line only
+    assert bad == [("line 3", "BAD_VALUE", None), ("line 10", "BAD_VALUE", None)]
+
+
+def test_missing_trailing_fields_read_as_empty(tmp_path):
+    """A line that leaves off its trailing empty fields (no final `;`) is not malformed:
+    the fields it lacks read as empty, for the source's required-field checks to judge."""
+    p = tmp_path / "t.csv"
+    p.write_text("c;a;b\n3;1;2\n3;1\n3\n", encoding="utf-8")
+    recs, _ = read(p)
+    assert [(r.position, r.error, r.row) for r in recs] == [
+        ("line 2", None, {"a": "1", "b": "2", "c": "3"}),
+        ("line 3", None, {"a": "1", "b": "", "c": "3"}),
+        ("line 4", None, {"a": "", "b": "", "c": "3"}),
+    ]
+    assert recs[1].raw == "3;1"  # the dead letter keeps the line as read
 
 
 def test_split_line():

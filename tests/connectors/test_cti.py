@@ -91,3 +91,13 @@ def test_check_record_for_http():
     assert isinstance(late, Rejected) and late.reason == "FUTURE_DATE"
     young = check_record(conn, report(jeune={"nom": "A", "prenom": "B", "date_naissance": "2012-01-01"}), ctx)
     assert isinstance(young, Filtered)
+
+
+async def test_default_as_of_counts_rejected_reports(tmp_path, harness):
+    """The default as-of is the latest `date`, rejected reports included when their date
+    is valid; a report that is not JSON, or whose date is bad, cannot count."""
+    p = write(tmp_path / "d.jsonl", [report(), report(reference="r2", cti="CTI-INCONNU", date="2026-02-20"),
+                                     report(reference="r3", date="2026-02-30"), '{"date": "2026-03-30"'])
+    r = await harness.run("cti", p)
+    assert (r.published, r.rejected, r.as_of) == (1, 3, date(2026, 2, 20))
+    assert harness.sink.watermark_calls == [("cti", date(2026, 2, 20))]

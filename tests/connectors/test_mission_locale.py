@@ -88,3 +88,12 @@ def test_validate_single_record_lists_every_reason():
         {"code_ml": ML, "identifiant_milo": "7", "nom": "X", "prenom": "Y", "date_naissance": "2008-01-01",
          "evenement": "PREMIER_ACCUEIL", "date_evenement": "2026-01-02"}, ctx, ref="api:test")
     assert isinstance(ok, Mapped) and ok.events[0]["source_ref"] == "api:test"
+
+
+async def test_default_as_of_counts_rejected_rows(tmp_path, harness):
+    """The default as-of is the latest date_evenement, rejected rows included (an unknown
+    code_ml does not make the date less valid); an unparseable date cannot count."""
+    rows = [row(d="03/02/2026"), row(code="ML-XX-INCONNUE", milo="M2", d="20/02/2026"), row(milo="M3", d="2026-02-30")]
+    r = await harness.run("mission-locale", write_csv(tmp_path / "d.csv", HEADER, rows))
+    assert (r.published, r.rejected, r.as_of) == (1, 2, date(2026, 2, 20))
+    assert harness.sink.watermark_calls == [("mission-locale", date(2026, 2, 20))]

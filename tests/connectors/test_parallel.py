@@ -107,6 +107,23 @@ async def test_worker_with_future_dates_and_cti(tmp_path, monkeypatch):
     assert forked == plain and plain[0]["rejected"] > 1000  # FUTURE_DATE and BAD_JSON
 
 
+@pytest.mark.parametrize("source", ["cfa", "mission-locale"])
+async def test_default_as_of_counts_rejected_rows_either_way(tmp_path, monkeypatch, source):
+    """The default as-of (the latest event date) counts rejected rows with a valid date,
+    whichever process maps them: the same as-of and watermark in both modes."""
+    header, rows = _rows(source, 3_000)
+    if source == "cfa":  # a bad SIRET on the latest-dated row
+        head = rows[2_500].replace(SIRET, "12345678901234").rsplit(";", 4)[0]
+        rows[2_500] = head + ";CONTRAT_SIGNE;30/06/2026;01/09/2025;"
+    else:  # an unknown Mission locale
+        rows[2_500] = "ML-INCONNUE;M9;;NOM;Noé;01/01/2008;86194;PREMIER_ACCUEIL;30/06/2026;;"
+    path = write_csv(tmp_path / f"{source}.csv", header, rows)
+    plain = await _run(source, path, monkeypatch, "0")
+    forked = await _run(source, path, monkeypatch, "1")
+    assert forked == plain and plain[0]["as_of"] == "2026-06-30"
+    assert any(dl["raw"] == rows[2_500] for _, dl in plain[2])
+
+
 async def test_worker_failure_is_raised_and_nothing_hangs(tmp_path, monkeypatch):
     header, rows = _rows("cfa", 3_000)
     path = write_csv(tmp_path / "cfa.csv", header, rows)

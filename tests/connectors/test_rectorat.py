@@ -225,6 +225,52 @@ async def test_under_15_filter_uses_event_date(tmp_path, harness):
     assert r.filtered == 1 and state(harness, UAI_B) == {"2": True}
 
 
+async def test_under_15_pupil_stays_filtered_on_reingest(tmp_path, harness):
+    """inputs.md: `unchanged` is "already published before". A pupil filtered when first
+    seen was never published: every re-ingest counts them `filtered` again, as the CSV
+    sources do. One published since (an exit at 15) makes the record `unchanged`."""
+    p = write(tmp_path / "lp.xml", export([
+        eleve("1"),
+        eleve("2", nom="JEUNE", naiss="01/01/2012"),  # 13 on 02/09/2025
+        eleve("3", nom="PARTI", naiss="01/01/2012", sortie="10/01/2026"),  # enrolled and left at 14
+        eleve("4", nom="QUINZE", naiss="01/01/2011", sortie="01/02/2026"),  # enrolled at 14, left at 15
+    ]))
+    first = await harness.run("rectorat", p)
+    assert counts(first) == {"read": 4, "published": 2, "unchanged": 0, "filtered": 2, "rejected": 0, "warnings": 0, "events": 2}
+    for _ in range(2):
+        again = await harness.run("rectorat", p)
+        assert counts(again) == {"read": 4, "published": 0, "unchanged": 2, "filtered": 2, "rejected": 0, "warnings": 0, "events": 0}
+    assert state(harness) == {"1": False, "2": False, "3": True, "4": True}
+    # a newer export: the young pupil still listed is still filtered
+    r = await harness.run("rectorat", write(tmp_path / "lp2.xml", export([
+        eleve("1"), eleve("2", nom="JEUNE", naiss="01/01/2012")], date_export="15/04/2026")))
+    assert (r.read, r.unchanged, r.filtered, r.events) == (2, 1, 1, 0)
+
+
+async def test_dead_letter_carries_what_a_replay_validates(tmp_path, harness):
+    """The UAJ comes from PARAMETRES, not from the ELEVE: the dead letter's row carries it,
+    and the as-of the pupil was checked against, so that `hub dlq replay` validates the
+    record as the ingest did (connectors.core.types.REPLAY_AS_OF)."""
+    from connectors import check_record, get_connector, make_context
+    from connectors.core.types import REPLAY_AS_OF, Accepted, Rejected
+    from tests.connectors.helpers import SETTINGS
+
+    p = write(tmp_path / "r.xml", export([eleve("1", prenom=""), eleve("2", entree="16/03/2026")]))
+    await harness.run("rectorat", p)
+    missing, future = harness.dlq
+    assert (missing["reason"], future["reason"]) == ("MISSING_FIELD", "FUTURE_DATE")
+    for dl in (missing, future):
+        assert dl["row"]["uaj"] == UAI_LP and dl["row"][REPLAY_AS_OF] == "2026-03-15"
+    conn = get_connector("rectorat")
+    ctx = make_context(conn, settings=SETTINGS, as_of=date.fromisoformat(future["row"][REPLAY_AS_OF]))
+    again = check_record(conn, {k: v for k, v in missing["row"].items() if k != REPLAY_AS_OF}, ctx)
+    assert isinstance(again, Rejected) and again.reason == "MISSING_FIELD" and again.detail == missing["detail"]
+    fixed = check_record(conn, {**missing["row"], "prenom": "Léa"}, ctx)
+    assert isinstance(fixed, Accepted) and fixed.events[0][1]["uai"] == UAI_LP
+    again = check_record(conn, future["row"], ctx)
+    assert isinstance(again, Rejected) and (again.reason, again.detail) == ("FUTURE_DATE", future["detail"])
+
+
 async def test_directory_batch(tmp_path, harness):
     d = tmp_path / "batch"
     write(d / "b.xml", export([eleve("1")], uaj=UAI_B, date_export="10/03/2026"))

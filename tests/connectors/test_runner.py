@@ -9,7 +9,7 @@ import pytest
 
 from connectors import SOURCES, get_connector, run_ingest
 from connectors.core.memory import MemorySeenEvents, MemorySink
-from connectors.core.types import IngestResult, SeenEvents, Sink
+from connectors.core.types import REPLAY_AS_OF, IngestResult, SeenEvents, Sink
 from hub.errors import InputError
 from tests.connectors.helpers import SIRET, UAI_CFA, write_csv
 
@@ -22,7 +22,7 @@ def line(i: int) -> str:
 
 async def test_malformed_line_in_100k_costs_exactly_that_line(tmp_path, harness):
     rows = [line(i) for i in range(100_000)]
-    rows[54_321] = rows[54_321].replace(";", ",", 3)  # a broken line in the middle
+    rows[54_321] += ";extra"  # a broken line in the middle: 14 fields
     p = write_csv(tmp_path / "big.csv", HEADER, rows)
     calls = []
     t0 = time.perf_counter()
@@ -77,6 +77,23 @@ async def test_as_of_override_and_older_file(tmp_path, harness):
     assert [d for _, d in harness.sink.watermark_calls] == [date(2026, 1, 31), date(2025, 12, 31)]
     assert harness.sink.watermarks["cfa"] == date(2026, 1, 31)  # the sink keeps the latest
     assert len(harness.events) == 2  # the older file still publishes
+
+
+async def test_dead_letters_carry_the_as_of_they_were_checked_against(tmp_path, harness):
+    """`hub dlq replay` validates a dead letter against the as-of of its ingest: the row
+    carries it (under REPLAY_AS_OF) when the run had one to check against."""
+    rows = [line(1), line(2).replace("CONTRAT_SIGNE;01/09/2025", "CONTRAT_SIGNE;01/10/2025"),
+            line(3).replace(SIRET, "12345678901234"), line(4) + ";x"]
+    p = write_csv(tmp_path / "a.csv", HEADER, rows)
+    await harness.run("cfa", p, as_of=date(2025, 9, 30))
+    assert harness.reasons() == ["FUTURE_DATE", "BAD_SIRET", "BAD_VALUE"]
+    assert [dl["row"][REPLAY_AS_OF] for dl in harness.dlq] == ["2025-09-30"] * 3
+    assert harness.dlq[0]["row"]["numero_contrat"] == "C000002" and set(harness.dlq[2]["row"]) == {REPLAY_AS_OF}
+    # the default as-of is known only at the end of the file, and no row is checked against it
+    harness.sink.dead_letters.clear()
+    await harness.run("cfa", p)
+    assert harness.reasons() == ["BAD_SIRET", "BAD_VALUE"]
+    assert REPLAY_AS_OF not in harness.dlq[0]["row"] and harness.dlq[1]["row"] is None
 
 
 async def test_csv_source_refuses_a_directory(tmp_path, harness):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 
 import pytest
 
-from hub.directory import DirectoryError, load_directory, parse_directory
+from hub.directory import DirectoryError, DirectoryIndex, load_directory, parse_directory, route
 from hub.errors import InputError
+from hub.types.cases import RUPTURE
 from hub.validation import check_uai
 
-from .conftest import SAMPLE
+from .conftest import SAMPLE, SMALL
 
 
 def refused(write_yaml, doc) -> DirectoryError:
@@ -109,16 +111,79 @@ def test_type_values_are_case_insensitive(small_doc):
     assert data.etablissements[0].type == "LP" and data.ctis[1].type == "REGION"
 
 
-def test_missing_unknown_and_empty_fields(write_yaml, small_doc):
+def test_a_missing_or_blank_nom_is_empty(write_yaml, small_doc):
+    # inputs.md §6 refuses a file for its references and codes, not for a missing name.
     del small_doc["ctis"][0]["nom"]
-    small_doc["missions_locales"][0]["commune"] = "86194"  # misspelt key
+    del small_doc["etablissements"][0]["nom"]
     small_doc["observatoires"][1]["nom"] = "  "
+    small_doc["missions_locales"][0]["nom"] = None
+    data = load_directory(write_yaml(small_doc))
+    assert data.ctis[0].nom == data.etablissements[0].nom == data.observatoires[1].nom == ""
+    assert data.missions_locales[0].nom == ""
+    assert DirectoryIndex(data).cti("CTI-E-86-01").nom == ""
+
+
+def test_unknown_keys_of_an_entry_are_ignored(write_yaml, small_doc):
+    # As an unknown CSV column is: left aside, not a reason to refuse the file.
+    small_doc["observatoires"][0]["site_web"] = "https://example.org"
+    small_doc["missions_locales"][0]["telephone"] = "05 49 00 00 00"
+    small_doc["ctis"][0]["referent"] = {"nom": "X"}
+    small_doc["etablissements"][0]["effectif"] = 412
+    data = load_directory(write_yaml(small_doc))
+    assert data.missions_locales[0].communes == ("86194", "86041")
+    assert "telephone" not in data.missions_locales[0].model_dump()
+    assert DirectoryIndex(data).version == DirectoryIndex(parse_directory(copy.deepcopy(SMALL))).version
+
+
+def test_empty_or_missing_communes_and_departements_are_allowed(write_yaml, small_doc):
     small_doc["observatoires"][2]["departements"] = []
-    message = str(refused(write_yaml, small_doc))
-    assert "ctis[0] CTI-E-86-01: champ nom manquant" in message
-    assert "missions_locales[0] ML-86-POI: champ commune inconnu" in message
-    assert "observatoires[1] OBS-79: nom vide" in message
-    assert "observatoires[2] OBS-COR: departements: liste vide" in message
+    del small_doc["observatoires"][3]["departements"]
+    small_doc["missions_locales"][0]["communes"] = []
+    small_doc["missions_locales"][1]["communes"] = None
+    del small_doc["missions_locales"][2]["communes"]
+    data = load_directory(write_yaml(small_doc))
+    assert [o.departements for o in data.observatoires[2:]] == [(), ()]
+    assert [ml.communes for ml in data.missions_locales] == [(), (), ()]
+    index = DirectoryIndex(data)
+    assert index.observatoire_for_commune("2A004") is None and index.mission_locale_for_commune("86194") is None
+
+
+def test_a_minimal_directory_loads(write_yaml):
+    data = load_directory(write_yaml(
+        "observatoires:\n"
+        "  - code: OBS-86\n"
+        "    departements: ['86']\n"
+        "missions_locales:\n"
+        "  - code: ML-86-POI\n"
+        "    observatoire: OBS-86\n"
+        "    communes: ['86194']\n"
+    ))
+    assert (data.ctis, data.etablissements) == ((), ())
+    assert DirectoryIndex(data).mission_locale_for_commune("86194") == "ML-86-POI"
+
+
+def test_a_section_written_without_entries_is_empty(write_yaml):
+    data = load_directory(write_yaml("observatoires:\n  - code: OBS-86\n    departements: ['86']\nctis:\netablissements:\n"))
+    assert (data.missions_locales, data.ctis, data.etablissements) == ((), (), ())
+
+
+def test_invalid_references_of_a_minimal_directory_name_each_bad_entry(write_yaml):
+    e = refused(write_yaml, (
+        "observatoires:\n"
+        "  - code: OBS-86\n"
+        "missions_locales:\n"
+        "  - {code: ML-1, observatoire: OBS-99, extra: ignored}\n"
+        "  - {code: ML-2, observatoire: OBS-86, communes: ['8619']}\n"
+        "etablissements:\n"
+        "  - {uai: '0860012W', type: LP, commune: '86194', cti: CTI-E-86-01}\n"
+        "  - {uai: '0860099Z', type: LP, commune: '86194'}\n"
+    ))
+    assert e.problems == [
+        "missions_locales[0] ML-1: observatoire OBS-99 inconnu",
+        "missions_locales[1] ML-2: commune '8619' invalide: code INSEE à 5 caractères attendu",
+        "etablissements[0] 0860012W: CTI CTI-E-86-01 inconnue",
+        "etablissements[1] 0860099Z: UAI '0860099Z' invalide: lettre de contrôle R attendue",
+    ]
 
 
 def test_entry_that_is_not_a_mapping(write_yaml, small_doc):
@@ -151,9 +216,13 @@ def test_unknown_cti_of_an_establishment(write_yaml, small_doc):
     assert "etablissements[1] 0861433R: CTI CTI-R-86-99 inconnue" in str(refused(write_yaml, small_doc))
 
 
-def test_cfa_with_a_cti_etat(write_yaml, small_doc):
+def test_cfa_with_a_cti_etat_is_accepted_and_routed_as_without_cti(write_yaml, small_doc):
+    # Routing uses a CTI only for the role its type serves (routing.py): for a RUPTURE at
+    # this CFA the CTI ETAT counts as none and the Mission locale takes the case.
     small_doc["etablissements"][1]["cti"] = "CTI-E-86-01"
-    assert "etablissements[1] 0861433R: CTI CTI-E-86-01 de type ETAT pour un CFA" in str(refused(write_yaml, small_doc))
+    data = load_directory(write_yaml(small_doc))
+    assert data.etablissements[1].cti == "CTI-E-86-01"
+    assert route(RUPTURE, "86194", "0861433R", DirectoryIndex(data)).assigned_to_role == "MISSION_LOCALE"
 
 
 def test_other_types_may_have_either_cti(small_doc):
@@ -269,14 +338,25 @@ def test_unsafe_yaml_tags_are_refused(write_yaml):
     assert "YAML invalide" in str(e)
 
 
-def test_sections_missing_not_lists_or_unknown(write_yaml, small_doc):
-    del small_doc["ctis"]
+def test_sections_not_lists_or_unknown(write_yaml, small_doc):
+    # An unknown section stays refused: with every section optional, a misspelt
+    # `etablissement:` would otherwise publish a directory without establishments.
     small_doc["observatoires"] = {"code": "OBS-86"}
-    small_doc["annexes"] = []
-    message = str(refused(write_yaml, small_doc))
-    assert "section annexes inconnue" in message
-    assert "section ctis manquante" in message
-    assert "section observatoires: liste attendue" in message
+    small_doc["etablissement"] = []
+    e = refused(write_yaml, small_doc)
+    assert "section etablissement inconnue" in e.problems
+    assert "section observatoires: liste attendue" in e.problems
+
+
+def test_missing_sections_are_empty(write_yaml, small_doc):
+    for section in ("missions_locales", "ctis", "etablissements"):
+        doc = {k: v for k, v in small_doc.items() if k != section}
+        if section == "ctis":
+            for etab in doc["etablissements"]:
+                etab.pop("cti", None)
+        data = load_directory(write_yaml(doc))
+        assert getattr(data, section) == ()
+    assert parse_directory({}).observatoires == ()
 
 
 def test_empty_sections_are_allowed(small_doc):

@@ -27,3 +27,47 @@ async def test_a_consumer_resolves_an_event_fingerprint_from_kafka(hub_env):
                                          "published_at": datetime(2026, 3, 1, 12, 0)})
     record = json.loads(table[fingerprint_hex(read_header(message)).encode()])
     assert record["name"] == "watermark" and record["schema"]["name"] == "Watermark"
+
+
+CFA_HEADER = ("numero_contrat;uai_cfa;siret_employeur;ine;nom;prenom;date_naissance;commune_residence;rqth;"
+              "evenement;date_evenement;date_debut_contrat;cause_rupture")
+
+
+async def test_directory_load_and_ingest_publish_the_schemas_without_topics_apply(fresh_hub_env, tmp_path):
+    from hub.kafka import client
+    from hub.kafka.compacted import read_until_end
+    from hub.kafka.embedded import REPO_ROOT
+    from tests.connectors.helpers import siret, uai, write_csv
+
+    env = fresh_hub_env
+    load = run_hub("directory", "load", str(REPO_ROOT / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"), env=env)
+    assert load.returncode == 0, load.stderr
+    codec = get_codec()
+    fingerprints = {v.fingerprint_hex.encode() for v in codec}
+    assert fingerprints <= set(await read_table(SCHEMAS))
+
+    # As on a topic created before the hub published there, or before an upgrade added
+    # a version: the fingerprints are gone, and the next ingest puts them back.
+    producer = await client.started(client.producer())
+    try:
+        for fingerprint in fingerprints:
+            await producer.send(SCHEMAS, None, key=fingerprint)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    assert not fingerprints & set(await read_table(SCHEMAS))
+
+    path = write_csv(tmp_path / "cfa.csv", CFA_HEADER, [
+        f"DECA-1;{uai('0861234')};{siret('7328293200007')};;MARTIN;Léa;01/03/2008;86194;N;"
+        "CONTRAT_SIGNE;01/09/2025;01/09/2025;"])
+    result = run_hub("ingest", "cfa", str(path), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["published"] == 1
+
+    table = await read_table(SCHEMAS)
+    published = [record.value async for record in read_until_end("cfa.contrats.v1")]
+    assert len(published) == 1
+    for message in published:  # what a consumer in another institution does
+        record = json.loads(table[message[2:10].hex().encode()])
+        assert record["name"] == "contrat_signe"
+    assert fingerprints <= set(table)

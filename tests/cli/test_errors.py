@@ -1,0 +1,131 @@
+"""Errors on the command line (interfaces.md): one clear line on stderr, a non-zero
+exit status, 2 for bad input or usage. No broker is needed: these tests point
+HUB_KAFKA_BOOTSTRAP at a port where nothing listens."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from hub.kafka.embedded import REPO_ROOT
+from tests.conftest import run_hub
+
+SAMPLE = REPO_ROOT / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
+UNREACHABLE = "127.0.0.1:1"
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {**os.environ, "HUB_KAFKA_BOOTSTRAP": UNREACHABLE, "HUB_HOME": str(tmp_path / "home")}
+
+
+@pytest.fixture
+def cfa_file(tmp_path):
+    path = tmp_path / "cfa.csv"
+    path.write_text("numero_contrat;uai_cfa\n")
+    return path
+
+
+def the_line(result) -> str:
+    """The one non-empty line of stderr (fails on anything else: a Usage block, an
+    aiokafka log line, an `Unclosed AIOKafkaProducer` warning)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("ingest", "foo", "x.csv"),
+         "hub ingest: error: Invalid value for '{rectorat|absenteisme|mission-locale|cfa|cti}': "
+         "'foo' is not one of 'rectorat', 'absenteisme', 'mission-locale', 'cfa', 'cti'."),
+        (("ingest", "cfa", "x.csv", "--as-of", "2026-13-45"),
+         "hub ingest: error: Invalid value for '--as-of': date invalide"),
+        (("cases", "--format", "csv"), "hub cases: error: Invalid value for '--format': 'csv' is not one of"),
+        (("cases", "--status", "BOGUS"), "hub cases: error: Invalid value for '--status': 'BOGUS' is not one of"),
+        (("bogus",), "hub: error: No such command 'bogus'."),
+        (("ingest", "cfa", "x.csv", "--bogus"), "hub ingest: error: No such option: --bogus"),
+        (("directory", "load"), "hub directory load: error: Missing argument 'FILE'."),
+        (("--bogus",), "hub: error: No such option: --bogus"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(env, args, expected):
+    result = run_hub(*args, env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).startswith(expected)
+    assert result.stdout == ""
+
+
+def test_help_is_unchanged(env):
+    result = run_hub("ingest", "--help", env=env, timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("Usage: hub ingest [OPTIONS] {rectorat|absenteisme|mission-locale|cfa|cti} PATH")
+
+
+def test_a_message_on_several_lines_is_collapsed():
+    from hub.cli.main import one_line
+
+    assert one_line("Invalid value for 'X':\n  first reason\n\n  second reason ") == (
+        "Invalid value for 'X': first reason second reason")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("topics", "apply"),
+        ("topics", "list"),
+        ("directory", "load", str(SAMPLE)),
+        ("ingest", "cfa", "CFA_FILE"),
+        ("ingest", "rectorat", "CFA_FILE"),
+        ("cases",),
+        ("status",),
+        ("worker", "--until-idle"),
+    ],
+)
+def test_an_unreachable_broker_is_one_line_in_reasonable_time(env, cfa_file, args):
+    start = time.monotonic()
+    result = run_hub(*(str(cfa_file) if a == "CFA_FILE" else a for a in args), env=env, timeout=120)
+    assert time.monotonic() - start < 30
+    assert result.returncode == 1  # not bad input: the same command may work later
+    assert the_line(result).startswith("hub: error: Kafka injoignable")
+
+
+# --- `hub ingest SOURCE PATH`: the path is checked before Kafka --------------------------
+
+@pytest.mark.parametrize(
+    ("source", "name", "expected"),
+    [
+        ("cfa", "absent.csv", "absent.csv: fichier introuvable"),
+        ("rectorat", "absent", "absent: fichier introuvable"),
+        ("cfa", ".", ": un fichier est attendu, pas un dossier"),
+        ("cfa", "cfa.csv/x", "cfa.csv/x: fichier introuvable"),
+    ],
+)
+def test_ingest_of_a_missing_path_is_exit_2_even_when_the_broker_is_down(env, cfa_file, source, name, expected):
+    result = run_hub("ingest", source, str(cfa_file.parent / name), env=env, timeout=60)
+    assert result.returncode == 2
+    line = the_line(result)
+    assert line.startswith("hub: error: ") and line.endswith(expected)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_ingest_of_an_unreadable_file_is_exit_2_even_when_the_broker_is_down(env, cfa_file):
+    cfa_file.chmod(0)
+    result = run_hub("ingest", "cfa", str(cfa_file), env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).endswith("cfa.csv: lecture impossible (permission refusée)")
+
+
+def test_an_unreadable_path_is_refused_before_kafka(cfa_file, monkeypatch):
+    # The same check as above, also where the tests run as root (who reads any file).
+    import hub.cli.ingest as ingest_cli
+    from connectors import get_connector
+    from hub.errors import InputError
+
+    monkeypatch.setattr(ingest_cli.os, "access", lambda *_: False)
+    with pytest.raises(InputError, match=r"cfa\.csv: lecture impossible") as info:
+        ingest_cli.check_path(get_connector("cfa"), cfa_file)
+    assert info.value.exit_code == 2
