@@ -68,6 +68,7 @@ from datetime import date
 
 import faust
 from faust.types import TP
+from rocksdict import WriteBatch
 
 from hub.avro import CodecError, get_codec
 from hub.directory.lookup import META_KEY
@@ -150,43 +151,62 @@ class HubFaustApp(faust.App):
 class PartitionStore:
     """One partition of a table (`persons`, `clock`) as a `core.Store`.
 
-    Reads and writes go to the partition's RocksDB directly; the changelog records of
-    the writes are kept (the last value per key) and sent by `Engine.send_changes`,
-    awaited by the batch. Faust still owns the table: it creates the changelog topic,
-    restores the partition from it after a move or a lost disk, and flushes the producer
-    before every commit, our changelog records included. Going around the table's
-    `__setitem__` spares, per write, Faust's buffer-and-task path to the producer, and
-    its need of a *current event* (Faust finds a write's partition from the record
-    being processed, and a batch is handled outside any one record).
+    Writes are kept (the last value per key) until `Engine.send_changes`, which writes
+    them to the partition's RocksDB in one `WriteBatch` (one WAL write instead of one per
+    key, and a batch's state lands whole or not at all), then sends their changelog
+    records, awaited by the batch. Reads see the kept writes first. Faust still owns the
+    table: it creates the changelog topic, restores the partition from it after a move or
+    a lost disk, and flushes the producer before every commit, our changelog records
+    included. Going around the table's `__setitem__` spares, per write, Faust's
+    buffer-and-task path to the producer, and its need of a *current event* (Faust finds
+    a write's partition from the record being processed, and a batch is handled outside
+    any one record).
 
     PRIVATE API (faust-streaming 0.15, kept in this class and `rocksdb_items`): the
-    store's per-partition rocksdict database (`Store._db_for_partition`) and its
-    persisted changelog offset (`Store.set_persisted_offset`), as Faust's own
-    `Table._on_changelog_sent` sets it.
+    store's per-partition rocksdict database (`Store._db_for_partition`, opened in raw
+    mode) and its persisted changelog offset (`Store.set_persisted_offset`), as Faust's
+    own `Table._on_changelog_sent` sets it.
     """
 
-    __slots__ = ("table", "partition", "db", "changes")
+    __slots__ = ("table", "partition", "db", "changes", "unwritten")
 
     def __init__(self, table, partition: int) -> None:
         self.table = table
         self.partition = partition
         self.db = table._data._db_for_partition(partition)  # noqa: SLF001
-        self.changes: dict[bytes, bytes | None] = {}
+        self.changes: dict[bytes, bytes | None] = {}  # changelog records not sent yet
+        self.unwritten: dict[bytes, bytes | None] = {}  # writes not in RocksDB yet
 
     def get(self, key: str) -> bytes | None:
-        return self.db.get(key.encode())
+        k = key.encode()
+        if k in self.unwritten:
+            return self.unwritten[k]
+        return self.db.get(k)
 
     def put(self, key: str, value: bytes) -> None:
         k = key.encode()
-        self.db.put(k, value)
+        self.unwritten[k] = value
         self.changes[k] = value
 
     def delete(self, key: str) -> None:
         k = key.encode()
-        self.db.delete(k)
+        self.unwritten[k] = None
         self.changes[k] = None
 
+    def write(self) -> None:
+        """Write the kept writes to RocksDB, in one batch."""
+        if self.unwritten:
+            batch = WriteBatch(raw_mode=True)
+            for k, v in self.unwritten.items():
+                if v is None:
+                    batch.delete(k)
+                else:
+                    batch.put(k, v)
+            self.db.write(batch)
+            self.unwritten = {}
+
     def scan(self, start: str | None, stop: str | None):
+        self.write()
         stop_b = stop.encode() if stop is not None else None
         for k, v in rocksdb_items(self.table, self.partition, start.encode() if start else None):
             if stop_b is not None and k >= stop_b:
@@ -286,7 +306,9 @@ class Engine:
 
     async def send_changes(self, store: PartitionStore) -> list[asyncio.Future]:
         """Send the changelog records of `store`'s writes (see PartitionStore); their
-        delivery futures, for `delivered` when the caller must wait for them."""
+        delivery futures, for `delivered` when the caller must wait for them. The writes
+        reach RocksDB first."""
+        store.write()
         if not store.changes:
             return []
         producer = self.app.producer
