@@ -52,9 +52,11 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   interview of L313-8 (see `exit_rule.py`). The others are evidence only.
 - **Moves** (§6): while a residence-routed case (DECROCHAGE, OBLIGATION_FORMATION,
   RUPTURE) is open, an event dated after its opening day whose residence commune differs
-  from the case's is re-routed; if the observatory or the counsellor changes, a transfer
-  {date: the event's date, from, to, reason "DEMENAGEMENT"} is appended and the case now
-  belongs to the new ones (the event joins the evidence). Counsellor actions never move
+  from the case's is re-routed; if the observatory or the counsellor changes, the case
+  now belongs to the new ones and the event joins its evidence; if the observatory
+  changes, a transfer {date: the event's date, from, to, reason "DEMENAGEMENT"} is
+  appended (a transfer is between observatories: the old one gets the TRANSFERE record,
+  and a transfer entry only names observatories). Counsellor actions never move
   a case. A residence that becomes known only after the opening (the case was routed by
   its establishment) is handled the same way. PREVENTION never moves (establishment).
 - **Person** on every case: the latest-known identity (see `timeline.py`); the
@@ -357,7 +359,8 @@ class Sim:
                 case.commune = commune
                 obs, role, code = self.routing(case.type, commune, case.uai)
                 if obs != case.observatoire or role != case.role or code != case.code:
-                    case.transfers.append(transfer_entry(day, case.observatoire, obs))
+                    if obs != case.observatoire:  # a transfer is between observatories (§6)
+                        case.transfers.append(transfer_entry(day, case.observatoire, obs))
                     case.observatoire, case.role, case.code = obs, role, code
                     case.evidence.append(k)
 

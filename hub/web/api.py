@@ -12,7 +12,7 @@ exit by disappearance still needs the export file). `Authorization: Bearer <toke
 | token of another source, or not an institution token, or a record for another code than the token's (CTI code; Mission locale, CFA, establishment when the token has one) | 403 | `{"error"}` |
 | not a JSON object | 422 | `{"status": "rejected", "reasons": [{"reason": "BAD_JSON", …}]}` |
 | invalid record (the connector's own validation; an event date after today, in France, is `FUTURE_DATE`) | 422 | `{"status": "rejected", "reasons": [{"reason", "detail", "field"}, …]}` — nothing published |
-| valid, about a person under 15 at the event date (rules.md §2) | 200 | `{"status": "filtered", "filtered": true, "event_ids": []}` — nothing published, nothing to retry |
+| valid, about a person under 15 at the event date (rules.md §2) | 202 | `{"status": "filtered", "filtered": true, "event_id": null, "event_ids": []}` — accepted, nothing published, nothing to retry |
 | valid | 202 | `{"status": "published" \\| "unchanged", "event_id", "event_ids", "published": n, "warnings": n}` |
 | directory not loaded (cti, mission-locale) / Kafka down | 503 | `{"error"}` |
 
@@ -141,7 +141,10 @@ async def ingest(request: Request) -> Response:
     if isinstance(verdict, Filtered):
         metrics.ingest.labels(source, "filtered").inc()
         log.info("ingest filtered (under 15)", account=account.name, source=source)
-        return JSONResponse({"status": "filtered", "filtered": True, "event_ids": []}, status_code=200)
+        # Accepted and counted, not published (rules.md §2): 202 as every accepted
+        # record (interfaces.md lists no other success), without an event id.
+        return JSONResponse({"status": "filtered", "filtered": True, "event_id": None, "event_ids": []},
+                            status_code=202)
     assert isinstance(verdict, Accepted)
     seen = await hub.seen_events(source)
     new = 0

@@ -124,10 +124,11 @@ def test_move_to_another_observatory_transfers_the_open_case():
     assert evidence_types(case) == ["ELEVE_SORTI", "JEUNE_ML"]
 
 
-def test_move_to_another_counsellor_in_the_same_observatory_transfers():
+def test_move_to_another_counsellor_in_the_same_observatory_reassigns_without_transfer():
     case = one([sorti(D), ml(d("2026-03-01"), "PREMIER_ACCUEIL", commune=CHATELLERAULT)], d("2026-03-15"))
-    assert case["assigned_to"]["code"] == "ML-86-CHA"
-    assert [(t["from_observatoire"], t["to_observatoire"]) for t in case["transfers"]] == [("OBS-86", "OBS-86")]
+    assert (case["observatoire"], case["assigned_to"]["code"]) == ("OBS-86", "ML-86-CHA")
+    assert case["transfers"] == []  # a transfer is between observatories (rules.md §6)
+    assert evidence_types(case) == ["ELEVE_SORTI", "JEUNE_ML"]  # the move changed the case
 
 
 def test_move_within_the_same_mission_locale_is_no_transfer():

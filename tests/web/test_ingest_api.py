@@ -140,8 +140,8 @@ def test_identical_posts_racing_each_other_publish_one_message(web):
 def test_under_15_is_answered_filtered_and_not_published(web):
     before = end_offset_total(web.settings, CTI_TOPIC)
     r = post(web, "cti", reperage(f"fiche-{uuid.uuid4().hex[:8]}", born=years_ago(14)), web.tokens["cti"])
-    assert r.status_code == 200
-    assert r.json() == {"status": "filtered", "filtered": True, "event_ids": []}
+    assert r.status_code == 202  # accepted (interfaces.md), not published
+    assert r.json() == {"status": "filtered", "filtered": True, "event_id": None, "event_ids": []}
     assert end_offset_total(web.settings, CTI_TOPIC) == before
 
 
