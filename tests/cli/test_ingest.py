@@ -136,6 +136,18 @@ async def test_csv_rejections_reach_the_dlq_with_their_reason(env, tmp_path):
     assert all(m["raw"].startswith(f"DECA-{n}-") for m in mine)
 
 
+def directory_with_ml(tmp_path: Path, code: str, commune: str) -> Path:
+    """The sample directory plus one Mission locale of OBS-86 covering `commune`."""
+    import yaml
+
+    doc = yaml.safe_load(SAMPLE.read_text())
+    doc["missions_locales"].append({"code": code, "nom": "Mission locale de test", "observatoire": "OBS-86",
+                                    "communes": [commune]})
+    fixed = tmp_path / "annuaire.yaml"
+    fixed.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return fixed
+
+
 async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
     n = random.randrange(10**6)
     header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;"
@@ -144,13 +156,7 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
                      [f"ML-86-NEW;M{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;01/03/2026;;"])
     assert ingest(env, "mission-locale", path)["rejected"] == 1
 
-    import yaml
-
-    doc = yaml.safe_load(SAMPLE.read_text())
-    doc["missions_locales"].append({"code": "ML-86-NEW", "nom": "Mission locale nouvelle",
-                                    "observatoire": "OBS-86", "communes": ["86999"]})
-    fixed = tmp_path / "annuaire.yaml"
-    fixed.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    fixed = directory_with_ml(tmp_path, "ML-86-NEW", "86999")
     try:
         assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
         replay = run_hub("dlq", "replay", "mission-locale", env=env)
@@ -220,13 +226,7 @@ async def test_dlq_replay_checks_against_the_ingest_as_of(env, tmp_path):
     assert {p: x["reason"] for p, x in first.items()} == {
         "line 2": "BAD_VALUE", "line 3": "FUTURE_DATE", "line 4": "BAD_VALUE"}
 
-    import yaml
-
-    doc = yaml.safe_load(SAMPLE.read_text())
-    doc["missions_locales"].append({"code": "ML-86-ASOF", "nom": "Mission locale de test",
-                                    "observatoire": "OBS-86", "communes": ["86998"]})
-    fixed = tmp_path / "annuaire.yaml"
-    fixed.write_text(yaml.safe_dump(doc, allow_unicode=True))
+    fixed = directory_with_ml(tmp_path, "ML-86-ASOF", "86998")
     try:
         assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
         async with Watch("mission-locale") as w:
