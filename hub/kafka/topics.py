@@ -100,10 +100,7 @@ class ApplyReport:
 
 async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int) -> ApplyReport:
     """Create what is missing, align configs and grow partitions; never delete.
-
-    A `hub.schemas.v1` created here gets every schema at once, on the broker of `admin`,
-    whichever command created it (the worker included), so that it never stays empty.
-    """
+    (The schemas on `hub.schemas.v1` are `ensure_topics`'s business.)"""
     report = ApplyReport()
     existing = set(await admin.list_topics())
     missing = [s for s in specs if s.name not in existing]
@@ -113,8 +110,6 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
         )
         report.created = [s.name for s in missing]
         await _wait_for_leaders(admin, report.created)
-        if SCHEMAS in report.created:
-            report.schemas = await publish_schemas(bootstrap=admin._client._bootstrap_servers)  # noqa: SLF001
     present = [s for s in specs if s.name in existing]
     if not present:
         return report
@@ -154,23 +149,25 @@ async def ensure_topics(settings: Settings | None = None, observatories: list[st
             report.unchanged = [s.name for s in specs if s.name in existing]
     finally:
         await admin.close()
-    if SCHEMAS not in report.created:  # created: apply_topics published them all
+    # A topic created just now gets every schema; an existing one what it lacks (e.g. a
+    # version added by an upgrade).
+    if SCHEMAS in report.created:
+        report.schemas = await publish_schemas(settings)
+    else:
         report.schemas = await complete_schemas(settings)
     return report
 
 
-async def publish_schemas(settings: Settings | None = None, only: set[str] | None = None, *,
-                          bootstrap: str | None = None) -> int:
+async def publish_schemas(settings: Settings | None = None, only: set[str] | None = None) -> int:
     """Every schema version on `hub.schemas.v1` (or those whose fingerprint is in `only`),
     so another institution can resolve a fingerprint from Kafka itself. Idempotent:
-    compacted, key = fingerprint, same bytes every time. `bootstrap` overrides the
-    broker of `settings`."""
+    compacted, key = fingerprint, same bytes every time."""
     from hub.avro.registry import schema_records
 
     records = [(k, v) for k, v in schema_records() if only is None or k in only]
     if not records:
         return 0
-    producer = await client.started(client.producer(settings, bootstrap_servers=bootstrap))
+    producer = await client.started(client.producer(settings))
     try:
         for key, value in records:
             await producer.send(SCHEMAS, value, key=key.encode())

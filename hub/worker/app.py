@@ -78,12 +78,11 @@ from hub.kafka.topics import (
     ACTIONS,
     DIRECTORY,
     EVENT_RETENTION_MS,
-    SCHEMAS,
     WATERMARKS,
     TopicSpec,
     apply_topics,
-    complete_schemas,
     declared_topics,
+    ensure_topics,
 )
 from hub.logging import get_logger
 from hub.settings import Settings
@@ -402,9 +401,10 @@ class Engine:
 async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
     """Make sure every topic the engine reads or writes exists; the partition count N.
 
-    Missing declared topics are created (same declaration as `hub topics apply`; the
-    configs of existing topics are left alone), observatory topics of the directory too,
-    then the engine's internal topic with N partitions.
+    Missing declared topics are created and missing schemas published (`ensure_topics`,
+    as every writing command does; the configs of existing topics are left alone),
+    observatory topics of the directory too, then the engine's internal topic with N
+    partitions.
     """
     from hub.directory_feed import read_directory
 
@@ -417,13 +417,9 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
         except Exception:  # noqa: BLE001 — an unreadable directory is the follower's business
             index = None
         observatories = list(index.observatoires) if index else []
-        specs = declared_topics(settings, observatories)
-        missing = [s for s in specs if s.name not in existing]
-        if missing:
-            await apply_topics(admin, missing, settings.replication_factor)
-            log.info("topics created", count=len(missing))
-        if SCHEMAS in existing:  # created just now, it got them all (apply_topics)
-            await complete_schemas(settings)  # e.g. a case schema version added by an upgrade
+        report = await ensure_topics(settings, observatories)
+        if report.created:
+            log.info("topics created", count=len(report.created))
         metadata = await admin.describe_topics([PERSON_TOPICS[0]])
         n = len(metadata[0]["partitions"]) or settings.topic_partitions
         internal = internal_topic_name(settings)
