@@ -2,8 +2,12 @@
 
 One JSON object per line, UTF-8 (a BOM on the first line is tolerated). A line that is
 not valid UTF-8, not valid JSON, or not a JSON object is a record rejected `BAD_JSON`;
-the file goes on. Blank lines are skipped (not records). Only an unreadable file is a
-file-level InputError.
+the file goes on. Blank lines are skipped (not records).
+
+File-level InputError (exit 2, nothing published): an unreadable file, and a file that
+is "not the declared format" (inputs.md): non-blank lines of which not one is a JSON
+object (a CSV, a binary, an HTML error page). Checked on opening, reading only up to the
+first JSON object, usually line 1. An empty file is JSON Lines with no record.
 """
 
 from __future__ import annotations
@@ -41,8 +45,27 @@ class JsonLinesFile:
         try:
             self.size = self.path.stat().st_size
             self._f = self.path.open("rb")
+            self._check_format()
         except OSError as exc:
             raise unreadable(self.path, exc) from None
+
+    def _check_format(self) -> None:
+        assert self._f is not None
+        blank = True
+        for data in self._f:
+            if not data.strip():
+                continue
+            blank = False
+            try:
+                if isinstance(json.loads(data.removeprefix(_BOM)), dict):
+                    break
+            except ValueError:  # UnicodeDecodeError included
+                continue
+        else:
+            if not blank:
+                self.close()
+                raise InputError(f"{self.name}: pas un fichier JSON Lines (aucune ligne n'est un objet JSON)")
+        self._f.seek(0)
 
     def reopen(self) -> JsonLinesFile:
         """An independent reader of the same file, from its start (see CsvFile.reopen)."""

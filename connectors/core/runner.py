@@ -136,19 +136,29 @@ def screen(mapped: Mapped, ctx: Context) -> Verdict:
         return Filtered(mapped.warnings)
     limit = mapped.as_of or ctx.as_of
     if limit is not None:
-        late = [e["event_date"] for e in kept if e["event_date"] > limit]
-        if late:
-            late.sort()
-            return Rejected.one(
-                FUTURE_DATE,
-                f"date d'événement {late[0].isoformat()} postérieure à la date d'arrêté {limit.isoformat()}",
-            )
+        late = _late(kept, limit)
+        if late is not None:
+            return late
     secret = ctx.secret
     pairs = []
     for e in kept:
         p = e["person"]
         pairs.append((person_key(p["ine"], p["nom"], p["prenom"], p["date_naissance"], secret), e))
     return Accepted(tuple(pairs), mapped.warnings)
+
+
+def _late(events: list[Event], limit: date) -> Rejected | None:
+    late = sorted(e["event_date"] for e in events if e["event_date"] > limit)
+    if not late:
+        return None
+    return Rejected.one(
+        FUTURE_DATE, f"date d'événement {late[0].isoformat()} postérieure à la date d'arrêté {limit.isoformat()}")
+
+
+def future_date(events: list[Event], limit: date, min_age: int) -> Rejected | None:
+    """`screen`'s FUTURE_DATE check alone: the rejection when an event that the under-15
+    filter keeps is dated after `limit`, else None."""
+    return _late([e for e in events if age_at(e["person"]["date_naissance"], e["event_date"]) >= min_age], limit)
 
 
 def check_record(

@@ -48,6 +48,8 @@ Batch (a file, or every `*.xml` of a directory, one batch):
      exit, which is what a return after that exit gives in date order;
    - a pupil exited in the state, or present without DATE_SORTIE → nothing;
    - no disappearance pass: the base's pupils absent from an older export are not news.
+   What a stale export's pupils state is checked against its own as-of (FUTURE_DATE
+   "after the file's as-of"); only its derived exits carry the base's.
    A stale export older than the base's as-of minus `state.RETENTION` derives no exit by
    disappearance (the state may have forgotten that one of its pupils already left): only
    the facts it states itself (ELEVE_INSCRIT, DATE_SORTIE), whose ids are deterministic.
@@ -87,6 +89,7 @@ from hub.errors import InputError
 from hub.validation import BAD_VALUE, check_uai
 
 from connectors.core.fields import Fields, age_at
+from connectors.core.runner import future_date
 from connectors.core.types import (
     REPLAY_AS_OF,
     Batch,
@@ -275,17 +278,18 @@ class RectoratBatch(Batch):
             run.pending = (eleve_id, None) if eleve_id else None
             return pupil
         prev = run.base.pupils.get(pupil.eleve_id) if run.base is not None else None
-        events, state = self._derive(run, pupil, prev, record.ref)
+        events, state, derived = self._derive(run, pupil, prev, record.ref)
         run.pending = (pupil.eleve_id, state)
         if not events and self._never_published(pupil, prev):
             return Filtered(pupil.warnings)
-        return Mapped(events, warnings=pupil.warnings, as_of=self._limit(run))
-
-    @staticmethod
-    def _limit(run: _FileRun) -> date:
-        """The FUTURE_DATE bound of a file's pupils: its as-of; a stale export's
-        disappearance exits are dated at the (newer) base's as-of."""
-        return run.base.as_of if run.stale and run.base is not None else run.as_of
+        if derived is None:
+            return Mapped(events, warnings=pupil.warnings, as_of=run.as_of)
+        # A stale export: what the pupil's record states is bounded by the file's own
+        # as-of (inputs.md), the exit derived from the newer export by that export's.
+        late = future_date(events, run.as_of, self.ctx.min_age)
+        if late is not None:
+            return late
+        return Mapped([*events, derived], warnings=pupil.warnings, as_of=derived["event_date"])
 
     def _never_published(self, p: Pupil, prev: PupilState | None) -> bool:
         """An unchanged pupil (no new event) whose every known fact — enrolment at
@@ -305,34 +309,35 @@ class RectoratBatch(Batch):
         run = self._run
         if run is None:
             return {}
-        return {"uaj": run.info.uaj, REPLAY_AS_OF: self._limit(run).isoformat()}
+        return {"uaj": run.info.uaj, REPLAY_AS_OF: run.as_of.isoformat()}
 
     def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None,
-                ref: str) -> tuple[list[Event], PupilState | None]:
-        """The events of one listed pupil and their state after this export (None: the
-        state is not to learn about them)."""
+                ref: str) -> tuple[list[Event], PupilState | None, Event | None]:
+        """The events the record of one listed pupil states, their state after this
+        export (None: the state is not to learn about them), and the exit a stale export
+        derives for a pupil the newer export lacks (None when there is none)."""
         ctx, uaj = self.ctx, run.info.uaj
         if prev is None:  # never seen at this UAJ (or forgotten: see RETENTION)
             events = first_seen(ctx, uaj, p, ref)
             if p.date_sortie is not None:
-                return events, PupilState.gone(p.date_sortie)
+                return events, PupilState.gone(p.date_sortie), None
             if not run.stale:
-                return events, p.present()
+                return events, p.present(), None
             assert run.base is not None
             if not run.infer:
-                return events, None
+                return events, None, None
             # Unknown to the newer export: gone by its date.
-            events.append(sorti(ctx, uaj, p.eleve_id, p.present(), run.base.as_of, MOTIF_INCONNU, ref))
-            return events, PupilState.gone(run.base.as_of)
+            gone = sorti(ctx, uaj, p.eleve_id, p.present(), run.base.as_of, MOTIF_INCONNU, ref)
+            return events, PupilState.gone(run.base.as_of), gone
         if prev.exited:
             if p.date_sortie is None and run.newer:  # back in the establishment
-                return [inscrit(ctx, uaj, p, ref)], p.present()
-            return [], prev
+                return [inscrit(ctx, uaj, p, ref)], p.present(), None
+            return [], prev, None
         if p.date_sortie is not None:
             events = [sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref)]
             # Stale: the newer export lists them without an exit (back after it).
-            return events, prev if run.stale else PupilState.gone(p.date_sortie)
-        return [], prev if run.stale else p.present()
+            return events, prev if run.stale else PupilState.gone(p.date_sortie), None
+        return [], prev if run.stale else p.present(), None
 
     def settle(self, record: RawRecord, verdict: Verdict) -> None:
         run = self._run

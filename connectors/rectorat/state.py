@@ -6,7 +6,8 @@ snapshot being built, and the ids already met in the file. An establishment has 
 hundred to a few thousand pupils: plain dicts. Above `MEMORY_LIMIT` pupils (a whole
 academy exported under one UAJ has millions) the tables live in a scratch RocksDB
 (rocksdict, already used by the worker) in a temporary directory, deleted at the end of
-the run: ≈ 1 µs a lookup or an insert, memory bounded by RocksDB's buffers and cache (≈ 30 MiB),
+the run: ≈ 1 µs a lookup or an insert, memory bounded by RocksDB's buffers and cache (≈ 30 MiB,
+`hub.rocks`),
 iteration in key order for the snapshot's save. The scratch holds no state of its own:
 the snapshot of record is on Kafka (hub/kafka/snapshots.py).
 
@@ -28,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from hub.bloom import Bloom
+from hub.rocks import open_bounded
 
 from connectors.core.types import PupilState
 
@@ -40,32 +42,8 @@ class Scratch:
     """One RocksDB in a temporary directory; tables are key prefixes in it."""
 
     def __init__(self, parent: Path | None = None) -> None:
-        from rocksdict import BlockBasedIndexType, BlockBasedOptions, Cache, Options, Rdict, WriteOptions
-
         self.path = Path(tempfile.mkdtemp(prefix="hub-scratch-", dir=parent))
-        options = Options(raw_mode=True)
-        options.create_if_missing(True)
-        options.set_write_buffer_size(8 << 20)
-        options.set_max_write_buffer_number(2)
-        # Index and filter blocks live in a bounded cache, cut into 4 KiB partitions (only
-        # their top level pinned): left to RocksDB's default, every table file keeps its
-        # whole index and filter in memory, which grows with the export (measured with
-        # 3M pupils: 185 → 110 MB peak for a re-ingest's tables, ≈ 6 % slower; whole,
-        # uncut blocks in a bounded cache were many times slower).
-        table = BlockBasedOptions()
-        table.set_bloom_filter(10, False)
-        table.set_block_cache(Cache(CACHE_BYTES))
-        table.set_index_type(BlockBasedIndexType.two_level_index_search())
-        table.set_partition_filters(True)
-        table.set_metadata_block_size(4096)
-        table.set_cache_index_and_filter_blocks(True)
-        table.set_pin_top_level_index_and_filter(True)
-        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
-        options.set_block_based_table_factory(table)
-        self.db = Rdict(str(self.path), options)
-        write = WriteOptions()
-        write.disable_wal = True  # scratch: nothing to recover after a crash
-        self.db.set_write_options(write)
+        self.db = open_bounded(self.path, cache_bytes=CACHE_BYTES, write_buffer_bytes=8 << 20)
         self._next = 0
         self._finalizer = weakref.finalize(self, Scratch._cleanup, self.db, self.path)
 

@@ -28,29 +28,63 @@ def dlq() -> None:
     """Inspect and replay the records a connector rejected."""
 
 
+def letter_identity(letter: dict[str, Any]) -> tuple[str, str, str]:
+    """What makes two dead letters the same rejected record: a re-ingest of a file, or a
+    replay that still fails, writes the record again."""
+    return (letter["file"], letter["position"], letter["raw"])
+
+
+async def _replayed_up_to(settings, topic: str) -> dict[int, int]:
+    """Per partition of `topic`, the offset `hub dlq replay` has replayed up to (the
+    committed offset of its group; nothing is committed here)."""
+    source = topic.removesuffix(".dlq")
+    group = next((f"hub-dlq-replay.{s}" for s in SOURCES if get_connector(s).topic == source), None)
+    consumer = client.consumer(settings=settings, group_id=group)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await client.topic_partitions(consumer, topic)]
+        return {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
+    finally:
+        await client.stop_consumer(consumer)
+
+
 @dlq.command(name="list")
 @click.argument("source", type=click.Choice(SOURCES))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per rejected record.")
+@click.option("--all", "history", is_flag=True,
+              help="Every dead letter ever written, replayed ones and repeats included.")
 @run_async
-async def list_(source: str, as_json: bool) -> None:
-    """Every rejected record of SOURCE: file, position, reason and detail."""
+async def list_(source: str, as_json: bool, history: bool) -> None:
+    """The rejected records of SOURCE still awaiting a fix: file, position, reason and
+    detail. Each record once, with its latest reason (a re-ingest or a failed replay
+    writes it again); a record `hub dlq replay` has published is no longer listed."""
+    settings = get_settings()
     connector = get_connector(source)
     codec = get_codec()
-    count = 0
-    async for record in read_until_end(connector.dlq_topic):
+    replayed = {} if history else await _replayed_up_to(settings, connector.dlq_topic)
+    letters: dict[Any, tuple[tuple, dict[str, Any]]] = {}
+    async for record in read_until_end(connector.dlq_topic, settings):
+        if record.offset < replayed.get(record.partition, 0):
+            continue  # replayed: published since, or written again after that offset
         try:
             letter = codec.decode(record.value)
         except CodecError as exc:
             click.echo(f"offset {record.offset}: illisible ({exc})", err=True)
             continue
-        count += 1
+        letter = {"offset": record.offset, **letter}
+        order = (letter["received_at"], record.partition, record.offset)
+        key = (record.partition, record.offset) if history else letter_identity(letter)
+        if key not in letters or letters[key][0] < order:
+            letters[key] = (order, letter)
+    shown = [letter for _, letter in sorted(letters.values(), key=lambda x: x[0])]
+    for letter in shown:
         if as_json:
             letter["received_at"] = letter["received_at"].isoformat()
-            click.echo(json.dumps({"offset": record.offset, **letter}, ensure_ascii=False))
+            click.echo(json.dumps(letter, ensure_ascii=False))
         else:
             click.echo(f"{letter['file']}  {letter['position']:<12} {letter['reason']:<14} {letter['detail'] or ''}")
     if not as_json:
-        click.echo(f"{count} enregistrement(s) rejeté(s) sur {connector.dlq_topic}")
+        click.echo(f"{len(shown)} enregistrement(s) rejeté(s) sur {connector.dlq_topic}")
 
 
 @dlq.command()
@@ -60,8 +94,9 @@ async def replay(source: str) -> None:
     """Validate SOURCE's rejected records again (e.g. after a directory fix) and publish
     those that now pass. Each dead letter is replayed once: the position is kept in the
     consumer group `hub-dlq-replay.<source>`; a record still invalid goes back to the
-    dead-letter topic with its current reason. A record is checked against the as-of of
-    the ingest it came from (FUTURE_DATE stays FUTURE_DATE)."""
+    dead-letter topic with its current reason; a record rejected several times (a file
+    ingested again) is replayed once. A record is checked against the as-of of the
+    ingest it came from (FUTURE_DATE stays FUTURE_DATE)."""
     settings = get_settings()
     connector = get_connector(source)
     await ensure_topics(settings)  # the schemas of what is published, on hub.schemas.v1
@@ -72,7 +107,9 @@ async def replay(source: str) -> None:
     codec = get_codec()
     consumer = client.consumer(settings=settings, group_id=f"hub-dlq-replay.{source}")
     await consumer.start()
-    counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0}
+    counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0,
+              "repeats": 0}
+    done: set[tuple[str, str, str]] = set()  # the records replayed by this run
     try:
         tps = [TopicPartition(connector.dlq_topic, p) for p in await client.topic_partitions(consumer, connector.dlq_topic)]
         consumer.assign(tps)
@@ -89,7 +126,7 @@ async def replay(source: str) -> None:
                     for record in batch.get(tp, []):
                         if record.offset >= ends[tp]:
                             break
-                        await _replay_one(record.value, connector, ctx, codec, sink, seen, counts)
+                        await _replay_one(record.value, connector, ctx, codec, sink, seen, counts, done)
                 await sink.flush()
                 await consumer.commit({tp: ends[tp]})
     finally:
@@ -98,15 +135,21 @@ async def replay(source: str) -> None:
         f"{source} : {counts['replayed']} rejoués, {counts['published']} publiés, {counts['unchanged']} inchangés, "
         f"{counts['filtered']} filtrés, {counts['rejected']} rejetés à nouveau"
         + (f", {counts['unreadable']} illisibles" if counts["unreadable"] else "")
+        + (f", {counts['repeats']} doublons ignorés" if counts["repeats"] else "")
     )
 
 
-async def _replay_one(value, connector, ctx, codec, sink, seen, counts) -> None:
+async def _replay_one(value, connector, ctx, codec, sink, seen, counts, done) -> None:
     try:
         letter = codec.decode(value)
     except CodecError:
         counts["unreadable"] += 1
         return
+    identity = letter_identity(letter)
+    if identity in done:  # the same record rejected twice (a re-ingest): replayed once
+        counts["repeats"] += 1
+        return
+    done.add(identity)
     counts["replayed"] += 1
     row, as_of = replay_input(letter, connector.source)
     if not isinstance(row, dict):

@@ -27,6 +27,7 @@ from aiokafka import TopicPartition
 
 from hub.bloom import Bloom
 from hub.kafka import client
+from hub.rocks import open_bounded
 from hub.settings import Settings, get_settings
 
 EVENT_ID_HEADER = "event_id"
@@ -35,6 +36,7 @@ _META = b"\x00meta"
 # ids), so that a topic's history does not weigh on every ingest's memory: past that its
 # false positives rise and are answered by the store (RocksDB's own filter, then a read).
 BLOOM_MIN_LOG2, BLOOM_MAX_LOG2 = 23, 26
+CACHE_BYTES = 8 << 20  # the store's block cache: data, index and filter blocks
 
 
 def _id_bytes(event_id: str) -> bytes:
@@ -43,20 +45,10 @@ def _id_bytes(event_id: str) -> bytes:
 
 
 def _open(path: Path):
-    from rocksdict import BlockBasedOptions, Options, Rdict, WriteOptions
-
-    options = Options(raw_mode=True)
-    options.create_if_missing(True)
-    options.set_write_buffer_size(16 << 20)
-    options.set_max_write_buffer_number(2)
-    table = BlockBasedOptions()
-    table.set_bloom_filter(10, False)
-    options.set_block_based_table_factory(table)
-    db = Rdict(str(path), options)
-    write = WriteOptions()
-    write.disable_wal = True  # a lost write only costs re-reading the topic
-    db.set_write_options(write)
-    return db
+    # Bounded like the SIECLE scratch (hub.rocks): the store holds every id a topic ever
+    # had, so RocksDB's default (whole index and filter blocks of every table file in
+    # memory) grew with the topic's history. A lost write only costs re-reading the topic.
+    return open_bounded(path, cache_bytes=CACHE_BYTES, write_buffer_bytes=16 << 20)
 
 
 class KafkaSeenEvents:

@@ -170,6 +170,45 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
         run_hub("directory", "load", str(SAMPLE), env=env)
 
 
+async def test_dlq_lists_each_pending_record_once(env, tmp_path):
+    """A re-ingest writes its rejected records again, a replay that still fails too: `hub
+    dlq list` shows each record once, with its latest reason, and no longer lists one a
+    replay published; `--all` keeps the whole history. A replay takes a repeated record
+    once."""
+    n = random.randrange(10**6)
+    header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;"
+              "date_evenement;dispositif;situation")
+    path = write_csv(tmp_path / f"ml-twice-{n}.csv", header, [
+        f"ML-86-TWICE;T{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;01/03/2026;;",  # unknown ML: fixable
+        f"ML-86-POI;U{n};;RENARD;Zoé;31/02/2008;86194;PREMIER_ACCUEIL;01/03/2026;;",  # BAD_DATE
+    ])
+
+    def pending(*flags: str) -> list[tuple[str, str]]:
+        out = run_hub("dlq", "list", "mission-locale", "--json", *flags, env=env)
+        assert out.returncode == 0, out.stderr
+        return sorted((x["position"], x["reason"]) for x in map(json.loads, out.stdout.splitlines())
+                      if x["file"] == path.name)
+
+    for _ in range(2):
+        assert ingest(env, "mission-locale", path)["rejected"] == 2
+    assert pending() == [("line 2", "BAD_VALUE"), ("line 3", "BAD_DATE")]
+    assert len(pending("--all")) == 4
+    fixed = directory_with_ml(tmp_path, "ML-86-TWICE", "86997")
+    try:
+        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+        async with Watch("mission-locale") as w:
+            replay = run_hub("dlq", "replay", "mission-locale", env=env)
+            assert replay.returncode == 0, replay.stderr
+            published = [e for _, e in await w.events() if e["identifiant_milo"] == f"T{n}"]
+            again = [x for x in await w.letters() if x["file"] == path.name]
+        assert len(published) == 1 and "doublons ignorés" in replay.stdout
+        assert [(x["position"], x["reason"]) for x in again] == [("line 3", "BAD_DATE")]  # once, not twice
+        assert pending() == [("line 3", "BAD_DATE")]
+        assert len(pending("--all")) == 5
+    finally:
+        run_hub("directory", "load", str(SAMPLE), env=env)
+
+
 async def test_siecle_reingest_counts_an_under_15_pupil_filtered(env, tmp_path):
     """inputs.md: `unchanged` is "already published before". A pupil filtered on the first
     ingest was never published: every re-ingest counts them `filtered` again."""

@@ -52,6 +52,30 @@ async def test_bad_json_does_not_stop_the_file(tmp_path, harness):
     assert harness.dlq[0]["position"] == "line 1" and harness.dlq[0]["raw"] == '{"cti": '
 
 
+@pytest.mark.parametrize("content", [
+    b"cti;uai;type\nCTI-86;0860012W;REPERAGE\n",  # a CSV
+    b"\x7fELF\x02\x01\x01\x00\xff\xfe\n\x00\x00\x03\x00",  # a binary
+    b'{"cti": \n[1, 2]\n"text"\n',  # JSON values, none an object, and a broken one
+])
+async def test_not_json_lines_is_a_file_error(tmp_path, harness, content):
+    """ "Not the declared format" (inputs.md) refuses the whole file: exit 2, nothing
+    published, not even a dead letter."""
+    from hub.errors import InputError
+
+    p = tmp_path / "not.jsonl"
+    p.write_bytes(content)
+    with pytest.raises(InputError, match="pas un fichier JSON Lines"):
+        await harness.run("cti", p)
+    assert harness.events == [] and harness.dlq == []
+
+
+async def test_empty_file_is_no_record(tmp_path, harness):
+    p = tmp_path / "empty.jsonl"
+    p.write_bytes(b"\n  \n")
+    r = await harness.run("cti", p, as_of=date(2026, 2, 5))
+    assert counts(r)["read"] == 0 and harness.dlq == []
+
+
 @pytest.mark.parametrize(
     "over, reason",
     [

@@ -532,6 +532,33 @@ async def test_an_older_export_seen_late_adds_only_what_is_new(tmp_path, harness
     assert len(harness.events) == n and harness.snapshots.snapshots[UAI_LP] == after
 
 
+async def test_an_older_export_is_bounded_by_its_own_as_of(tmp_path, harness):
+    """FUTURE_DATE is "after the file's as-of" (inputs.md): an export older than the
+    snapshot checks its pupils' dates against its own DATE_EXPORT, not the newer one's.
+    Only the exit it derives for a pupil the newer export lacks is dated at the newer
+    as-of. The dead letter carries the file's own as-of, so a replay agrees."""
+    from connectors.core.types import REPLAY_AS_OF
+
+    f = _abc(tmp_path)
+    await harness.run("rectorat", f["C"])
+    n = len(harness.events)
+    older = write(tmp_path / "A-late.xml", export([
+        eleve("7", nom="SEPT", entree="05/01/2026", sortie="05/02/2026", motif="05"),  # exit after A's as-of
+        eleve("8", nom="HUIT", entree="20/01/2026"),  # enrolled after A's as-of
+        eleve("9", nom="NEUF", entree="05/01/2026"),  # unknown to C: gone by C's as-of
+    ], date_export=A))
+    r = await harness.run("rectorat", older)
+    assert (r.read, r.published, r.rejected) == (3, 1, 2)
+    assert [(d["position"], d["reason"], d["row"][REPLAY_AS_OF]) for d in harness.dlq] == [
+        ("ELEVE[1]", "FUTURE_DATE", "2026-01-15"), ("ELEVE[2]", "FUTURE_DATE", "2026-01-15")]
+    assert "2026-02-05" in harness.dlq[0]["detail"] and "2026-01-15" in harness.dlq[0]["detail"]
+    assert _summary(harness.events[n:]) == [
+        ("ELEVE_INSCRIT", "9", date(2026, 1, 5), None),
+        ("ELEVE_SORTI", "9", date(2026, 6, 30), "99"),
+    ]
+    assert "7" not in state(harness) and "8" not in state(harness)  # rejected: not learnt
+
+
 async def test_an_older_export_does_not_save_when_it_teaches_nothing(tmp_path, harness):
     f = _abc(tmp_path)
     for name in "ABC":
