@@ -6,8 +6,10 @@ identities and numbers, and looks only at its own events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -136,8 +138,10 @@ async def test_csv_rejections_reach_the_dlq_with_their_reason(env, tmp_path):
     assert all(m["raw"].startswith(f"DECA-{n}-") for m in mine)
 
 
-def directory_with_ml(tmp_path: Path, code: str, commune: str) -> Path:
-    """The sample directory plus one Mission locale of OBS-86 covering `commune`."""
+@contextlib.contextmanager
+def directory_with_ml(env, tmp_path: Path, code: str, commune: str) -> Iterator[None]:
+    """The sample directory plus one Mission locale of OBS-86 covering `commune`, loaded
+    for the block; the sample is loaded back after it."""
     import yaml
 
     doc = yaml.safe_load(SAMPLE.read_text())
@@ -145,7 +149,11 @@ def directory_with_ml(tmp_path: Path, code: str, commune: str) -> Path:
                                     "communes": [commune]})
     fixed = tmp_path / "annuaire.yaml"
     fixed.write_text(yaml.safe_dump(doc, allow_unicode=True))
-    return fixed
+    try:
+        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+        yield
+    finally:
+        run_hub("directory", "load", str(SAMPLE), env=env)
 
 
 async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
@@ -156,9 +164,7 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
                      [f"ML-86-NEW;M{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;01/03/2026;;"])
     assert ingest(env, "mission-locale", path)["rejected"] == 1
 
-    fixed = directory_with_ml(tmp_path, "ML-86-NEW", "86999")
-    try:
-        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+    with directory_with_ml(env, tmp_path, "ML-86-NEW", "86999"):
         replay = run_hub("dlq", "replay", "mission-locale", env=env)
         assert replay.returncode == 0, replay.stderr
         published = await events_of("missions-locales.jeunes.v1", lambda e: e["identifiant_milo"] == f"M{n}")
@@ -166,8 +172,6 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
         # Replayed once: a second replay does not publish it again.
         assert run_hub("dlq", "replay", "mission-locale", env=env).returncode == 0
         assert len(await events_of("missions-locales.jeunes.v1", lambda e: e["identifiant_milo"] == f"M{n}")) == 1
-    finally:
-        run_hub("directory", "load", str(SAMPLE), env=env)
 
 
 async def test_dlq_lists_each_pending_record_once(env, tmp_path):
@@ -193,9 +197,7 @@ async def test_dlq_lists_each_pending_record_once(env, tmp_path):
         assert ingest(env, "mission-locale", path)["rejected"] == 2
     assert pending() == [("line 2", "BAD_VALUE"), ("line 3", "BAD_DATE")]
     assert len(pending("--all")) == 4
-    fixed = directory_with_ml(tmp_path, "ML-86-TWICE", "86997")
-    try:
-        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+    with directory_with_ml(env, tmp_path, "ML-86-TWICE", "86997"):
         async with Watch("mission-locale") as w:
             replay = run_hub("dlq", "replay", "mission-locale", env=env)
             assert replay.returncode == 0, replay.stderr
@@ -205,8 +207,6 @@ async def test_dlq_lists_each_pending_record_once(env, tmp_path):
         assert [(x["position"], x["reason"]) for x in again] == [("line 3", "BAD_DATE")]  # once, not twice
         assert pending() == [("line 3", "BAD_DATE")]
         assert len(pending("--all")) == 5
-    finally:
-        run_hub("directory", "load", str(SAMPLE), env=env)
 
 
 async def test_siecle_reingest_counts_an_under_15_pupil_filtered(env, tmp_path):
@@ -265,9 +265,7 @@ async def test_dlq_replay_checks_against_the_ingest_as_of(env, tmp_path):
     assert {p: x["reason"] for p, x in first.items()} == {
         "line 2": "BAD_VALUE", "line 3": "FUTURE_DATE", "line 4": "BAD_VALUE"}
 
-    fixed = directory_with_ml(tmp_path, "ML-86-ASOF", "86998")
-    try:
-        assert run_hub("directory", "load", str(fixed), env=env).returncode == 0
+    with directory_with_ml(env, tmp_path, "ML-86-ASOF", "86998"):
         async with Watch("mission-locale") as w:
             replay = run_hub("dlq", "replay", "mission-locale", env=env)
             assert replay.returncode == 0, replay.stderr
@@ -276,8 +274,6 @@ async def test_dlq_replay_checks_against_the_ingest_as_of(env, tmp_path):
         assert published == [f"A{n}"]
         assert {p: x["reason"] for p, x in again.items()} == {"line 3": "FUTURE_DATE", "line 4": "FUTURE_DATE"}
         assert again["line 3"]["detail"] == first["line 3"]["detail"]
-    finally:
-        run_hub("directory", "load", str(SAMPLE), env=env)
 
 
 async def test_default_as_of_counts_rejected_rows(env, tmp_path):
