@@ -197,10 +197,13 @@ def token(name: str) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
 def password(name: str, password_stdin: bool) -> None:
     """Set a new password for NAME."""
+    store = _store()
+    if store.get(name) is None:  # before asking for a password that would go nowhere
+        raise InputError(f"compte inconnu {name!r}")
     if password_stdin:
         new = sys.stdin.readline().rstrip("\r\n")
     else:
         new = click.prompt("Nouveau mot de passe", hide_input=True, confirmation_prompt="Confirmez le mot de passe",
                            err=True)
-    _store().set_password(name, new)
+    store.set_password(name, new)
     click.echo(f"mot de passe de {name} changé")

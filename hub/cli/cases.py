@@ -30,7 +30,7 @@ async def _known_observatory(code: str) -> bool:
     if index is not None and code in index.observatoires:
         return True
     admin = client.admin()
-    await admin.start()
+    await client.started(admin)
     try:
         return observatory_topic(code) in set(await admin.list_topics())
     finally:
@@ -63,7 +63,8 @@ def _table(cases: list[dict], title: str) -> None:
 
     console = Console(soft_wrap=False)
     if not console.is_terminal:
-        console = Console(soft_wrap=False, width=200)
+        # Piped: the table at its natural width (a table does not expand), never cut.
+        console = Console(soft_wrap=False, width=4096)
     table = Table(title=title)
     for column in ("Dossier", "Type", "Statut", "Observatoire", "Affecté à", "Jeune", "INE",
                    "Ouvert le", "Alerte le", "Clos le"):

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,8 +30,9 @@ import click
 
 from hub.directory import load_directory
 from hub.directory_feed import publish_directory
-from hub.errors import HubError, InputError
-from hub.kafka.client import remember_embedded
+from hub.cli.serve import check_listen
+from hub.errors import HubError
+from hub.kafka.client import embedded_record, remember_embedded
 from hub.kafka.embedded import REPO_ROOT, EmbeddedKafka
 from hub.kafka.topics import CASES, ensure_topics, observatory_topic
 from hub.settings import get_settings
@@ -44,10 +44,17 @@ LOG_TAIL_LINES = 25
 
 
 def _ensure_broker() -> str:
-    """HUB_KAFKA_BOOTSTRAP when set; otherwise the embedded broker, started if needed."""
+    """HUB_KAFKA_BOOTSTRAP when set; otherwise the embedded broker the other commands use
+    (the last one `hub kafka start` recorded, wherever its data) if it runs, else the
+    default one, started if needed."""
     settings = get_settings()
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
+    record = embedded_record(settings.home)
+    if record and record.get("data_dir"):
+        info = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache).running()
+        if info is not None:
+            return info.bootstrap
     broker = EmbeddedKafka(settings.data_dir, settings.jar_cache)
     info = broker.running() or broker.start(settings.kafka_port)
     remember_embedded(settings.home, info.bootstrap, broker.data_dir)
@@ -141,16 +148,6 @@ def run_worker_logged(log: Path, argv: list[str] | None = None) -> float:
     return time.monotonic() - started
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """Fail before the demo runs rather than after, when the web port is taken."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise InputError(f"le port {port} est déjà pris sur {host} ({exc.strerror}) ; choisissez --port N") from None
-
-
 def _print_summary(per_observatory: dict[str, Counter], total: int) -> None:
     click.echo("")
     click.echo(f"Dossiers par observatoire ({total} dossiers sur cases.v1) :")
@@ -228,7 +225,7 @@ def demo(people: int, seed: int, directory_file: Path, with_serve: bool, port: i
 
     settings = get_settings()
     if with_serve:
-        _check_port_free("127.0.0.1", port)
+        check_listen("127.0.0.1", port)
     bootstrap = _ensure_broker()
     click.echo(f"Kafka : {bootstrap}")
     data = asyncio.run(_prepare(directory_file))

@@ -40,7 +40,7 @@ async def _replayed_up_to(settings, topic: str) -> dict[int, int]:
     source = topic.removesuffix(".dlq")
     group = next((f"hub-dlq-replay.{s}" for s in SOURCES if get_connector(s).topic == source), None)
     consumer = client.consumer(settings=settings, group_id=group)
-    await consumer.start()
+    await client.started(consumer)
     try:
         tps = [TopicPartition(topic, p) for p in await client.topic_partitions(consumer, topic)]
         return {tp.partition: (await consumer.committed(tp)) or 0 for tp in tps}
@@ -106,7 +106,7 @@ async def replay(source: str) -> None:
     await seen.load([connector.topic])
     codec = get_codec()
     consumer = client.consumer(settings=settings, group_id=f"hub-dlq-replay.{source}")
-    await consumer.start()
+    await client.started(consumer)
     counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0,
               "repeats": 0}
     done: set[tuple[str, str, str]] = set()  # the records replayed by this run

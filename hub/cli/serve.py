@@ -9,8 +9,12 @@ to turn that off for a plain-HTTP test network).
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import click
 
+from hub.errors import InputError
 from hub.settings import get_settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -19,6 +23,23 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def is_secure(host: str, insecure_cookies: bool = False) -> bool:
     """Secure session cookies unless the server listens on loopback only."""
     return not (host in LOOPBACK or host.startswith("127.") or insecure_cookies)
+
+
+def check_listen(host: str, port: int) -> None:
+    """One clear line (exit 2) for an address the server could not listen on, before
+    uvicorn starts (its own failure is several log lines and exit 3)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError(f"adresse d'écoute invalide : {host!r} ({getattr(exc, 'strerror', None) or exc})") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise InputError(f"le port {port} est déjà pris sur {host} ; choisissez --port N") from None
+            raise InputError(f"impossible d'écouter sur {host}:{port} ({exc.strerror})") from None
 
 
 def run_server(settings, *, host: str, port: int, secure_cookies: bool, quiet: bool = False) -> None:
@@ -44,5 +65,6 @@ def serve(port: int, host: str, insecure_cookies: bool) -> None:
 
     settings = get_settings()
     bootstrap_servers(settings)  # no broker configured at all: one clear line, exit 1
+    check_listen(host, port)
     click.echo(f"hub serve : http://{host}:{port}/ (comptes : {settings.home / 'accounts.sqlite3'})", err=True)
     run_server(settings, host=host, port=port, secure_cookies=is_secure(host, insecure_cookies))

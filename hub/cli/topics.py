@@ -43,7 +43,7 @@ async def list_topics() -> None:
     settings = get_settings()
     specs = declared_topics(settings, await _observatories())
     admin = client.admin(settings)
-    await admin.start()
+    await client.started(admin)
     try:
         described = await describe_topics(admin, [s.name for s in specs])
     finally:

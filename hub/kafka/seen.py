@@ -62,7 +62,7 @@ class KafkaSeenEvents:
 
     async def load(self, topics: list[str] | tuple[str, ...]) -> None:
         admin = client.admin(self.settings)
-        await admin.start()
+        await client.started(admin)
         try:
             cluster = (await admin.describe_cluster())["cluster_id"]
         finally:

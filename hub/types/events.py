@@ -92,7 +92,9 @@ ACTIONS_CONTACT: Final = ("CONTACTE", "RDV_PRIS", "ENTRETIEN_REALISE", "INJOIGNA
 ACTION_SOLUTION: Final = "SOLUTION_CONSEILLER"
 ACTIONS: Final = (*ACTIONS_CONTACT, ACTION_SOLUTION)
 # Kinds of solution a counsellor can record with SOLUTION_CONSEILLER (the L114-1 forms).
-SOLUTION_KINDS: Final = ("RETOUR_SCOLAIRE", "APPRENTISSAGE", "ACCOMPAGNEMENT_ML", *ML_SITUATIONS_SOLUTION)
+# (APPRENTISSAGE is also an ML situation: listed once.)
+SOLUTION_KINDS: Final = tuple(dict.fromkeys(("RETOUR_SCOLAIRE", "APPRENTISSAGE", "ACCOMPAGNEMENT_ML",
+                                             *ML_SITUATIONS_SOLUTION)))
 
 # Source topic of each source (interfaces.md).
 SOURCE_TOPICS: Final = {

@@ -11,6 +11,7 @@ need no JavaScript (the Content-Security-Policy allows none).
 from __future__ import annotations
 
 import contextlib
+from http import HTTPStatus
 from pathlib import Path
 
 from prometheus_client import disable_created_metrics
@@ -81,13 +82,24 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path in ("/metrics", "/healthz")
 
 
+# Starlette's own errors (an unknown path, a method not routed) carry the English
+# reason phrase as their detail: the pages and the API answer in French.
+_DEFAULT_DETAILS = {
+    404: "Cette page n'existe pas.",
+    405: "Cette méthode n'est pas permise à cette adresse.",
+}
+
+
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    detail = exc.detail
+    if exc.status_code in _DEFAULT_DETAILS and detail == HTTPStatus(exc.status_code).phrase:
+        detail = _DEFAULT_DETAILS[exc.status_code]
     if _wants_json(request):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
     titles = {403: "Accès refusé", 404: "Page introuvable", 409: "Action impossible", 405: "Méthode non permise"}
     account = session_account(request, request.app.state.hub.store)
     return pages.render(request, "erreur.html", {
-        "account": account, "title": titles.get(exc.status_code, "Erreur"), "message": exc.detail,
+        "account": account, "title": titles.get(exc.status_code, "Erreur"), "message": detail,
         "code": exc.status_code,
     }, status_code=exc.status_code)
 

@@ -202,7 +202,7 @@ async def collect_once(settings: Settings, timeout: float = 60) -> OpsReport:
     admin = client.admin(settings)
     try:
         await consumer.start()
-        await admin.start()
+        await client.started(admin)
         try:
             return await asyncio.wait_for(collect(settings, consumer, admin), timeout)
         finally:

@@ -150,9 +150,10 @@ async def case_list(request: Request) -> Response:
         raise HTTPException(403, "Ce compte n'a pas de dossiers.")
     view = await _hub(request).fresh_view()
     params = request.query_params
-    kind = params.get("type") or ""
+    # Codes in any case, as `hub cases --status` takes them; an unknown one filters nothing.
+    kind = (params.get("type") or "").strip().upper()
     kind = kind if kind in CASE_TYPES else ""
-    status = params.get("statut") or ""
+    status = (params.get("statut") or "").strip().upper()
     status = status if status in STATUSES else ""
     obs = (params.get("observatoire") or "").strip() if account.is_operator else ""
     cases = list(visible_cases(view, account).values())

@@ -348,7 +348,7 @@ class Engine:
             code = topic.split(".", 1)[1].rsplit(".cases.v1", 1)[0]
             specs = [s for s in declared_topics(self.settings, [code]) if s.name == topic]
             admin = client.admin(self.settings)
-            await admin.start()
+            await client.started(admin)
             try:
                 try:
                     await apply_topics(admin, specs, self.settings.replication_factor)
@@ -409,7 +409,7 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
     from hub.directory_feed import read_directory
 
     admin = client.admin(settings)
-    await admin.start()
+    await client.started(admin)
     try:
         existing = set(await admin.list_topics())
         try:

@@ -323,3 +323,34 @@ def test_serve_port_taken_fails_before_the_demo(tmp_path):
     assert done.returncode == 2
     assert f"le port {port} est déjà pris" in done.stderr
     assert "Kafka :" not in done.stdout  # nothing was run
+
+
+def test_demo_uses_the_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
+    """A broker started elsewhere (`hub kafka start --data-dir D`) and still running is
+    the one every command uses: the demo must not start a second one beside it."""
+    import socket
+
+    from hub.cli.demo import _ensure_broker
+    from hub.kafka.client import remember_embedded
+    from hub.kafka.embedded import STATE_FILE
+    from hub.settings import get_settings
+
+    home, data = tmp_path / "home", tmp_path / "elsewhere"
+    data.mkdir()
+    monkeypatch.setenv("HUB_HOME", str(home))
+    monkeypatch.delenv("HUB_KAFKA_BOOTSTRAP", raising=False)
+    get_settings.cache_clear()
+    started = []
+    monkeypatch.setattr("hub.cli.demo.EmbeddedKafka.start", lambda self, port: started.append(port))
+    with socket.socket() as listening:  # stands for the running broker: its pid alive, its port answering
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        bootstrap = f"127.0.0.1:{listening.getsockname()[1]}"
+        (data / STATE_FILE).write_text(json.dumps({"bootstrap": bootstrap, "controller_port": 1, "pid": os.getpid(),
+                                                   "data_dir": str(data), "version": "4"}))
+        remember_embedded(home, bootstrap, data)
+        try:
+            assert _ensure_broker() == bootstrap
+        finally:
+            get_settings.cache_clear()
+    assert started == []

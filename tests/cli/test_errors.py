@@ -81,8 +81,11 @@ def test_a_message_on_several_lines_is_collapsed():
         ("ingest", "cfa", "CFA_FILE"),
         ("ingest", "rectorat", "CFA_FILE"),
         ("cases",),
+        ("cases", "--observatoire", "OBS-86"),
         ("status",),
         ("worker", "--until-idle"),
+        ("dlq", "list", "cti"),
+        ("dlq", "replay", "cti"),
     ],
 )
 def test_an_unreachable_broker_is_one_line_in_reasonable_time(env, cfa_file, args):
@@ -129,3 +132,24 @@ def test_an_unreadable_path_is_refused_before_kafka(cfa_file, monkeypatch):
     with pytest.raises(InputError, match=r"cfa\.csv: lecture impossible") as info:
         ingest_cli.check_path(get_connector("cfa"), cfa_file)
     assert info.value.exit_code == 2
+
+
+# --- `hub serve`: an address it cannot listen on is one line, exit 2 -----------------------
+
+def test_serve_on_a_port_taken_is_one_line(env):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_hub("serve", "--port", str(port), env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result) == f"hub: error: le port {port} est déjà pris sur 127.0.0.1 ; choisissez --port N"
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "pas une adresse"])
+def test_serve_on_an_invalid_address_is_one_line(env, host):
+    result = run_hub("serve", "--host", host, "--port", "8123", env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).startswith(f"hub: error: adresse d'écoute invalide : {host!r}")

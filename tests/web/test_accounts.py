@@ -95,3 +95,6 @@ def test_accounts_command_line(web, tmp_path):
     assert run_hub("accounts", "disable", "claire", env=env).returncode == 0
     assert json.loads(run_hub("accounts", "list", "--json", env=env).stdout.splitlines()[0])["disabled"] is True
     assert run_hub("accounts", "disable", "personne", env=env).returncode == 2
+    # An unknown account is refused before a password is asked for (none on stdin here).
+    nobody = run_hub("accounts", "password", "personne", env=env, input="")
+    assert (nobody.returncode, nobody.stderr.strip()) == (2, "hub: error: compte inconnu 'personne'")

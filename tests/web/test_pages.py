@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape as html_text
 from datetime import timedelta
 
 import pytest
@@ -30,6 +31,12 @@ def test_pages_need_a_login_and_the_login_page_is_accessible(web):
     assert '<label for="identifiant">' in html and '<label for="mot_de_passe">' in html
     assert "<h1>Connexion</h1>" in html and "<script" not in html
     assert page.headers["cache-control"] == "no-store"
+    with web.client() as c:
+        missing = c.get("/nulle-part")
+        api_missing = c.get("/api/v1/nulle-part")
+    assert missing.status_code == 404 and "Cette page n'existe pas." in html_text(missing.text)
+    assert "Not Found" not in missing.text
+    assert (api_missing.status_code, api_missing.json()) == (404, {"error": "Cette page n'existe pas."})
     assert "script-src 'none'" in page.headers["content-security-policy"]
     cookie = page.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
@@ -93,6 +100,8 @@ def test_an_observatory_sees_only_its_cases_most_urgent_first(web, seeded):
     assert seeded.obs86["ALERTE"]["case_id"] in only_alerts and seeded.obs86["OUVERT"]["case_id"] not in only_alerts
     of_type = c.get("/dossiers", params={"type": "OBLIGATION_FORMATION"}).text
     assert case_ids_in(of_type) & mine == {seeded.obs86["ALERTE"]["case_id"]}
+    lower = c.get("/dossiers", params={"type": "obligation_formation", "statut": " alerte"}).text
+    assert case_ids_in(lower) & mine == {seeded.obs86["ALERTE"]["case_id"]}
     # An operator's filter means nothing to an observatory: still its own cases only.
     other = c.get("/dossiers", params={"observatoire": "OBS-16"}).text
     assert not case_ids_in(other) & {x["case_id"] for x in seeded.obs16.values()}

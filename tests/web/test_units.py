@@ -76,6 +76,14 @@ def test_action_checks():
     assert set(errors) == {"action"}
 
 
+def test_each_solution_kind_is_offered_once():
+    from hub.types.events import SOLUTION_KINDS
+
+    assert len(SOLUTION_KINDS) == len(set(SOLUTION_KINDS))
+    assert {"RETOUR_SCOLAIRE", "APPRENTISSAGE", "ACCOMPAGNEMENT_ML", "EMPLOI", "FORMATION", "SCOLARITE",
+            "SERVICE_CIVIQUE"} == set(SOLUTION_KINDS)
+
+
 def test_action_event_is_deterministic_and_carries_the_cases_person():
     person = {"ine": None, "nom": "DUPONT", "prenom": "Élodie", "date_naissance": D(2008, 2, 14),
               "commune_residence": "86194"}
