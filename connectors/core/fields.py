@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from hub.identity import _SEPARATORS, normalize_ine, normalize_name
+from hub.identity import _SEPARATORS, normalize_ine
 from hub.validation import (
     BAD_VALUE,
     MISSING_FIELD,

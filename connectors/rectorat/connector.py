@@ -266,7 +266,6 @@ class RectoratBatch(Batch):
     def map(self, record: RawRecord) -> Mapped | Filtered | Rejected:
         run = self._run
         assert run is not None and record.row is not None
-        uaj = run.info.uaj
         eleve_id = str(record.row.get("eleve_id", "")).strip()
         if eleve_id and eleve_id in run.seen_ids:
             run.pending = None

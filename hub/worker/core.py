@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from hub.identity import name_digest, name_key, person_key
+from hub.identity import name_digest, name_key
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate

@@ -21,7 +21,7 @@ from hub.kafka.compacted import read_until_end
 from hub.kafka.embedded import REPO_ROOT
 from tests.cli.test_ingest_sources import Watch
 from tests.conftest import run_hub
-from tests.connectors.helpers import siret, uai, write_csv
+from tests.connectors.helpers import fresh_uai, siret, uai, write_csv
 from tests.connectors.siecle_files import eleve, export, write
 
 pytestmark = pytest.mark.kafka
@@ -64,7 +64,7 @@ async def end_offsets(topic: str) -> int:
 
 
 def fresh_uaj() -> str:
-    return uai(f"086{random.randrange(10_000):04d}")
+    return fresh_uai()
 
 
 async def test_siecle_snapshots_live_in_kafka(env, tmp_path):

@@ -28,7 +28,7 @@ from hub.kafka import client
 from hub.kafka.embedded import REPO_ROOT
 from hub.kafka.sink import murmur2
 from tests.conftest import run_hub
-from tests.connectors.helpers import siret, uai, write_csv
+from tests.connectors.helpers import fresh_uai, siret, write_csv
 from tests.connectors.siecle_files import eleve, export, write
 
 pytestmark = pytest.mark.kafka
@@ -75,10 +75,6 @@ def tag() -> str:
 
 def an_ine() -> str:
     return f"{random.randrange(10**9):09d}" + random.choice("ABCDEFGHJK") + random.choice("ABCDEFGHJK")
-
-
-def fresh_uai() -> str:
-    return uai(f"086{random.randrange(10_000):04d}")
 
 
 async def ingest(source: str, path: Path, as_of: date | None = None) -> dict:

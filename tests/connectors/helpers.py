@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,21 @@ SETTINGS = Settings(pseudonym_secret="test-secret")
 
 def uai(digits: str) -> str:
     return digits + uai_check_letter(digits)
+
+
+_DRAWN: set[str] = set()
+
+
+def fresh_uai(prefix: str = "086") -> str:
+    """A valid UAI no other test of this session has drawn: the broker-backed tests share
+    one broker, and two tests ingesting the same UAJ would share its SIECLE snapshot
+    (a random draw among 10,000 collides in a few % of runs)."""
+    while True:
+        digits = prefix + "".join(random.choice("0123456789") for _ in range(7 - len(prefix)))
+        code = uai(digits)
+        if code not in _DRAWN:
+            _DRAWN.add(code)
+            return code
 
 
 def siret(prefix13: str) -> str:

@@ -5,7 +5,6 @@ table, streamed chunk by chunk; a missing or altered chunk stops the load."""
 from __future__ import annotations
 
 import json
-import random
 from datetime import date
 
 import pytest
@@ -15,7 +14,7 @@ from hub.kafka import client, snapshots
 from hub.kafka.snapshots import KafkaSnapshotStore
 from hub.kafka.topics import SNAPSHOTS
 from tests.conftest import run_hub
-from tests.connectors.helpers import uai
+from tests.connectors.helpers import fresh_uai
 
 pytestmark = pytest.mark.kafka
 
@@ -41,7 +40,7 @@ def pupils(n: int) -> dict[str, PupilState]:
 
 
 async def saved(n: int) -> tuple[str, dict[str, PupilState]]:
-    uaj = uai(f"086{random.randrange(10_000):04d}")
+    uaj = fresh_uai()
     kept = pupils(n)
     store = KafkaSnapshotStore()
     await store.save(Snapshot(uaj=uaj, as_of=AS_OF, pupils=dict(kept)))
@@ -96,5 +95,4 @@ async def test_a_damaged_snapshot_stops_the_load(env, monkeypatch, number, value
 
 async def test_no_snapshot_yet(env):
     store = KafkaSnapshotStore()
-    # A UAJ no test saves (the "086…" ones are shared with the connector tests' random UAJs).
-    assert await store.previous(uai(f"099{random.randrange(10_000):04d}")) is None
+    assert await store.previous(fresh_uai()) is None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

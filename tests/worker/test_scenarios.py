@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -48,7 +47,7 @@ from hub.identity import case_id, name_digest, name_key
 from hub.kafka.topics import LITIGES
 from hub.settings import Settings
 from tests.conftest import run_hub
-from tests.connectors.helpers import uai
+from tests.connectors.helpers import fresh_uai
 from tests.worker import factory as f
 from tests.worker.conftest import SAMPLE_DIRECTORY, base, end_offsets, produce, read_since, run_worker
 from tests.worker.scenario_files import Ev, Inputs, Person
@@ -106,10 +105,8 @@ class Scenarios:
         self.inp = inputs
         self.t1 = t1
         self.tag = tag
-        rng = random.Random()
-        x, y = rng.sample(range(1000), 2)
-        self.X = uai(f"0869{x:03d}")  # the school left, unknown to the directory (routing by residence)
-        self.Y = uai(f"0869{y:03d}")  # another school, for a return to school
+        self.X = fresh_uai("0869")  # the school left, unknown to the directory (routing by residence)
+        self.Y = fresh_uai("0869")  # another school, for a return to school
         self.people: dict[str, Person] = {}
 
     def d(self, n: int) -> date:
