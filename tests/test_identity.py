@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import random
 from datetime import date
 
 import pytest
 
-from hub.identity import name_key, normalize_ine, normalize_name
+from hub.identity import name_key, name_key_digest, normalize_ine, normalize_name, normalize_name_nfkd, person_key
 
 
 @pytest.mark.parametrize(
@@ -59,3 +62,25 @@ def test_name_key_is_equal_for_spellings_of_one_name():
 )
 def test_normalize_ine(raw, ine):
     assert normalize_ine(raw) == ine
+
+
+def test_name_folding_is_the_nfkd_reading_of_rules_md():
+    """The per-character fold gives exactly rules.md's NFKD normalisation."""
+    for code in list(range(0x20, 0x3000)) + [0x1D400, 0x1F600, 0xFB01, 0x1E9E]:
+        c = chr(code)
+        assert normalize_name(c) == normalize_name_nfkd(c), hex(code)
+    rng = random.Random(3)
+    pool = [chr(c) for c in range(0x20, 0x800)] + ["\u0301", "\u0327", "ǰ", "ﬁ", "ß", "Å", " ", "-", "'", "’", "."]
+    for _ in range(20_000):
+        s = "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
+        assert normalize_name(s) == normalize_name_nfkd(s), repr(s)
+
+
+def test_name_key_digest_is_the_hmac_of_the_name_key():
+    born = date(2008, 2, 14)
+    expected = "n-" + hmac.new(b"s3cret", "DUPONT|ELODIE|2008-02-14".encode(), hashlib.sha256).hexdigest()[:32]
+    for _ in range(2):  # computed, then memoised
+        assert name_key_digest("Dupont", "Élodie", born, "s3cret") == expected
+        assert person_key(None, "dupont", "ELODIE", born, "s3cret") == expected
+    assert name_key_digest("Dupont", "Élodie", born, "other") != expected
+    assert person_key("123456789AB", "Dupont", "Élodie", born, "s3cret") == "123456789AB"

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identity import event_id
+from hub.identity import event_id, person_key
 from hub.types.events import ABSENTEISME_MENSUEL, SOURCE_TOPICS
 
-from connectors.core.fields import Fields, last_day_of_month, make_event, person, person_key
+from connectors.core.fields import Fields, last_day_of_month, make_event, person
 from connectors.core.tabular import CsvConnector
 from connectors.core.types import Context, Mapped, Rejected
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hub.identity import event_id
+from hub.identity import event_id, person_key
 from hub.types.events import (
     CAUSES_RUPTURE,
     CFA_EVENEMENTS,
@@ -33,7 +33,7 @@ from hub.types.events import (
 )
 from hub.validation import BAD_VALUE
 
-from connectors.core.fields import Fields, make_event, person, person_key
+from connectors.core.fields import Fields, make_event, person
 from connectors.core.tabular import CsvConnector
 from connectors.core.types import Context, Mapped, Rejected
 

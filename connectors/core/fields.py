@@ -7,13 +7,11 @@ this module only tags each error with its field, builds the person and the envel
 from __future__ import annotations
 
 import calendar
-import hmac
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from hub.identity import _SEPARATORS, normalize_ine
+from hub.identity import normalize_ine
 from hub.validation import (
     BAD_VALUE,
     MISSING_FIELD,
@@ -206,56 +204,6 @@ class Fields:
         return Rejected(tuple(self.errors), event_date)
 
 
-_KEYS: dict[tuple, str] = {}  # (nom, prenom, date_naissance, secret) → person key, bounded
-
-
-class _FoldTable(dict):
-    """str.translate table: a character → normalize_name's per-character part of it,
-    `upper(NFKD(c) without combining marks)`, computed once per character met."""
-
-    def __missing__(self, code: int) -> str:
-        decomposed = unicodedata.normalize("NFKD", chr(code))
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
-        self[code] = folded
-        return folded
-
-
-_FOLD = _FoldTable()
-_NAMES: dict[str, str] = {}  # raw name → normalised, bounded (first names repeat a lot)
-
-
-def _name(raw: str) -> str:
-    """hub.identity.normalize_name, same value, cheaper.
-
-    normalize_name is NFKD, combining marks removed, upper case, then the separators. NFKD
-    decomposes each character on its own and only reorders combining marks, which are
-    all removed; upper case maps each character on its own too: so the first three steps
-    are one per-character table (`_FOLD`). ASCII text needs none of them but the upper case.
-    """
-    name = _NAMES.get(raw)
-    if name is None:
-        folded = raw.upper() if raw.isascii() else raw.translate(_FOLD)
-        name = _SEPARATORS.sub(" ", folded).strip()
-        if len(_NAMES) >= 65536:
-            _NAMES.clear()
-        _NAMES[raw] = name
-    return name
-
-
-def person_key(ine: str | None, nom: str, prenom: str, date_naissance: date, secret: str) -> str:
-    """hub.identity.person_key, memoised (a record's key is asked by its validation and
-    again when it is published) and with one-shot HMAC: same value."""
-    if ine:
-        return ine
-    k = (nom, prenom, date_naissance, secret)
-    key = _KEYS.get(k)
-    if key is None:
-        name_key = f"{_name(nom)}|{_name(prenom)}|{date_naissance.isoformat()}"
-        key = "n-" + hmac.digest(secret.encode(), name_key.encode(), "sha256").hex()[:32]
-        if len(_KEYS) >= 65536:
-            _KEYS.clear()
-        _KEYS[k] = key
-    return key
 
 
 def person(ine: str | None, nom: str, prenom: str, date_naissance: date, commune: str | None) -> dict[str, Any]:

@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import InputError
+from hub.identity import person_key
 from hub.settings import Settings, get_settings
 from hub.types.directory import Directory
 
 from connectors.core import parallel
-from connectors.core.fields import age_at, person_key
+from connectors.core.fields import age_at
 from connectors.core.types import (
     FUTURE_DATE,
     Accepted,

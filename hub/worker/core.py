@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from hub.identity import name_digest, name_key
+from hub.identity import name_key_digest
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate
@@ -93,7 +93,6 @@ from hub.worker.state import Emitted, PersonState
 log = get_logger("hub.worker")
 
 DIRECTORY_TRANSFER = "ANNUAIRE"
-KEY_CACHE = 50_000  # name digests remembered (cleared when full: ~10 MB at most)
 INTERNAL_PREFIX = "__"
 
 
@@ -251,11 +250,10 @@ class PersonProcessor:
         self._encode_case = codec.encoder("case")
         self._encode_litige = codec.encoder("litige")
         self.errors = 0  # evaluations that raised (logged, state kept)
-        self._digests: dict[tuple, str] = {}
 
     # -- keys ------------------------------------------------------------------------
-    # Both keys are pure functions of the person fields; the cache spares the Unicode
-    # normalisation and the HMAC for the many events of the same people.
+    # Both keys are pure functions of the person fields (name_key_digest is memoised: it
+    # spares the Unicode normalisation and the HMAC for the many events of one person).
 
     def person_key_of(self, event: dict) -> str:
         p = event["person"]
@@ -269,13 +267,7 @@ class PersonProcessor:
         return ine if ine else self._name_digest(nom, prenom, born)
 
     def _name_digest(self, nom: str, prenom: str, born: date) -> str:
-        k = (nom, prenom, born)
-        nd = self._digests.get(k)
-        if nd is None:
-            if len(self._digests) >= KEY_CACHE:
-                self._digests.clear()
-            nd = self._digests[k] = name_digest(name_key(nom, prenom, born), self.secret)
-        return nd
+        return name_key_digest(nom, prenom, born, self.secret)
 
     # -- state -----------------------------------------------------------------------
 

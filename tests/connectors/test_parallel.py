@@ -11,12 +11,10 @@ import pytest
 
 from connectors import get_connector, run_ingest
 from connectors.core import parallel
-from connectors.core.fields import _name
 from connectors.core.memory import MemorySeenEvents, MemorySink, MemorySnapshotStore
 from connectors.core.types import PupilState
 from connectors.rectorat.state import Scratch
 from hub.errors import InputError
-from hub.identity import normalize_name
 from hub.kafka.sink import KafkaSink
 from tests.connectors.helpers import CTI_CODE, ML, SETTINGS, SIRET, UAI_CFA, UAI_LP, FakeDirectory, write_csv
 
@@ -208,17 +206,6 @@ async def test_kafka_sink_messages_are_the_same_either_way(tmp_path, monkeypatch
     events_kept = [m for m in sinks[0].kept if not m[0].endswith(".dlq")]
     for (_, _, e), (_, _, _, headers) in zip(reference.published, events_kept, strict=True):
         assert headers == [("event_id", e["event_id"].encode()), ("event_type", e["event_type"].encode())]
-
-
-def test_name_folding_is_normalize_name():
-    for code in list(range(0x20, 0x3000)) + [0x1D400, 0x1F600, 0xFB01, 0x1E9E]:
-        c = chr(code)
-        assert _name(c) == normalize_name(c), hex(code)
-    rng = random.Random(3)
-    pool = [chr(c) for c in range(0x20, 0x800)] + ["\u0301", "\u0327", "ǰ", "ﬁ", "ß", "Å", " ", "-", "'", "’", "."]
-    for _ in range(20_000):
-        s = "".join(rng.choice(pool) for _ in range(rng.randint(0, 10)))
-        assert _name(s) == normalize_name(s), repr(s)
 
 
 def test_scratch_tables_with_their_bloom_filters():
