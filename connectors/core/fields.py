@@ -157,9 +157,9 @@ class Fields:
         return self.check(name, check_siret)
 
     def count(self, name: str) -> int | None:
-        """An integer ≥ 0 in plain digits (BAD_VALUE, MISSING_FIELD)."""
+        """An integer from 0 to INT_MAX in plain digits (BAD_VALUE, MISSING_FIELD)."""
         v = self.row.get(name)
-        if v.__class__ is str and v and v.isascii() and v.isdigit():
+        if v.__class__ is str and 0 < len(v) < 10 and v.isascii() and v.isdigit():  # < 10 digits: ≤ INT_MAX
             return int(v)
         return self.check(name, check_non_negative_int)
 

@@ -1,7 +1,8 @@
 """Streaming JSON Lines reading (CTI reports).
 
 One JSON object per line, UTF-8 (a BOM on the first line is tolerated). A line that is
-not valid UTF-8, not valid JSON, or not a JSON object is a record rejected `BAD_JSON`;
+not valid UTF-8, not valid JSON (`hub.validation.jsontext`: no NaN, no lone surrogate, no
+absurd nesting), or not a JSON object is a record rejected `BAD_JSON`;
 the file goes on. Blank lines are skipped (not records).
 
 File-level InputError (exit 2, nothing published): an unreadable file, and a file that
@@ -13,11 +14,11 @@ first JSON object, usually line 1. An empty file is JSON Lines with no record.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hub.errors import InputError
+from hub.validation.jsontext import loads_strict
 
 from connectors.core.csv import unreadable
 from connectors.core.types import BAD_JSON, RawRecord, Rejection
@@ -57,7 +58,7 @@ class JsonLinesFile:
                 continue
             blank = False
             try:
-                if isinstance(json.loads(data.removeprefix(_BOM)), dict):
+                if isinstance(loads_strict(data.removeprefix(_BOM)), dict):
                     break
             except ValueError:  # UnicodeDecodeError included
                 continue
@@ -96,7 +97,7 @@ class JsonLinesFile:
                 continue
             raw = text.rstrip("\r\n")
             try:
-                obj = json.loads(text)
+                obj = loads_strict(text)
             except ValueError as exc:
                 yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, f"JSON invalide: {exc}"))
                 continue

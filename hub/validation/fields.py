@@ -164,15 +164,20 @@ def check_enum(raw: object, allowed: Iterable[str], optional: bool = False) -> s
         raise FieldError(BAD_VALUE, f"valeur {value!r} invalide: {', '.join(choices.values())} attendu") from None
 
 
+# The counts are Avro `int`s (32-bit): a larger value has no encoding any reader accepts.
+INT_MAX = 2**31 - 1
+
+
 def check_non_negative_int(raw: object) -> int:
-    """An integer ≥ 0 written in plain digits (no sign, no decimals): BAD_VALUE otherwise."""
+    """An integer from 0 to INT_MAX written in plain digits (no sign, no decimals):
+    BAD_VALUE otherwise."""
     if isinstance(raw, int) and not isinstance(raw, bool):
-        if raw < 0:
-            raise FieldError(BAD_VALUE, f"nombre {raw} invalide: entier positif ou nul attendu")
+        if not 0 <= raw <= INT_MAX:
+            raise FieldError(BAD_VALUE, f"nombre {raw} invalide: entier de 0 à {INT_MAX} attendu")
         return raw
     value = require(raw)
-    if not _INT.fullmatch(value):
-        raise FieldError(BAD_VALUE, f"nombre {value!r} invalide: entier positif ou nul attendu")
+    if not _INT.fullmatch(value) or len(value.lstrip("0")) > 10 or int(value) > INT_MAX:
+        raise FieldError(BAD_VALUE, f"nombre {value[:20]!r} invalide: entier de 0 à {INT_MAX} attendu")
     return int(value)
 
 

@@ -33,7 +33,6 @@ not see; 409 for a case transferred away; 422 with `{"errors": {field: message}}
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -42,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from connectors import SOURCES, Accepted, Filtered, Rejected, check_record, get_connector, make_context
 from hub.accounts import INSTITUTION, Account
 from hub.logging import get_logger
+from hub.validation.jsontext import loads_strict
 from hub.types.cases import TRANSFERE
 from hub.web.auth import CSRF_HEADER, bearer, csrf_ok, session_account
 from hub.web.ops import today
@@ -80,7 +80,7 @@ async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
         chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        return json.loads(body), None
+        return loads_strict(body), None
     except (ValueError, UnicodeDecodeError):
         return None, None
 

@@ -69,6 +69,8 @@ async def test_corrected_count_is_a_new_fact(tmp_path, harness):
         (row(j="2.5"), "BAD_VALUE"),
         (row(nj=""), "MISSING_FIELD"),
         (row(j="abc"), "BAD_VALUE"),
+        (row(nj="2147483648"), "BAD_VALUE"),  # beyond the schema's 32-bit Avro int
+        (row(j="99999999999"), "BAD_VALUE"),
         (row() + ";9", "BAD_VALUE"),  # more fields than the header
         (row().rsplit(";", 1)[0], "MISSING_FIELD"),  # last field left off: read as empty
     ],

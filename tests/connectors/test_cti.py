@@ -52,6 +52,25 @@ async def test_bad_json_does_not_stop_the_file(tmp_path, harness):
     assert harness.dlq[0]["position"] == "line 1" and harness.dlq[0]["raw"] == '{"cti": '
 
 
+@pytest.mark.parametrize("padding", [0, 3500], ids=["in process", "parse workers (file of 1 MiB and more)"])
+async def test_json_no_system_can_carry_is_one_bad_json_record(tmp_path, harness, padding):
+    """NaN, a lone surrogate (no UTF-8 encoding: the Avro encoder fails on it) and absurd
+    nesting are each one BAD_JSON record; the lines after them are read and published."""
+    bad = [
+        json.dumps(report(reference="x")).replace('"x"', "NaN"),
+        json.dumps(report(reference="sur", motif="x")).replace('"motif": "x"', '"motif": "bad \\ud800 char"'),
+        "[" * 100_000 + "]" * 100_000,
+        '{"a": ' * 50_000 + "1" + "}" * 50_000,
+    ]
+    good = [report(reference=f"fiche-{i}") for i in range(padding)]
+    p = write(tmp_path / "j.jsonl", [report(reference="avant"), *bad, report(reference="apres"), *good])
+    r = await harness.run("cti", p)
+    assert (r.read, r.published, r.rejected) == (6 + padding, 2 + padding, 4)
+    assert harness.reasons() == ["BAD_JSON"] * 4
+    assert [d["position"] for d in harness.dlq] == ["line 2", "line 3", "line 4", "line 5"]
+    assert [e["reference"] for e in harness.events[:2]] == ["avant", "apres"]
+
+
 @pytest.mark.parametrize("content", [
     b"cti;uai;type\nCTI-86;0860012W;REPERAGE\n",  # a CSV
     b"\x7fELF\x02\x01\x01\x00\xff\xfe\n\x00\x00\x03\x00",  # a binary

@@ -269,12 +269,14 @@ def test_check_enum_accepts_any_iterable():
 
 # --- integers and months ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("12", 12), (" 7 ", 7), ("007", 7), (5, 5), (0, 0)])
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0), ("12", 12), (" 7 ", 7), ("007", 7), (5, 5), (0, 0),
+                                                   ("2147483647", 2**31 - 1), ("0002147483647", 2**31 - 1)])
 def test_check_non_negative_int_valid(raw, expected):
     assert check_non_negative_int(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["-1", "+3", "1.5", "1e3", "abc", "1 000", "٣", -1, True])
+@pytest.mark.parametrize("raw", ["-1", "+3", "1.5", "1e3", "abc", "1 000", "٣", -1, True,
+                                 "2147483648", "99999999999", "9" * 5000, 2**31])
 def test_check_non_negative_int_invalid(raw):
     fails(BAD_VALUE, check_non_negative_int, raw)
 

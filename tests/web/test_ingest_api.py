@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import string
 import uuid
@@ -92,6 +93,10 @@ def test_invalid_record_is_422_with_every_reason_and_nothing_published(web):
     assert not_json.status_code == 422 and not_json.json()["reasons"][0]["reason"] == "BAD_JSON"
     a_list = post(web, "cti", [body], web.tokens["cti"])
     assert a_list.status_code == 422 and a_list.json()["reasons"][0]["reason"] == "BAD_JSON"
+    no_utf8 = json.dumps(reperage(f"fiche-{uuid.uuid4().hex[:8]}", motif="x")).replace('"x"', '"\\udc00"')
+    for unusable in (no_utf8.encode(), b"[" * 5_000 + b"]" * 5_000, json.dumps(body).replace('"CTI', 'NaN, "x": "CTI').encode()):
+        r = post(web, "cti", unusable, web.tokens["cti"])
+        assert r.status_code == 422 and r.json()["reasons"][0]["reason"] == "BAD_JSON"
 
     future = post(web, "cti", reperage(f"fiche-{uuid.uuid4().hex[:8]}", day=today() + timedelta(days=1)),
                   web.tokens["cti"])
