@@ -204,8 +204,6 @@ class Fields:
         return Rejected(tuple(self.errors), event_date)
 
 
-
-
 def person(ine: str | None, nom: str, prenom: str, date_naissance: date, commune: str | None) -> dict[str, Any]:
     return {
         "ine": ine,

@@ -41,8 +41,8 @@ from starlette.responses import JSONResponse, Response
 from connectors import SOURCES, Accepted, Filtered, Rejected, check_record, get_connector, make_context
 from hub.accounts import INSTITUTION, Account
 from hub.logging import get_logger
-from hub.validation.jsontext import loads_strict
 from hub.types.cases import TRANSFERE
+from hub.validation.jsontext import loads_strict
 from hub.web.auth import CSRF_HEADER, bearer, csrf_ok, session_account
 from hub.web.ops import today
 from hub.web.pages import record_action, valid_case_id

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
-from hub.identity import name_key_digest
+from hub.identity import name_key_digest, person_key
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate
@@ -257,17 +257,11 @@ class PersonProcessor:
 
     def person_key_of(self, event: dict) -> str:
         p = event["person"]
-        return self._person_key(p.get("ine"), p["nom"], p["prenom"], p["date_naissance"])
+        return person_key(p.get("ine"), p["nom"], p["prenom"], p["date_naissance"], self.secret)
 
     def name_digest_of(self, event: dict) -> str:
         p = event["person"]
-        return self._name_digest(p["nom"], p["prenom"], p["date_naissance"])
-
-    def _person_key(self, ine: str | None, nom: str, prenom: str, born: date) -> str:
-        return ine if ine else self._name_digest(nom, prenom, born)
-
-    def _name_digest(self, nom: str, prenom: str, born: date) -> str:
-        return name_key_digest(nom, prenom, born, self.secret)
+        return name_key_digest(p["nom"], p["prenom"], p["date_naissance"], self.secret)
 
     # -- state -----------------------------------------------------------------------
 
