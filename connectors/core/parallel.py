@@ -182,10 +182,21 @@ def _send(fd: int, message: tuple) -> None:
         view = view[os.write(fd, view):]
 
 
-def _work(fd: int, batch: Batch, k: int, n: int, source: str, topic: str, ctx: Context, prepare: Any) -> None:
+def _work(fd: int, inherited: list[int], batch: Batch, k: int, n: int, source: str, topic: str, ctx: Context,
+          prepare: Any) -> None:
     """Worker `k` of `n`: reads every record (through its own file handle), maps those of
     the chunks c with c % n == k and sends ("chunk", c, bytes_done, entries) for each, then
-    ("end", chunks, None); ("error", exception, None) if anything fails."""
+    ("end", chunks, None); ("error", exception, None) if anything fails.
+
+    `inherited`: the read ends of the pipes (its own, the earlier workers') that the fork
+    copied. Closed first, so that the main process is their only reader: when it dies,
+    even by kill -9, the next write fails (EPIPE) and the worker ends, instead of
+    blocking for ever on a full pipe that it holds open itself."""
+    for other in inherited:
+        try:
+            os.close(other)
+        except OSError:
+            pass
     try:
         own = batch.reopen()  # type: ignore[attr-defined]
         records = own.records(None if n == 1 else lambda i: (i // CHUNK) % n != k)
@@ -253,6 +264,7 @@ async def run_records(
     readers: list[asyncio.StreamReader] = []
     transports: list[asyncio.BaseTransport] = []
     processes: list[Any] = []
+    read_ends: list[int] = []
 
     def stop_workers() -> None:
         for process in processes:
@@ -265,11 +277,13 @@ async def run_records(
         for k in range(n):
             rfd, wfd = os.pipe()
             _grow_pipe(wfd)
+            read_ends.append(rfd)
             # Frozen: the worker's garbage collector then never walks (hence never copies)
             # the pages it shares with this process.
             gc.freeze()
             try:
-                process = mp.Process(target=_work, args=(wfd, batch, k, n, source, topic, ctx, prepare),
+                process = mp.Process(target=_work, args=(wfd, list(read_ends), batch, k, n, source, topic, ctx,
+                                                         prepare),
                                      name=f"hub-ingest-{source}-{k}", daemon=True)
                 process.start()
             finally:

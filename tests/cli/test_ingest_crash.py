@@ -4,7 +4,8 @@ The truth of what is published is the topic itself (hub/kafka/seen.py): the seco
 reads the event ids the first one left there, counts them `unchanged` and publishes the
 others. So after the kill and the second run the topic holds every record of the file
 exactly once, and the counts add up. For SIECLE the killed run saved no snapshot; the
-second one does, and the next export diffs against it.
+second one does, and the next export diffs against it. The CSV run's forked parse
+workers do not outlive it.
 """
 
 from __future__ import annotations
@@ -54,10 +55,29 @@ async def kill_mid_publish(proc: subprocess.Popen, topic: str, before: dict, tot
         proc.wait()
         await asyncio.sleep(1)  # what the dead producer left in its socket reaches the log
         n = await landed()
+        for _ in range(100):  # its forked parse workers end too (they would block for ever)
+            if not processes_of(proc.args):
+                break
+            await asyncio.sleep(0.1)
+        assert not processes_of(proc.args), "a parse worker outlived its ingest"
     finally:
         await client.stop_consumer(consumer)
     assert 0 < n < total, f"killed with {n} of {total} records on the topic: the test proves nothing"
     return n
+
+
+def processes_of(args: list[str]) -> list[int]:
+    """Pids of the processes running the command line `args` (Linux: /proc)."""
+    wanted = "\0".join(args).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if wanted in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 def ingest(env: dict, source: str, path: Path) -> dict:
