@@ -27,8 +27,9 @@ When. `HUB_CONNECTOR_WORKER`: `auto` (default) uses workers for a file of at lea
 (tests/connectors pass both ways), `0` never. `HUB_CONNECTOR_WORKERS`: how many
 (default `WORKERS` = 2: with the main process, two cores kept busy). An exception in a
 worker is raised again in the main process; the workers are killed if the main process
-fails or is cancelled. On a machine whose cores are already busy the workers gain
-nothing (the work is the same, plus ≈ 10 % of pickling): set `0` there.
+fails or is cancelled, and end by themselves if it is killed (-9): see `_work`. On a
+machine whose cores are already busy the workers gain nothing (the work is the same,
+plus ≈ 10 % of pickling): set `0` there.
 """
 
 from __future__ import annotations

@@ -97,6 +97,18 @@ def env(hub_env):
     return hub_env
 
 
+async def kill_then_run_again(env: dict, source: str, path: Path, n: int) -> None:
+    """Kill -9 an ingest of `path` (n records, one event each) while it publishes, run it
+    again: the counts add up and the topic holds each of the n events exactly once."""
+    topic = TOPICS[source]
+    before = await offsets(topic)
+    landed = await kill_mid_publish(start_ingest(env, source, path), topic, before, n)
+    again = ingest(env, source, path)
+    assert counts_of(again) == (n, n - landed, landed, 0, 0, 0, n - landed)
+    ids = event_ids(await records_since(topic, before))
+    assert len(ids) == n and len(set(ids)) == n
+
+
 async def test_a_csv_ingest_killed_while_publishing_loses_and_repeats_nothing(env, tmp_path):
     t, lp = tag(), fresh_uai()
     n = 150_000  # ≈ 7 MB: read by the forked parse workers (connectors/core/parallel.py)
@@ -105,15 +117,7 @@ async def test_a_csv_ingest_killed_while_publishing_loses_and_repeats_nothing(en
         f.write(ABS_HEADER + "\n")
         for i in range(n):
             f.write(f"{lp};;N{t}{i};Zoé;05/05/2008;2026-01;{4 + i % 20};0\n")
-    topic = TOPICS["absenteisme"]
-    before = await offsets(topic)
-
-    landed = await kill_mid_publish(start_ingest(env, "absenteisme", path), topic, before, n)
-
-    again = ingest(env, "absenteisme", path)
-    assert counts_of(again) == (n, n - landed, landed, 0, 0, 0, n - landed)
-    ids = event_ids(await records_since(topic, before))
-    assert len(ids) == n and len(set(ids)) == n
+    await kill_then_run_again(env, "absenteisme", path, n)
     assert counts_of(ingest(env, "absenteisme", path)) == (n, 0, n, 0, 0, 0, 0)
 
 
@@ -122,20 +126,12 @@ async def test_a_siecle_ingest_killed_while_publishing_loses_and_repeats_nothing
     n = 40_000  # one establishment's snapshot kept in memory (state.MEMORY_LIMIT)
     pupils = [eleve(f"{t}{i}", nom=f"N{t}{i}") for i in range(n)]
     first = write(tmp_path / f"s1-{t}.xml", export(pupils, uaj=uaj, date_export="15/03/2026"))
-    topic = TOPICS["rectorat"]
-    before = await offsets(topic)
-
-    landed = await kill_mid_publish(start_ingest(env, "rectorat", first), topic, before, n)
-
-    again = ingest(env, "rectorat", first)
-    assert counts_of(again) == (n, n - landed, landed, 0, 0, 0, n - landed)
-    ids = event_ids(await records_since(topic, before))
-    assert len(ids) == n and len(set(ids)) == n
+    await kill_then_run_again(env, "rectorat", first, n)
 
     # The second run saved the snapshot: a newer export without pupil 0 is one exit.
+    topic = TOPICS["rectorat"]
     after = await offsets(topic)
     newer = write(tmp_path / f"s2-{t}.xml", export(pupils[1:], uaj=uaj, date_export="20/03/2026"))
     assert counts_of(ingest(env, "rectorat", newer)) == (n - 1, 0, n - 1, 0, 0, 0, 1)
     exits = await records_since(topic, after)
     assert [dict(r.headers)["event_type"] for r in exits] == [b"ELEVE_SORTI"]
-
