@@ -68,10 +68,14 @@ def fresh_hub_env(tmp_path_factory, tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
+def hub_exe() -> str:
+    """The `hub` command of this environment."""
+    return shutil.which("hub", path=str(Path(sys.executable).parent)) or "hub"
+
+
 def run_hub(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real `hub` command line in a subprocess."""
-    exe = shutil.which("hub", path=str(Path(sys.executable).parent)) or "hub"
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, input=input, timeout=timeout)
+    return subprocess.run([hub_exe(), *args], capture_output=True, text=True, env=env, input=input, timeout=timeout)
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ workers do not outlive it.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +21,9 @@ from aiokafka import TopicPartition
 
 from hub.kafka import client
 from hub.kafka.seen import EVENT_ID_HEADER
+from tests.cli.test_ingest import ingest
 from tests.cli.test_ingest_sources import ABS_HEADER, TOPICS, counts_of, offsets, records_since, tag
-from tests.conftest import run_hub
+from tests.conftest import hub_exe, run_hub
 from tests.connectors.helpers import fresh_uai
 from tests.connectors.siecle_files import eleve, export, write
 
@@ -33,8 +31,7 @@ pytestmark = pytest.mark.kafka
 
 
 def start_ingest(env: dict, source: str, path: Path) -> subprocess.Popen:
-    exe = shutil.which("hub", path=str(Path(sys.executable).parent)) or "hub"
-    return subprocess.Popen([exe, "ingest", source, str(path), "--json"], env=env,
+    return subprocess.Popen([hub_exe(), "ingest", source, str(path), "--json"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -78,12 +75,6 @@ def processes_of(args: list[str]) -> list[int]:
             except OSError:
                 pass
     return found
-
-
-def ingest(env: dict, source: str, path: Path) -> dict:
-    result = run_hub("ingest", source, str(path), "--json", env=env, timeout=600)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def event_ids(records: list) -> list[str]:
