@@ -49,7 +49,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     non_justifiees = f.count("demi_journees_non_justifiees")
     justifiees = f.count("demi_journees_justifiees")
     if not f.ok:
-        return f.rejected(last_day_of_month(*mois) if mois else None)
+        return f.rejected(last_day_of_month(*mois) if mois else None, naissance)
     assert uai and nom and prenom and naissance and mois and non_justifiees is not None and justifiees is not None
     year, month = mois
     mois_text = f"{year:04d}-{month:02d}"

@@ -94,7 +94,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     if evenement == CONTRAT_ROMPU:
         cause = f.enum("cause_rupture", CAUSES_RUPTURE, optional=True)
     if not f.ok:
-        return f.rejected(date_evenement)
+        return f.rejected(date_evenement, naissance)
     assert evenement and uai_cfa and nom and prenom and naissance and date_evenement and rqth is not None
     who = person(ine, nom, prenom, naissance, commune)
     day = date_evenement.isoformat()

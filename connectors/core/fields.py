@@ -198,10 +198,10 @@ class Fields:
     def ok(self) -> bool:
         return not self.errors
 
-    def rejected(self, event_date: date | None = None) -> Rejected:
+    def rejected(self, event_date: date | None = None, born: date | None = None) -> Rejected:
         """Every error found; `event_date`, when it could be read, still counts for the
-        file's default as-of (see Rejected)."""
-        return Rejected(tuple(self.errors), event_date)
+        file's default as-of, and `born` decides the under-15 filter (see Rejected)."""
+        return Rejected(tuple(self.errors), event_date, born)
 
 
 def person(ine: str | None, nom: str, prenom: str, date_naissance: date, commune: str | None) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Con
 def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
                  prepare: Callable[[str, str, dict], Any] | None) -> Callable[[RawRecord], tuple]:
     """What the single-process loop does for a record up to the seen-ids check, as an entry."""
-    from connectors.core.runner import screen
+    from connectors.core.runner import screen, screen_rejected
 
     map_record = batch.map
     replay_fields = batch.replay_fields
@@ -149,6 +149,7 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
             verdict = outcome
             if verdict.__class__ is Rejected:
                 newest = verdict.event_date  # rejected for another field: still dated
+                verdict = screen_rejected(verdict, ctx)
         vcls = verdict.__class__
         if vcls is Accepted:
             if prepare is None:

@@ -4,7 +4,8 @@
 
 Accounting: every record read ends in exactly one of
 - `rejected`  invalid (dead letter with its reason), or an event date after the as-of;
-- `filtered`  every event of the record is about a person under 15 at its event date;
+- `filtered`  every event of the record is about a person under 15 at its event date
+  (a refused record too, when its valid dates show it: `screen_rejected`);
 - `published` at least one of its events was new (not already among SeenEvents);
 - `unchanged` all its events were already published (or it gives none: a SIECLE pupil
   whose snapshot did not change).
@@ -148,6 +149,23 @@ def screen(mapped: Mapped, ctx: Context) -> Verdict:
     return Accepted(tuple(pairs), mapped.warnings)
 
 
+def screen_rejected(rejected: Rejected, ctx: Context, as_of: date | None = None) -> Rejected | Filtered:
+    """A refused record about a person under `ctx.min_age` is filtered, not sent to the
+    dead-letter topic: "connectors publish nothing about a person under 15" (rules.md
+    §2), and a dead letter carries the raw record. The person is known to be under age
+    when their date of birth is valid and they are under age at the record's event date,
+    or — that date unreadable — at the as-of (`as_of`, else `ctx.as_of`), which no valid
+    event date may pass. Otherwise (no valid date of birth, or nothing to compare it
+    with) the record stays rejected."""
+    born = rejected.born
+    if born is None:
+        return rejected
+    when = rejected.event_date or as_of or ctx.as_of
+    if when is not None and age_at(born, when) < ctx.min_age:
+        return Filtered()
+    return rejected
+
+
 def _late(events: list[Event], limit: date) -> Rejected | None:
     late = sorted(e["event_date"] for e in events if e["event_date"] > limit)
     if not late:
@@ -174,7 +192,7 @@ def check_record(
     (skipping ids already seen); Filtered → nothing; Rejected → 422 with its reasons.
     Pass `ctx.as_of` (e.g. today) to refuse events dated in the future."""
     outcome = connector.validate(row, ctx, ref=ref)
-    return screen(outcome, ctx) if isinstance(outcome, Mapped) else outcome
+    return screen(outcome, ctx) if isinstance(outcome, Mapped) else screen_rejected(outcome, ctx)
 
 
 async def _nothing() -> AsyncIterator[Item]:
@@ -273,6 +291,7 @@ async def run_ingest(
                         when = verdict.event_date  # rejected for another field: still dated
                         if when is not None and (latest is None or when > latest):
                             latest = when
+                        verdict = screen_rejected(verdict, ctx)
                 vcls = verdict.__class__
                 if vcls is Accepted:
                     new = await publish(verdict.events) if verdict.events else 0

@@ -118,10 +118,13 @@ class Rejected:
 
     `event_date`: the record's event date when it could be read although the record is
     refused for something else — it still counts for the default as-of (inputs.md: "the
-    latest date in the file"), which a bad date cannot."""
+    latest date in the file"), which a bad date cannot. `born`: the person's date of
+    birth when it could be read, so that a refused record about someone under 15 is
+    filtered rather than dead-lettered (runner.screen_rejected)."""
 
     rejections: tuple[Rejection, ...]
     event_date: date | None = None
+    born: date | None = None
 
     @property
     def reason(self) -> str:

@@ -83,7 +83,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
         naissance = f.date("jeune.date_naissance")
         commune = f.commune("jeune.commune_residence", optional=True)
     if not f.ok:
-        return f.rejected(day)
+        return f.rejected(day, naissance)
     assert cti and uai and kind and day and reference and nom and prenom and naissance
     event = make_event(
         ctx,

@@ -77,7 +77,7 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     if evenement == "SITUATION" and not f.text("situation"):
         f.missing("situation", "obligatoire pour SITUATION")
     if not f.ok:
-        return f.rejected(date_evenement)
+        return f.rejected(date_evenement, naissance)
     assert code_ml and milo and nom and prenom and naissance and evenement and date_evenement
     eid = event_id(
         SOURCE, code_ml, milo, evenement, date_evenement.isoformat(), dispositif or "", situation or ""

@@ -89,7 +89,7 @@ from hub.errors import InputError
 from hub.validation import BAD_VALUE, check_uai
 
 from connectors.core.fields import Fields, age_at
-from connectors.core.runner import future_date
+from connectors.core.runner import future_date, screen_rejected
 from connectors.core.types import (
     REPLAY_AS_OF,
     Batch,
@@ -105,6 +105,7 @@ from connectors.core.types import (
     PupilState,
     RawRecord,
     Rejected,
+    Rejection,
     Snapshot,
     SnapshotStore,
     Verdict,
@@ -134,6 +135,7 @@ class _FileRun:
     new: MutableMapping[str, PupilState] = field(default_factory=dict)
     seen_ids: Any = field(default_factory=set)  # set, or state.DiskIds for a huge export
     pending: tuple[str, PupilState | None] | None = None
+    duplicate: bool = False  # the pupil being mapped repeats an ELEVE_ID of the file
     dirty: bool = False
 
 
@@ -267,15 +269,17 @@ class RectoratBatch(Batch):
         run = self._run
         assert run is not None and record.row is not None
         eleve_id = str(record.row.get("eleve_id", "")).strip()
-        if eleve_id and eleve_id in run.seen_ids:
+        pupil = validate_eleve(record.row)
+        run.duplicate = bool(eleve_id) and eleve_id in run.seen_ids
+        if run.duplicate:
             run.pending = None
-            return Rejected.one(BAD_VALUE, f"ELEVE_ID: {eleve_id!r} en double dans le fichier", "ELEVE_ID")
+            born = pupil.born if isinstance(pupil, Rejected) else pupil.date_naissance
+            return screen_rejected(duplicate(eleve_id, born), self.ctx, run.as_of)
         if eleve_id:
             run.seen_ids.add(eleve_id)
-        pupil = validate_eleve(record.row)
         if isinstance(pupil, Rejected):
             run.pending = (eleve_id, None) if eleve_id else None
-            return pupil
+            return screen_rejected(pupil, self.ctx, run.as_of)
         prev = run.base.pupils.get(pupil.eleve_id) if run.base is not None else None
         events, state, derived = self._derive(run, pupil, prev, record.ref)
         run.pending = (pupil.eleve_id, state)
@@ -308,7 +312,10 @@ class RectoratBatch(Batch):
         run = self._run
         if run is None:
             return {}
-        return {"uaj": run.info.uaj, REPLAY_AS_OF: run.as_of.isoformat()}
+        fields = {"uaj": run.info.uaj, REPLAY_AS_OF: run.as_of.isoformat()}
+        if run.duplicate:
+            fields[DUPLICATE] = "1"
+        return fields
 
     def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None,
                 ref: str) -> tuple[list[Event], PupilState | None, Event | None]:
@@ -371,6 +378,16 @@ class RectoratBatch(Batch):
             self._scratch = None
 
 
+# In the dead letter of a pupil whose ELEVE_ID repeats an earlier one of its file: the
+# refusal holds on the file, not on the record, so `hub dlq replay` refuses it again.
+DUPLICATE = "@duplicate"
+
+
+def duplicate(eleve_id: str, born: date | None) -> Rejected:
+    return Rejected((Rejection(BAD_VALUE, f"ELEVE_ID: {eleve_id!r} en double dans le fichier", "ELEVE_ID"),),
+                    born=born)
+
+
 class RectoratConnector(Connector):
     source = SOURCE
     topic = TOPIC
@@ -389,9 +406,12 @@ class RectoratConnector(Connector):
         f = Fields(row)
         uaj = f.check("uaj", check_uai)
         pupil = validate_eleve(row)
+        born = pupil.born if isinstance(pupil, Rejected) else pupil.date_naissance
+        if f.text(DUPLICATE):  # a dead letter of a repeated ELEVE_ID: only a new export fixes it
+            return duplicate(f.text("eleve_id"), born)
         errors = f.errors + (list(pupil.rejections) if isinstance(pupil, Rejected) else [])
         if errors:
-            return Rejected(tuple(errors))
+            return Rejected(tuple(errors), born=born)
         assert uaj and isinstance(pupil, Pupil)
         return Mapped(first_seen(ctx, uaj, pupil, ref), warnings=pupil.warnings)
 

@@ -65,7 +65,7 @@ def validate_eleve(row: Mapping[str, Any]) -> Pupil | Rejected:
     entree = f.date("date_entree")
     sortie = f.date("date_sortie") if f.text("date_sortie") else None
     if not f.ok:
-        return f.rejected()
+        return f.rejected(born=naissance)
     assert eleve_id and prenom and naissance and entree
     return Pupil(
         eleve_id=eleve_id,

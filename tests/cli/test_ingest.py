@@ -224,17 +224,19 @@ async def test_siecle_reingest_counts_an_under_15_pupil_filtered(env, tmp_path):
 
 async def test_rectorat_dlq_replay_validates_as_the_ingest_did(env, tmp_path):
     """The dead letter of a SIECLE pupil carries its file's UAJ (from PARAMETRES) and
-    as-of: a replay finds the same reason, not a missing UAJ, and a pupil dated after the
-    export stays FUTURE_DATE."""
+    as-of: a replay finds the same reason, not a missing UAJ, a pupil dated after the
+    export stays FUTURE_DATE, and a repeated ELEVE_ID (valid alone) stays refused."""
     uaj = fresh_uaj()
     path = write(tmp_path / f"dlq-{uaj}.xml", export([
         eleve("1", nom="ALPHA"), eleve("2", nom="BRAVO", prenom=""), eleve("3", nom="CHARLIE", entree="16/03/2026"),
+        eleve("1", nom="ALPHA", prenom="Autre"),
     ], uaj=uaj, date_export="15/03/2026"))
     async with Watch("rectorat") as w:
         counts = ingest(env, "rectorat", path)
-        assert (counts["published"], counts["rejected"]) == (1, 2)
+        assert (counts["published"], counts["rejected"]) == (1, 3)
         first = {x["position"]: x for x in await w.letters() if x["file"] == path.name}
-    assert {p: x["reason"] for p, x in first.items()} == {"ELEVE[2]": "MISSING_FIELD", "ELEVE[3]": "FUTURE_DATE"}
+    assert {p: x["reason"] for p, x in first.items()} == {
+        "ELEVE[2]": "MISSING_FIELD", "ELEVE[3]": "FUTURE_DATE", "ELEVE[4]": "BAD_VALUE"}
     assert {(x["row"]["uaj"], x["row"]["@as_of"]) for x in first.values()} == {(uaj, "2026-03-15")}
     async with Watch("rectorat") as w:
         replay = run_hub("dlq", "replay", "rectorat", env=env)

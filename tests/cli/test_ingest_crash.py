@@ -82,10 +82,12 @@ def event_ids(records: list) -> list[str]:
 
 
 @pytest.fixture
-def env(hub_env):
+def env(fresh_hub_env):
+    # A broker of its own: on the session's, every later `hub worker` test (a consumer
+    # group of its own each) would read these 190,000 events again — minutes of suite.
     # The topics exist before the first offsets are noted (an ingest would create them).
-    assert run_hub("topics", "apply", env=hub_env).returncode == 0
-    return hub_env
+    assert run_hub("topics", "apply", env=fresh_hub_env).returncode == 0
+    return fresh_hub_env
 
 
 async def kill_then_run_again(env: dict, source: str, path: Path, n: int) -> None:

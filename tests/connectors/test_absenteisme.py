@@ -109,6 +109,31 @@ async def test_under_15_filtered(tmp_path, harness):
     assert harness.events[0]["mois"] == "2026-03"
 
 
+async def test_a_refused_row_about_someone_under_15_is_filtered_not_dead_lettered(tmp_path, harness):
+    """rules.md §2: nothing is published about a person under 15, a dead letter (which
+    carries the raw row) included. Under 15 is known from a valid birth date and the
+    row's month, or — the month unreadable — the as-of; else the row stays rejected."""
+    young = dict(naiss="01/03/2011")  # 14 until 28/02/2026
+    rows = [
+        row(uai="0860012X", **young),  # BAD_UAI, 14 at the end of 2026-02 → filtered
+        row(nj="-4", **young),  # BAD_VALUE, 14 → filtered
+        row(nj="-4", mois="2026-03", **young),  # BAD_VALUE at 15 → rejected
+        row(mois="2026-13", **young),  # no month: nothing to compare with → rejected
+        row(nj="-4", naiss="31/02/2011"),  # no birth date → rejected
+        row(nj="-4", naiss="14/02/2007"),  # an adult → rejected
+    ]
+    r = await harness.run("absenteisme", write_csv(tmp_path / "q.csv", HEADER, rows))
+    assert (r.read, r.filtered, r.rejected, r.published) == (6, 2, 4, 0)
+    assert [d["position"] for d in harness.dlq] == ["line 4", "line 5", "line 6", "line 7"]
+    # with an as-of, an unreadable month is at most the as-of: 14 then → filtered
+    r = await harness.run("absenteisme", write_csv(tmp_path / "q2.csv", HEADER, [row(mois="2026-13", **young)]),
+                          as_of=date(2026, 2, 28))
+    assert (r.filtered, r.rejected) == (1, 0)
+    r = await harness.run("absenteisme", write_csv(tmp_path / "q3.csv", HEADER, [row(mois="2026-13", **young)]),
+                          as_of=date(2026, 3, 1))
+    assert (r.filtered, r.rejected) == (0, 1)
+
+
 async def test_missing_column_publishes_nothing(tmp_path, harness):
     p = write_csv(tmp_path / "m.csv", HEADER.replace(";mois", ""), ["x"])
     with pytest.raises(InputError, match="mois"):

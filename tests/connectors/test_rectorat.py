@@ -225,6 +225,45 @@ async def test_under_15_filter_uses_event_date(tmp_path, harness):
     assert r.filtered == 1 and state(harness, UAI_B) == {"2": True}
 
 
+async def test_a_refused_pupil_under_15_at_the_export_is_filtered_not_dead_lettered(tmp_path, harness):
+    """A pupil refused for a field (or a repeated ELEVE_ID) who is under 15 at the
+    export's as-of — so at every date the export may state — is filtered: no dead
+    letter carries them (rules.md §2). At 15 they are dead-lettered as usual."""
+    young = dict(naiss="01/06/2011")  # 14 on 15/03/2026
+    p = write(tmp_path / "y.xml", export([
+        eleve("1", commune="8619", **young),  # BAD_COMMUNE, 14 → filtered
+        eleve("2", **young), eleve("2", nom="AUTRE", **young),  # a repeated ELEVE_ID, 14 → filtered
+        eleve("3", commune="8619", naiss="01/03/2011"),  # 15 at the as-of → rejected
+        eleve("4", commune="8619", naiss="bad"),  # no birth date → rejected
+    ]))
+    r = await harness.run("rectorat", p)
+    assert counts(r) == {"read": 5, "published": 0, "unchanged": 0, "filtered": 3, "rejected": 2, "warnings": 0,
+                         "events": 0}
+    assert [d["position"] for d in harness.dlq] == ["ELEVE[4]", "ELEVE[5]"]
+    assert state(harness) == {"2": False}  # the first "2", filtered as valid
+
+
+async def test_a_repeated_eleve_id_is_refused_again_by_a_replay(tmp_path, harness):
+    """The refusal of a repeated ELEVE_ID holds on the file, not the record: its dead
+    letter says so, and validating it again (`hub dlq replay`) refuses it again, where
+    the record alone would pass."""
+    from connectors import check_record, get_connector, make_context
+    from connectors.core.types import REPLAY_AS_OF, Accepted, Rejected
+    from connectors.rectorat.connector import DUPLICATE
+    from tests.connectors.helpers import SETTINGS
+
+    await harness.run("rectorat", write(tmp_path / "d.xml", export([eleve("1"), eleve("1", prenom="Autre")])))
+    (dl,) = harness.dlq
+    assert (dl["reason"], dl["position"], dl["row"][DUPLICATE]) == ("BAD_VALUE", "ELEVE[2]", "1")
+    conn = get_connector("rectorat")
+    ctx = make_context(conn, settings=SETTINGS, as_of=date.fromisoformat(dl["row"][REPLAY_AS_OF]))
+    row = {k: v for k, v in dl["row"].items() if k != REPLAY_AS_OF}
+    again = check_record(conn, row, ctx)
+    assert isinstance(again, Rejected) and (again.reason, again.detail) == (dl["reason"], dl["detail"])
+    alone = check_record(conn, {k: v for k, v in row.items() if k != DUPLICATE}, ctx)
+    assert isinstance(alone, Accepted)
+
+
 async def test_under_15_pupil_stays_filtered_on_reingest(tmp_path, harness):
     """inputs.md: `unchanged` is "already published before". A pupil filtered when first
     seen was never published: every re-ingest counts them `filtered` again, as the CSV

@@ -101,6 +101,24 @@ async def test_csv_source_refuses_a_directory(tmp_path, harness):
         await harness.run("cfa", tmp_path)
 
 
+def test_a_record_refused_about_someone_under_15_is_filtered_over_http_too():
+    """check_record (HTTP, `hub dlq replay`) applies runner.screen_rejected as ingests
+    do: a refused record whose valid dates show a person under 15 is Filtered (202,
+    nothing published), not a 422 that would echo it back."""
+    from connectors import check_record, make_context
+    from connectors.core.types import Filtered, Rejected
+    from tests.connectors.helpers import SETTINGS
+
+    conn = get_connector("absenteisme")
+    ctx = make_context(conn, settings=SETTINGS, as_of=date(2026, 3, 31))
+    row = {"uai": "0860012X", "nom": "N", "prenom": "P", "date_naissance": "01/03/2011", "mois": "2026-02",
+           "demi_journees_non_justifiees": "1", "demi_journees_justifiees": "0"}
+    assert isinstance(check_record(conn, row, ctx), Filtered)  # 14 on 28/02/2026
+    assert isinstance(check_record(conn, {**row, "mois": "2026-03"}, ctx), Rejected)  # 15 on 31/03/2026
+    assert isinstance(check_record(conn, {**row, "mois": "13/2026"}, ctx), Rejected)  # 15 at the as-of
+    assert isinstance(check_record(conn, {**row, "date_naissance": ""}, ctx), Rejected)
+
+
 def test_accounting_check():
     r = IngestResult("cfa", read=3, published=1, unchanged=1, filtered=0, rejected=0)
     with pytest.raises(RuntimeError, match="incohérent"):
