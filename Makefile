@@ -17,7 +17,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/hub demo
 
 test: $(VENV)/.installed
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 # The pure tests only (no broker): seconds.
 fast: $(VENV)/.installed
