@@ -9,10 +9,11 @@ exit by disappearance still needs the export file). `Authorization: Bearer <toke
 | case | status | body |
 |---|---|---|
 | no token, unknown or disabled token | 401 | `{"error"}` + `WWW-Authenticate: Bearer` |
+| valid token, no such source in the path | 404 | `{"error"}` |
 | token of another source, or not an institution token, or a record for another code than the token's (CTI code; Mission locale, CFA, establishment when the token has one) | 403 | `{"error"}` |
 | not a JSON object | 422 | `{"status": "rejected", "reasons": [{"reason": "BAD_JSON", …}]}` |
 | invalid record (the connector's own validation; an event date after today, in France, is `FUTURE_DATE`) | 422 | `{"status": "rejected", "reasons": [{"reason", "detail", "field"}, …]}` — nothing published |
-| valid, about a person under 15 at the event date (rules.md §2) | 202 | `{"status": "filtered", "filtered": true, "event_id": null, "event_ids": []}` — accepted, nothing published, nothing to retry |
+| about a person under 15 at the event date (rules.md §2), valid or refused (connectors.core.runner.screen_rejected) | 202 | `{"status": "filtered", "filtered": true, "event_id": null, "event_ids": []}` — accepted, nothing published, nothing to retry |
 | valid | 202 | `{"status": "published" \\| "unchanged", "event_id", "event_ids", "published": n, "warnings": n}` |
 | directory not loaded (cti, mission-locale) / Kafka down | 503 | `{"error"}` |
 
@@ -104,8 +105,11 @@ async def ingest(request: Request) -> Response:
     if account is None:
         metrics.ingest.labels(source if source in SOURCES else "?", "unauthorized").inc()
         return _unauthorized("jeton d'API inconnu ou désactivé")
+    if source not in SOURCES:  # no such resource, whoever asks (the sources are public)
+        metrics.ingest.labels("?", "not_found").inc()
+        return _error(404, f"source inconnue (une de : {', '.join(SOURCES)})")
     if account.role != INSTITUTION or account.source != source:
-        metrics.ingest.labels(source if source in SOURCES else "?", "forbidden").inc()
+        metrics.ingest.labels(source, "forbidden").inc()
         log.info("ingest refused: other source", account=account.name, source=source[:40])
         return _error(403, "ce jeton n'est pas celui de cette source")
     row, too_big = await _json_body(request)

@@ -67,7 +67,8 @@ def test_token_of_another_source_or_code_is_403_and_publishes_nothing(web):
     body = reperage(f"fiche-{uuid.uuid4().hex[:8]}")
     assert post(web, "cti", body, web.tokens["cfa"]).status_code == 403
     assert post(web, "cfa", {"numero_contrat": "X"}, web.tokens["cti"]).status_code == 403
-    assert post(web, "nimporte", body, web.tokens["cti"]).status_code == 403
+    unknown = post(web, "nimporte", body, web.tokens["cti"])  # no such source: 404, not a question of rights
+    assert unknown.status_code == 404 and "source inconnue" in unknown.json()["error"]
     # A counsellor's token is not an institution's.
     assert post(web, "cti", body, web.tokens["ml86"]).status_code == 403
     # A CTI token bound to CTI-E-86-01 cannot post for another CTI.
