@@ -37,7 +37,12 @@ def own_broker(tmp_path_factory, name: str, heap: str):
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory):
-    """The broker of the whole session: yields its bootstrap."""
+    """The broker of the whole session: yields its bootstrap.
+
+    Keep its topics small: every `hub worker` test has a consumer group of its own and
+    reads every source topic from the start, so a test that publishes tens of thousands
+    of events here slows every worker test after it (it did: 34 min of suite instead of
+    8). Such a test takes `fresh_hub_env`, a broker of its own."""
     with own_broker(tmp_path_factory, "kafka", "768m") as bootstrap:
         yield bootstrap
 
