@@ -47,7 +47,10 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   id, the case is kept, opened and resolved on its opening date (closed_on = opening
   date, outcome = the solution then).
 - **Counsellor actions** (`ACTION_SUIVI`) apply to the case whose id they carry (if it
-  exists by then) and always join its evidence. `SOLUTION_CONSEILLER` with a known kind
+  exists by then) and always join its evidence. A case is also known by the ids it had
+  under the person's `aliases` (the name keys whose INE-less events were linked to this
+  INE, rules.md §1): an action recorded on the INE-less case before the linking follows
+  it, whatever the order of arrival (§3). `SOLUTION_CONSEILLER` with a known kind
   resolves an open case of any type (outcome = the kind). `ENTRETIEN_REALISE` is the
   interview of L313-8 (see `exit_rule.py`). The others are evidence only.
 - **Moves** (§6): while a residence-routed case (DECROCHAGE, OBLIGATION_FORMATION,
@@ -153,10 +156,13 @@ class Sim:
         "pending_ruptures",
         "absences",
         "route_cache",
+        "aliases",
     )
 
-    def __init__(self, person_key: str, tl: Timeline, clock: date, directory: Directory, cfg: RulesConfig, route: RouteFn):
+    def __init__(self, person_key: str, tl: Timeline, clock: date, directory: Directory, cfg: RulesConfig,
+                 route: RouteFn, aliases: tuple[str, ...] = ()):
         self.key = person_key
+        self.aliases = aliases  # only actions look cases up by id (see evaluate)
         self.tl = tl
         self.clock = clock
         self.directory = directory
@@ -275,8 +281,14 @@ class Sim:
         case.observatoire, case.role, case.code = self.routing(case_type, commune, uai)
         self.cases.append(case)
         self.by_id[cid] = case
+        for alias in self.aliases:
+            self.by_id.setdefault(make_case_id(alias, case_type, opened_on), case)
         self.open[case_type] = case
         return case
+
+    def ids_of(self, case_type: str, opened_on: date) -> list[str]:
+        """The case's id and the ids it had under the person's aliases."""
+        return [make_case_id(k, case_type, opened_on) for k in (self.key, *self.aliases)]
 
     def open_checked(
         self,
@@ -297,9 +309,9 @@ class Sim:
         sol = solution_at(tl, hi, ctx)
         if sol is None:
             return self.new_case(case_type, opened_on, uai, True, ctx, evidence)
-        if (prevents is None or prevents(tl, hi, ctx)) and make_case_id(
-            self.key, case_type, opened_on
-        ) not in tl.action_case_ids:
+        if (prevents is None or prevents(tl, hi, ctx)) and tl.action_case_ids.isdisjoint(
+            self.ids_of(case_type, opened_on)
+        ):
             return None
         case = self.new_case(case_type, opened_on, uai, True, ctx, evidence)
         if case is not None:
@@ -410,12 +422,14 @@ def evaluate(
     directory: Directory,
     config: RulesConfig,
     route: RouteFn | None = None,
+    aliases: Iterable[str] = (),
 ) -> Evaluation:
     """This person's cases at `clock`, from the set of their events.
 
     `events`: the person's event dicts (any order, duplicates allowed), counsellors'
     `ACTION_SUIVI` included. `clock`: the hub's clock (None: no clock yet → no case).
-    `route`: routing function (default `hub.directory.routing.route`).
+    `route`: routing function (default `hub.directory.routing.route`). `aliases`: the
+    other person keys this person's cases were known by (see "Counsellor actions").
 
     Returns `Evaluation(cases, next_deadline, erased)`: the case records exactly as
     interfaces.md prints them (dates as `datetime.date`), sorted by (opened_on, type,
@@ -427,6 +441,7 @@ def evaluate(
     tl = Timeline(events)
     if tl.dob is None:
         return Evaluation()
-    sim = Sim(person_key, tl, clock, directory, config, get_route(route))
+    sim = Sim(person_key, tl, clock, directory, config, get_route(route),
+              tuple(sorted(aliases)) if tl.action_case_ids else ())
     sim.run()
     return sim.result()

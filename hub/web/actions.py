@@ -39,8 +39,12 @@ class ActionInput:
     solution: str | None
 
 
-def check_action(raw_action: Any, raw_date: Any, raw_solution: Any, today: date) -> tuple[ActionInput | None, dict[str, str]]:
-    """The action asked for, or the problems with it by field (messages in French)."""
+def check_action(raw_action: Any, raw_date: Any, raw_solution: Any, today: date,
+                 opened_on: date | None = None) -> tuple[ActionInput | None, dict[str, str]]:
+    """The action asked for, or the problems with it by field (messages in French).
+
+    An action dated before the case's opening is refused: the engine applies an action
+    to the case from its opening on, so it would be accepted and never reflected."""
     errors: dict[str, str] = {}
     action = str(raw_action or "").strip().upper()
     if action not in ACTIONS:
@@ -62,6 +66,8 @@ def check_action(raw_action: Any, raw_date: Any, raw_solution: Any, today: date)
         errors["date"] = "La date ne peut pas être dans le futur."
     elif day is not None and day < EARLIEST:
         errors["date"] = "Date trop ancienne."
+    elif day is not None and opened_on is not None and day < opened_on:
+        errors["date"] = f"La date ne peut pas précéder l'ouverture du dossier ({opened_on:%d/%m/%Y})."
     if errors:
         return None, errors
     assert day is not None

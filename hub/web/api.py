@@ -202,7 +202,8 @@ async def case_action(request: Request) -> Response:
         return too_big
     if not isinstance(body, dict):
         return JSONResponse({"errors": {"corps": "un objet JSON est attendu"}}, status_code=422)
-    asked, errors = act.check_action(body.get("action"), body.get("date"), body.get("solution"), today())
+    asked, errors = act.check_action(body.get("action"), body.get("date"), body.get("solution"), today(),
+                                    case["opened_on"])
     if asked is None:
         return JSONResponse({"errors": errors}, status_code=422)
     status, event_id = await record_action(request, account, case, asked)

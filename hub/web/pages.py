@@ -225,7 +225,8 @@ async def case_action(request: Request) -> Response:
         raise HTTPException(403, "Ce compte ne peut pas enregistrer d'action.")
     if case["status"] == TRANSFERE:
         raise HTTPException(409, "Ce dossier a été transféré à un autre observatoire.")
-    asked, errors = act.check_action(form.get("action"), form.get("date"), form.get("solution"), today())
+    asked, errors = act.check_action(form.get("action"), form.get("date"), form.get("solution"), today(),
+                                    case["opened_on"])
     if asked is None:
         values = {k: str(form.get(k) or "") for k in ("action", "solution", "date")}
         return await _case_page(request, account, case_id, form=values, errors=errors, status_code=422)

@@ -484,7 +484,9 @@ class PersonProcessor:
         ev = _EMPTY
         if st.events and clock is not None:
             try:
-                ev = self.evaluate_fn(key, list(st.events.values()), clock, directory, self.rules)
+                # An INE's registered name keys are the keys its linked INE-less cases had.
+                ev = self.evaluate_fn(key, list(st.events.values()), clock, directory, self.rules,
+                                      aliases=st.registered)
             except Exception as exc:  # noqa: BLE001 — one person's bad data must not stop the partition
                 self.errors += 1
                 log.error("evaluation failed; previous outputs kept", person=pseudo(key), events=len(st.events),

@@ -192,8 +192,8 @@ def fake_route(case_type, residence, uai, directory):
     return Routing(obs, "OBSERVATOIRE", obs)
 
 
-def run(events, clock, config=CONFIG, key=KEY, route=fake_route):
-    return evaluate(key, events, clock, DIRECTORY, config, route=route)
+def run(events, clock, config=CONFIG, key=KEY, route=fake_route, aliases=()):
+    return evaluate(key, events, clock, DIRECTORY, config, route=route, aliases=aliases)
 
 
 def cases(events, clock, **kw):

@@ -205,6 +205,22 @@ def test_counsellor_solution_resolves_a_rupture():
     assert (case["status"], case["outcome"]) == ("RESOLU", "FORMATION")
 
 
+def test_an_action_on_the_case_known_by_name_only_follows_it_to_the_ine():
+    # rules.md §1: an INE-less rupture links to the single INE of its name key, and the
+    # case's id changes with its person key; the counsellor's solution recorded under the
+    # former id (its alias) still resolves the case (§3: the result is the set's).
+    alias = "n-name-key-digest"
+    cid = case_id(alias, "RUPTURE", D)
+    evs = [rompu(D, ine=None), action(d("2026-02-01"), cid, "SOLUTION_CONSEILLER", "FORMATION", ine=None)]
+    case = one(evs, d("2026-12-31"), aliases={alias})
+    assert case["case_id"] == case_id(KEY, "RUPTURE", D)
+    assert (case["status"], case["outcome"]) == ("RESOLU", "FORMATION")
+    assert evidence_types(case) == ["CONTRAT_ROMPU", "ACTION_SUIVI"]
+    # Without the alias the action is about another case: closed at D+180, handed over.
+    found = cases(evs, d("2026-12-31"))
+    assert [(c["type"], c["status"]) for c in found] == [("RUPTURE", "CLOS"), ("DECROCHAGE", "OUVERT")]
+
+
 def test_only_a_new_contract_prevents_the_case_another_solution_resolves_it_at_once():
     # rules.md §5: "No case if by then another contract signed on or after D is in
     # force"; any other solution resolves the case "as soon as" it holds: at opening.

@@ -207,6 +207,8 @@ def test_actions_api_with_a_bearer_token(web, seeded):
         first = api.post(f"/api/v1/cases/{case['case_id']}/actions", json=body, headers=headers)
         second = api.post(f"/api/v1/cases/{case['case_id']}/actions", json=body, headers=headers)
         bad = api.post(f"/api/v1/cases/{case['case_id']}/actions", json={"action": "DANSER"}, headers=headers)
+        early = api.post(f"/api/v1/cases/{case['case_id']}/actions", headers=headers,
+                         json={"action": "CONTACTE", "date": (case["opened_on"] - timedelta(days=1)).isoformat()})
         anonymous = api.post(f"/api/v1/cases/{case['case_id']}/actions", json=body)
         institution = api.post(f"/api/v1/cases/{case['case_id']}/actions", json=body,
                                headers={"Authorization": f"Bearer {web.tokens['cti']}"})
@@ -214,6 +216,7 @@ def test_actions_api_with_a_bearer_token(web, seeded):
     assert first.json()["status"] == "published" and second.json()["status"] == "unchanged"
     assert first.json()["event_id"] == second.json()["event_id"]
     assert bad.status_code == 422 and "action" in bad.json()["errors"]
+    assert early.status_code == 422 and "ouverture du dossier" in early.json()["errors"]["date"]
     assert anonymous.status_code == 401 and institution.status_code == 403
     event = get_codec().decode(messages_with_id(web.settings, ACTIONS, first.json()["event_id"])[0].value)
     assert (event["auteur"], event["solution"], event["source_ref"]) == ("ML-86-POI", "APPRENTISSAGE", "web:ml86")

@@ -74,6 +74,11 @@ def test_action_checks():
     assert set(errors) == {"solution", "date"}
     _, errors = check_action("DANSER", None, None, today)
     assert set(errors) == {"action"}
+    # Before the case's opening: the engine would never reflect it (engine.py).
+    ok, errors = check_action("CONTACTE", "2026-03-01", None, today, opened_on=D(2026, 3, 1))
+    assert errors == {} and ok == ActionInput("CONTACTE", D(2026, 3, 1), None)
+    ok, errors = check_action("CONTACTE", "2026-02-28", None, today, opened_on=D(2026, 3, 1))
+    assert ok is None and errors == {"date": "La date ne peut pas précéder l'ouverture du dossier (01/03/2026)."}
 
 
 def test_each_solution_kind_is_offered_once():

@@ -3,9 +3,11 @@ sim.py: identity, linking, litiges, deadlines, transfers, replays, order indepen
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -127,6 +129,30 @@ def test_ine_less_rupture_is_linked_to_the_single_ine_whatever_the_order():
     assert case["type"] == "RUPTURE" and case["person"]["ine"] == "523456789AB"
     assert case["case_id"] == case_id("523456789AB", "RUPTURE", date(2026, 1, 15))
     assert case["periode_essai"] is True and case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-01"}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_a_counsellor_solution_on_a_name_only_case_survives_the_linking(order):
+    # The INE-less rupture's case id changes when its name key meets an INE (rules.md §1);
+    # the counsellor's solution recorded under the former id follows the case (§3: the
+    # result depends on the set of events, not on their order).
+    p = f.person("SUIVI", ine="623456789AB", dob=date(2007, 5, 1))
+    nameless = f.with_(p, ine=None, commune=None)
+    old_id = case_id(digest_of(p), "RUPTURE", date(2026, 1, 15))
+    events = [f.contrat_rompu(nameless, date(2026, 1, 15), debut=date(2025, 10, 1)),
+              f.action(nameless, date(2026, 1, 20), old_id, "SOLUTION_CONSEILLER", solution="EMPLOI"),
+              f.jeune_ml(p, date(2024, 9, 1), "PREMIER_ACCUEIL")]
+    sim = Sim(directory=DIRECTORY)
+    sim.clock(date(2026, 2, 1))
+    for i in order:
+        sim.publish(events[i])
+        sim.run()
+    sim.clock(date(2026, 12, 31))  # past the 150- and 180-day deadlines
+    sim.run()
+    case = only(sim)
+    assert case["case_id"] == case_id("623456789AB", "RUPTURE", date(2026, 1, 15))
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "EMPLOI", "2026-01-20")
+    assert [e["event_type"] for e in case["evidence"]] == ["CONTRAT_ROMPU", "ACTION_SUIVI"]
 
 
 def test_a_person_known_by_name_only_is_a_person_of_its_own():
