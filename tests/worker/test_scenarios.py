@@ -19,9 +19,9 @@ step, and keeps what `hub cases` prints after each step:
 - step 4: the sample directory loaded again (also in a `finally`: the broker is shared
   by the whole session) re-routes it back.
 
-Each test function then asserts one scenario's lines. The only input that is not a
-file is the counsellor's interview (`ENTRETIEN_REALISE`, no connector: it is produced on
-suivi.actions.v1 as the web application does).
+Each test function then asserts one scenario's lines. The only inputs that are not
+files are the counsellors' actions (an `ENTRETIEN_REALISE` and a `SOLUTION_CONSEILLER`, no
+connector: they are produced on suivi.actions.v1 as the web application does).
 
 Shared state: people are named `SCN<tag><LABEL>`; the schools left are two fresh UAJs
 unknown to the directory (routing by residence), so their SIECLE snapshots are this
@@ -33,6 +33,7 @@ exit), which no other test uses. Cost: about 45 s (4 worker runs of ~6 s, 17 ing
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -200,6 +201,8 @@ class Scenarios:
             p.ev["signe"] = inp.signe(p, f"L{p.nom}", CFA_86, d(new))
         p = self.person("R15", born(d(-5), 16))
         p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-20), d(-100))
+        p = self.adult("RLINKED", commune=None)  # known by name only until step 2 (see `world`)
+        p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-40), d(-200), with_ine=False)
         p = self.adult("RACC")  # accompanied by the Mission locale when the contract breaks
         p.ev["acc"] = inp.ml(p, "ENTREE_ACCOMPAGNEMENT", d(-60), dispositif="CEJ")
         p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-30), d(-200))
@@ -284,6 +287,8 @@ class Scenarios:
         for label in ("MOVE", "MOVEPREVENTION"):
             p = pp[label]
             p.ev["move"] = inp.ml(p, "PREMIER_ACCUEIL", d(5), code_ml="ML-17-LRO", commune=LA_ROCHELLE)
+        # §1 linking: the first record with the INE of the rupture known by name only.
+        inp.ml(pp["RLINKED"], "PREMIER_ACCUEIL", d(3), with_ine=True)
 
 
 # -- the module's world -------------------------------------------------------------------------
@@ -369,6 +374,13 @@ def world(prepared, tmp_path_factory) -> World:
         sc.d(-50), of_case, "ENTRETIEN_REALISE")
     produce(env, [action])
     interview.ev["entretien"] = Ev("ACTION_SUIVI", sc.d(-50), "suivi", action["source_ref"])
+    linked = by_name_only(w.p["RLINKED"])
+    solution = f.action(
+        {"ine": None, "nom": linked.nom, "prenom": linked.prenom, "date_naissance": linked.dob,
+         "commune_residence": None},
+        sc.d(-30), case_id(linked.key, "RUPTURE", sc.d(-40)), "SOLUTION_CONSEILLER", solution="EMPLOI")
+    produce(env, [solution])
+    w.p["RLINKED"].ev["solution"] = Ev("ACTION_SUIVI", sc.d(-30), "suivi", solution["source_ref"])
     run_worker(env)
     capture(env, w, 1)
     w.litiges = read_since(env, LITIGES, litiges_start)
@@ -398,6 +410,12 @@ def world(prepared, tmp_path_factory) -> World:
 
 
 # -- expected records -------------------------------------------------------------------------------
+
+
+def by_name_only(p: Person) -> Person:
+    """`p` as the hub knows them before any record carries their INE."""
+    return dataclasses.replace(p, ine=None)
+
 
 
 def person_out(p: Person, commune=SAME) -> dict:
@@ -639,6 +657,15 @@ def test_only_a_new_contract_prevents_a_rupture_case_another_solution_resolves_i
     acc = p["RACC"]
     check(world, 1, [acc], [rupture(acc, d(-30), status="RESOLU", outcome="ACCOMPAGNEMENT_ML", closed=d(-30),
                                     evidence=(acc.ev["acc"], acc.ev["rompu"]))])
+
+
+def test_a_counsellor_solution_on_a_rupture_known_by_name_only_follows_it_to_the_ine(world):
+    # rules.md §1: the first record with the INE links the name key to it and the case
+    # takes its INE id; the solution recorded under the former id stays (§3).
+    p, d = world.p["RLINKED"], world.d
+    resolved = dict(status="RESOLU", outcome="EMPLOI", closed=d(-30), evidence=(p.ev["rompu"], p.ev["solution"]))
+    check(world, 1, [p], [rupture(by_name_only(p), d(-40), **resolved)])
+    check(world, 2, [p], [rupture(p, d(-40), **resolved)])
 
 
 def test_a_rupture_before_16_opens_on_the_16th_birthday(world):
