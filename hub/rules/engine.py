@@ -35,8 +35,9 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   `OBLIGATION_FORMATION`/`DECROCHAGE` it is: an exit trigger (second `ELEVE_SORTI`,
   `SORTIE_CFA`, rupture hand-over) met while one is open attaches to it as evidence —
   two exit cases of different types for one young person without solution would assign
-  the same Mission locale twice. An exit opening while a `RUPTURE` is open joins the
-  rupture (see `exit_rule.py`). A case's type is fixed at its opening (age then).
+  the same Mission locale twice. An exit case may be open beside a `RUPTURE` (different
+  types, different counsellors; see `exit_rule.py`). A case's type is fixed at its
+  opening (age then).
 - **Case ids** come from (person key, type, opening date). If a new case would get the id
   of an existing (closed) case — two prevention triggers on the day of a closure — the
   trigger attaches to the existing case instead of reopening it.

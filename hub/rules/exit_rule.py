@@ -9,9 +9,11 @@ Rule as implemented:
 
 - **Trigger**: `ELEVE_SORTI` on date D, any reason except `07` (abroad) and `08` (health).
   Also `SORTIE_CFA` when no rupture case is open (rules.md §5 "SORTIE_CFA with no open
-  rupture case is an exit like ELEVE_SORTI"), read as an exit with reason ≠ `04`: the
-  CFA export gives no diploma information, and a diploma-ending contract is signalled
-  by `CONTRAT_ROMPU` cause `OBTENTION_DIPLOME`, not by a CFA exit.
+  rupture case is an exit like ELEVE_SORTI"). The CFA export gives it no reason: it is
+  read as reason `04` when the apprenticeship it ends was completed with the diploma
+  (the last contract event of that CFA is a `CONTRAT_ROMPU` for `OBTENTION_DIPLOME`,
+  `rupture.diploma_exit`: L313-7 is about leaving without the diploma), else as an exit
+  without the diploma.
 - **Opening date** O = max(D + grace_days, 16th birthday). If the person has a solution
   at O (situation.py, Mission locale situations counted from D): no case.
 - **Type** by age at O: 16–17 → `OBLIGATION_FORMATION` (whatever the reason, `04`
@@ -21,12 +23,11 @@ Rule as implemented:
 - **One exit case at a time**: a trigger met while an exit case (either type) is open —
   at its own date, or at its own opening date — joins that case's evidence instead of
   opening another one. After the case is resolved, a new exit opens a new case.
-- **During a rupture**: an exit whose opening date comes while a `RUPTURE` case is open
-  joins the rupture's evidence and opens nothing. During the six months of L6222-18-2
-  the CFA keeps the young person in training (a trainee: in training in the sense of
-  L114-1), and its CTI follows them; if the rupture ends without a solution, the
-  hand-over below opens the exit case. Two counsellors on one young person would not
-  help.
+- **During a rupture** the exit rule applies as ever: rules.md allows "at most one open
+  case per person and type", and a broken contract is not one of the four forms of a
+  solution (§4), so a young person who left school and lost a contract during the grace
+  gets both a `RUPTURE` (the CFA's CTI) and the exit case (the Mission locale). The
+  rupture's hand-over then attaches to that exit case.
 - **Resolved** (`RESOLU`) at the end of the first day after O on which the person has a
   solution; `closed_on` = that day (the solution event's date), outcome
   `RETOUR_SCOLAIRE`, `APPRENTISSAGE`, `ACCOMPAGNEMENT_ML` or the Mission locale
@@ -48,8 +49,8 @@ Rule as implemented:
   on a `SORTIE_CFA` that closes the rupture (`ABANDON`), the exit rule opens its case on
   that very date (no grace), typed by age then (never `04`: beyond 25 there is none),
   citing the rupture. It keeps the rupture's idea of a solution (contracts other than the
-  broken one, signed on or after the rupture; Mission locale situations from the
-  rupture date), and attaches to an exit case already open.
+  broken one; Mission locale situations from the rupture date), and attaches to an exit
+  case already open.
 - **Routing**: residence at O (else the establishment left, or the CFA).
 """
 
@@ -57,7 +58,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from hub.types.cases import DECROCHAGE, OBLIGATION_FORMATION, RUPTURE
+from hub.types.cases import DECROCHAGE, OBLIGATION_FORMATION
 
 from .age import add_months, age_at
 from .situation import SolutionContext
@@ -100,8 +101,6 @@ def trigger(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
 
 def _open(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
     case = sim.open_exit_case()
-    if case is None:
-        case = sim.open.get(RUPTURE)
     if case is not None:
         case.evidence.append(k)
         return

@@ -16,8 +16,11 @@ Rule as implemented:
   new employer. A young person who has another solution of §4 at O (school, a Mission
   locale accompaniment, a Mission locale situation dated from D) gets the case, and it
   is "resolved as soon as the person has a solution": opened and resolved on O, outcome
-  that solution. Contracts signed before D never count as a *new* contract (a contract
-  that ended normally sends no event and would otherwise look in force for ever).
+  that solution. That includes another contract signed *before* D and in force (§4 "a
+  contract signed and not broken off", as for the exit rule): it does not prevent the
+  case (the text says "signed on or after D"), it resolves it at once, `APPRENTISSAGE`.
+  The registry sends no event when a contract ends at its term, so such a contract
+  counts as long as nothing ends it — as §4 reads, for every rule alike.
 - **Age**: no case under 16 at O (the opening waits for the 16th birthday). No upper
   limit: L6222-18-2 protects every apprentice, and apprenticeship runs to 29 (and beyond
   for disabled apprentices); the rules' 25-year limit is the exit rule's, so it applies
@@ -53,7 +56,7 @@ from __future__ import annotations
 from datetime import date
 
 from hub.types.cases import CLOS, RESOLU, RUPTURE
-from hub.types.events import CONTRAT_SIGNE
+from hub.types.events import CONTRAT_ROMPU, CONTRAT_SIGNE
 
 from . import exit_rule
 from .situation import SolutionContext, contract_in_force
@@ -119,11 +122,11 @@ def _open(sim, p: PendingRupture) -> None:
         case.evidence.append(p.k)
         return
     opening = sim.now_date
-    ctx = SolutionContext(p.day, p.day, p.numero)
+    ctx = SolutionContext(p.day, exclude_contract=p.numero)
     if opening >= p.day + sim.rupture_close:
         exit_rule.handover(sim, opening, [p.k], ctx, p.uai)
         return
-    case = sim.open_checked(RUPTURE, opening, p.uai, ctx, [p.k], prevents=contract_in_force)
+    case = sim.open_checked(RUPTURE, opening, p.uai, ctx, [p.k], prevents=new_contract_in_force)
     if case is None:
         return
     case.periode_essai = p.periode_essai
@@ -131,6 +134,29 @@ def _open(sim, p: PendingRupture) -> None:
         alert_day = p.day + sim.rupture_alert
         sim.at(alert_day if alert_day > opening else opening, END, _alert, case, guard=case)
         sim.at(p.day + sim.rupture_close, END, _close, case, guard=case)
+
+
+def new_contract_in_force(tl, hi: int, ctx: SolutionContext) -> bool:
+    """rules.md §5: "another contract signed on or after D is in force" (D: the rupture)."""
+    return contract_in_force(tl, hi, SolutionContext(ctx.trigger_date, ctx.trigger_date, ctx.exclude_contract))
+
+
+def diploma_exit(sim, k: int, ev: dict) -> bool:
+    """Whether the `SORTIE_CFA` event k ends an apprenticeship completed with the diploma:
+    the last contract event of that CFA (of the contract it names, if any) up to that day
+    is a `CONTRAT_ROMPU` for `OBTENTION_DIPLOME`. Such an exit is the exit rule's reason
+    `04` (L313-7 is about leaving *without* the diploma)."""
+    tl = sim.tl
+    numero = ev.get("numero_contrat")
+    uai = ev.get("uai_cfa")
+    last = None
+    for j in range(tl.upto(ev["event_date"])):
+        t = tl.types[j]
+        if t == CONTRAT_SIGNE or t == CONTRAT_ROMPU:
+            other = tl.events[j]
+            if other.get("uai_cfa") == uai and (not numero or other.get("numero_contrat") == numero):
+                last = other
+    return last is not None and last["event_type"] == CONTRAT_ROMPU and last.get("cause_rupture") == OBTENTION_DIPLOME
 
 
 def _alert(sim, case) -> None:
@@ -160,4 +186,4 @@ def on_sortie_cfa(sim, k: int, ev: dict) -> None:
     for pending in sim.pending_ruptures:
         if not pending.done and pending.opening > day:
             pending.cancelled = True
-    exit_rule.trigger(sim, k, day, False, ev.get("uai_cfa"))
+    exit_rule.trigger(sim, k, day, diploma_exit(sim, k, ev), ev.get("uai_cfa"))

@@ -23,10 +23,9 @@ every event of day T counts, in the timeline's order):
   that value. A later `SANS_SOLUTION` or `INJOIGNABLE` cancels an earlier one: only the
   latest situation counts.
 
-The rupture's own contract form is narrower (rules.md §5 "another contract signed on or
-after D"): a `SolutionContext` can exclude the broken contract and count only contracts
-signed on or after a date. That also keeps a contract that ended normally (for which no
-event ever comes) from passing for a new one.
+A `SolutionContext` can exclude a contract (a rupture's broken one) and count only the
+contracts signed on or after a date: the rupture's no-case test (rules.md §5 "another
+contract signed on or after D is in force", `rupture.new_contract_in_force`).
 
 When several forms hold, the outcome is the one whose event is the most recent in the
 timeline: a case is resolved on the day a solution appears, so this is the form that

@@ -52,6 +52,22 @@ def test_diploma_obtained_is_not_a_rupture():
     assert cases([rompu(D, cause="OBTENTION_DIPLOME")], d("2026-12-31")) == []
 
 
+def test_leaving_the_cfa_with_the_diploma_is_the_exit_reason_04():
+    # L313-7 is about leaving without the diploma: the CFA exit after a contract ended
+    # for OBTENTION_DIPLOME is an exit with reason 04 (no case at 18–25; OF for a minor).
+    done = [signe(d("2024-09-01"), numero="C1", dob=ADULT),
+            rompu(D, numero="C1", cause="OBTENTION_DIPLOME", dob=ADULT)]
+    assert cases([*done, sortie_cfa(d("2026-01-20"), dob=ADULT)], d("2026-12-31")) == []
+    minor = [signe(d("2024-09-01"), numero="C1", dob=MINOR), rompu(D, numero="C1", cause="OBTENTION_DIPLOME", dob=MINOR),
+             sortie_cfa(d("2026-01-20"), dob=MINOR)]
+    assert [c["type"] for c in cases(minor, d("2026-12-31"))] == ["OBLIGATION_FORMATION"]
+    # Any other end of the last contract, or a new contract since: an exit without the diploma.
+    broken = [signe(d("2024-09-01"), numero="C1", dob=ADULT), sortie_cfa(d("2026-08-01"), dob=ADULT)]
+    assert [c["type"] for c in cases(broken, d("2026-12-31"))] == ["DECROCHAGE"]
+    again = [*done, signe(d("2026-01-12"), numero="C2", dob=ADULT), sortie_cfa(d("2026-08-01"), dob=ADULT)]
+    assert [c["type"] for c in cases(again, d("2026-12-31"))] == ["DECROCHAGE"]
+
+
 def test_new_contract_signed_by_the_opening_date_means_no_case():
     assert cases([rompu(D), signe(D, numero="C2")], d("2026-03-01")) == []
     # Deferred opening (rupture at 15): a contract signed before the birthday.
@@ -60,9 +76,17 @@ def test_new_contract_signed_by_the_opening_date_means_no_case():
     assert cases(evs, d("2026-06-01")) == []
 
 
-def test_contract_signed_before_the_rupture_is_not_a_new_contract():
+def test_a_contract_signed_before_the_rupture_does_not_prevent_the_case_but_resolves_it():
+    # rules.md §5: no case only for "another contract signed on or after D"; but a
+    # contract signed before D and not broken off is a solution (§4): resolved at once.
     evs = [signe(d("2024-09-01"), numero="C0"), signe(d("2025-09-01"), numero="C1"), rompu(D, numero="C1")]
-    assert one(evs, d("2026-03-01"))["status"] == "OUVERT"
+    case = one(evs, d("2026-12-31"))
+    assert case["case_id"] == case_id(KEY, "RUPTURE", D)
+    assert (case["status"], case["outcome"], case["opened_on"], case["closed_on"]) == ("RESOLU", "APPRENTISSAGE", D, D)
+    assert evidence_types(case) == ["CONTRAT_SIGNE", "CONTRAT_ROMPU"]  # by event date
+    # The broken contract itself is no solution: without C0, the rupture runs its course.
+    found = cases(evs[1:], d("2026-12-31"))
+    assert [(c["type"], c["status"]) for c in found] == [("RUPTURE", "CLOS"), ("DECROCHAGE", "OUVERT")]
 
 
 def test_rupture_before_16_opens_on_the_16th_birthday():
@@ -229,10 +253,7 @@ def test_only_a_new_contract_prevents_the_case_another_solution_resolves_it_at_o
     assert (case["opened_on"], case["closed_on"]) == (D, D)
     case = one([inscrit(d("2025-09-02")), rompu(D)], d("2026-03-01"))
     assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "RETOUR_SCOLAIRE", D)
-    # A contract signed before D, still in force, is no *new* contract: no solution at all.
-    case = one([signe(d("2025-06-01"), numero="C0"), signe(d("2025-09-01"), numero="C1"), rompu(D, numero="C1")],
-               d("2026-03-01"))
-    assert case["status"] == "OUVERT"
+    # A contract signed before D and in force is no *new* contract, but a solution (test above).
 
 
 def test_move_to_another_departement_transfers_the_rupture():
@@ -245,15 +266,20 @@ def test_move_to_another_departement_transfers_the_rupture():
     assert case["assigned_to"] == {"role": "CTI_REGION", "code": "CTI-R-86-02"}
 
 
-def test_exit_from_school_during_an_open_rupture_joins_it():
-    # An old enrolment closed (reason 99) while the CFA keeps the young person 6 months.
+def test_an_exit_from_school_during_an_open_rupture_opens_its_own_case():
+    # rules.md §5 "at most one open case per person and type": a broken contract is no
+    # solution (§4), so the exit rule's case opens beside the rupture (its own counsellor).
     evs = [rompu(D, dob=ADULT), sorti(d("2026-02-01"), motif="99", dob=ADULT)]
-    case = one(evs, d("2026-04-01"))
-    assert case["type"] == "RUPTURE"
-    assert evidence_types(case) == ["CONTRAT_ROMPU", "ELEVE_SORTI"]
-    # The exit rule takes over only when the rupture ends without solution.
+    found = _by_type(cases(evs, d("2026-04-01")))
+    assert (found["RUPTURE"]["status"], evidence_types(found["RUPTURE"])) == ("OUVERT", ["CONTRAT_ROMPU"])
+    dec = found["DECROCHAGE"]
+    assert (dec["status"], dec["opened_on"], evidence_types(dec)) == ("OUVERT", d("2026-03-03"), ["ELEVE_SORTI"])
+    assert dec["assigned_to"]["role"] == "MISSION_LOCALE"
+    # When the rupture ends without solution, its hand-over joins that open exit case.
     found = _by_type(cases(evs, CLOSE))
-    assert found["DECROCHAGE"]["opened_on"] == CLOSE
+    assert (found["RUPTURE"]["status"], found["RUPTURE"]["outcome"]) == ("CLOS", "SANS_SOLUTION")
+    assert found["DECROCHAGE"]["opened_on"] == d("2026-03-03")
+    assert evidence_types(found["DECROCHAGE"]) == ["CONTRAT_ROMPU", "ELEVE_SORTI"]
 
 
 def test_rupture_and_cfa_exit_the_same_day_is_abandon():

@@ -201,6 +201,16 @@ class Scenarios:
             p.ev["signe"] = inp.signe(p, f"L{p.nom}", CFA_86, d(new))
         p = self.person("R15", born(d(-5), 16))
         p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-20), d(-100))
+        p = self.adult("RBEFORE")  # another contract, signed before the rupture, in force
+        p.ev["signe0"] = inp.signe(p, f"J{p.nom}", CFA_86, d(-100))
+        p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-30), d(-90))
+        p = self.adult("RDIPLOMESORTIE")  # the diploma, then the CFA's exit record
+        inp.rompu(p, f"K{p.nom}", CFA_86, d(-60), d(-400), cause="OBTENTION_DIPLOME")
+        inp.sortie_cfa(p, CFA_86, d(-55))
+        p = self.adult("REXIT")  # left school, then a contract broken before the grace ends
+        self.left_x(p, d(-60))
+        p.ev["signe"] = inp.signe(p, f"K{p.nom}", CFA_86, d(-55))
+        p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-40), d(-55))
         p = self.adult("RLINKED", commune=None)  # known by name only until step 2 (see `world`)
         p.ev["rompu"] = inp.rompu(p, f"K{p.nom}", CFA_86, d(-40), d(-200), with_ine=False)
         p = self.adult("RACC")  # accompanied by the Mission locale when the contract breaks
@@ -642,6 +652,28 @@ def test_sortie_cfa_without_a_rupture_is_an_exit_with_the_grace(world):
 def test_an_early_end_for_the_diploma_is_no_rupture(world):
     for step in (1, 2):
         check(world, step, [world.p["RDIPLOME"]], [])
+
+
+def test_the_cfa_exit_after_the_diploma_is_an_exit_with_the_diploma(world):
+    # L313-7 (leaving without the diploma): reason 04, no DECROCHAGE at 18–25.
+    for step in (1, 2):
+        check(world, step, [world.p["RDIPLOMESORTIE"]], [])
+
+
+def test_a_contract_signed_before_the_rupture_and_in_force_resolves_it_at_once(world):
+    # rules.md §5: it is not "signed on or after D" (the case opens), but it is a
+    # solution (§4 "signed and not broken off"): resolved on the opening date.
+    p, d = world.p["RBEFORE"], world.d
+    check(world, 1, [p], [rupture(p, d(-30), status="RESOLU", outcome="APPRENTISSAGE", closed=d(-30),
+                                  evidence=(p.ev["signe0"], p.ev["rompu"]))])
+
+
+def test_an_exit_from_school_and_a_rupture_each_have_their_case(world):
+    # rules.md §5 "at most one open case per person and type": a broken contract is no
+    # solution at the end of the grace, the exit case opens beside the rupture.
+    p, d = world.p["REXIT"], world.d
+    check(world, 1, [p], [rupture(p, d(-40), essai=True),
+                          case(p, "DECROCHAGE", d(-30), evidence=(p.ev["sorti"],))])
 
 
 def test_a_new_contract_resolves_the_rupture_and_one_signed_that_day_means_no_case(world):
