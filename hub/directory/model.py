@@ -6,10 +6,12 @@ the connectors judge it. Cross-references between entries are checked in `load.p
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
+from hub.types.cases import HORS_TERRITOIRE
 from hub.validation import (
     BAD_VALUE,
     FieldError,
@@ -63,8 +65,27 @@ def _optional_list(value: object) -> object:
     return () if value is None else value
 
 
+# An observatory's code names its Kafka topic (`observatoire.<CODE>.cases.v1`,
+# interfaces.md): Kafka's topic characters only, the name within Kafka's 249.
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+_MAX_OBSERVATORY_CODE = 249 - len("observatoire.") - len(".cases.v1")
+
+
+def _observatory_code(value: str) -> str:
+    value = require(value)
+    if not _TOPIC_CHARS.fullmatch(value):
+        raise FieldError(BAD_VALUE, f"code {value!r}: lettres, chiffres, « . », « _ » et « - » seulement "
+                                    "(il nomme le topic de l'observatoire)")
+    if len(value) > _MAX_OBSERVATORY_CODE:
+        raise FieldError(BAD_VALUE, f"code trop long ({len(value)} caractères, {_MAX_OBSERVATORY_CODE} au plus)")
+    if value == HORS_TERRITOIRE:
+        raise FieldError(BAD_VALUE, f"code {value!r} réservé à la file des cas hors territoire")
+    return value
+
+
 _Text = BeforeValidator(scalar_text)
 Code = Annotated[str, _Text, AfterValidator(require)]
+ObservatoryCode = Annotated[str, _Text, AfterValidator(_observatory_code)]
 Nom = Annotated[str, BeforeValidator(_optional_text)]
 Uai = Annotated[str, _Text, AfterValidator(check_uai)]
 Commune = Annotated[str, _Text, AfterValidator(check_commune)]
@@ -78,7 +99,7 @@ class _Entry(BaseModel):
 
 
 class ObservatoireEntry(_Entry):
-    code: Code
+    code: ObservatoryCode
     nom: Nom = ""
     departements: Annotated[tuple[Departement, ...], BeforeValidator(_optional_list)] = ()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from hub.errors import BrokerError
 from hub.kafka import client
 from hub.settings import Settings, get_settings
 from hub.types.cases import HORS_TERRITOIRE
@@ -39,6 +40,9 @@ def dlq_topic(source_topic: str) -> str:
 
 def observatory_topic(code: str) -> str:
     return f"observatoire.{code}.cases.v1"
+
+
+TOPIC_ALREADY_EXISTS = 36  # Kafka error code: created meanwhile, by another command
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,14 @@ async def apply_topics(admin: AIOKafkaAdminClient, specs: list[TopicSpec], repli
     existing = set(await admin.list_topics())
     missing = [s for s in specs if s.name not in existing]
     if missing:
-        await admin.create_topics(
+        response = await admin.create_topics(
             [NewTopic(s.name, s.partitions, replication_factor, topic_configs=s.configs(replication_factor)) for s in missing]
         )
+        # The response carries one error per topic (aiokafka raises for none of them).
+        refused = [(e[0], e[2] if len(e) > 2 and e[2] else f"code {e[1]}")
+                   for e in response.topic_errors if e[1] not in (0, TOPIC_ALREADY_EXISTS)]
+        if refused:
+            raise BrokerError("; ".join(f"topic {name} refusé par Kafka : {why}" for name, why in refused))
         report.created = [s.name for s in missing]
         await _wait_for_leaders(admin, report.created)
     present = [s for s in specs if s.name in existing]

@@ -93,6 +93,33 @@ def test_bad_departement(write_yaml, small_doc):
 
 
 @pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("OBS 86/../x", "lettres, chiffres, « . », « _ » et « - » seulement (il nomme le topic de l'observatoire)"),
+        ("OBS-86é", "lettres, chiffres"),
+        ("O" * 228, "code trop long (228 caractères, 227 au plus)"),
+        ("HORS_TERRITOIRE", "code 'HORS_TERRITOIRE' réservé à la file des cas hors territoire"),
+    ],
+)
+def test_an_observatory_code_must_be_able_to_name_its_topic(write_yaml, small_doc, code, expected):
+    # interfaces.md: observatoire.<CODE>.cases.v1; Kafka refuses any other character.
+    small_doc["observatoires"][0]["code"] = code
+    for ml in small_doc["missions_locales"]:
+        if ml["observatoire"] == "OBS-86":
+            ml["observatoire"] = code
+    message = str(refused(write_yaml, small_doc))
+    assert "observatoires[0]" in message and expected in message
+
+
+def test_an_observatory_code_of_topic_characters_loads(write_yaml, small_doc):
+    small_doc["observatoires"][0]["code"] = "OBS_86.Vienne-2"
+    for ml in small_doc["missions_locales"]:
+        if ml["observatoire"] == "OBS-86":
+            ml["observatoire"] = "OBS_86.Vienne-2"
+    assert "OBS_86.Vienne-2" in [o.code for o in load_directory(write_yaml(small_doc)).observatoires]
+
+
+@pytest.mark.parametrize(
     ("section", "index", "value", "expected"),
     [
         ("etablissements", 0, "UNIVERSITE", "etablissements[0] 0860012W: type 'UNIVERSITE' inconnu: COLLEGE, LYCEE, LP, EREA, MFR, CFA attendu"),

@@ -47,3 +47,18 @@ async def test_apply_is_idempotent(hub_env):
     assert described["rectorat.eleves.v1"]["configs"]["cleanup.policy"] == "delete"
     listing = run_hub("topics", "list", env=hub_env)
     assert "cases.v1" in listing.stdout and "cleanup=compact" in listing.stdout
+
+
+async def test_a_topic_kafka_refuses_is_an_error_not_a_creation(hub_env):
+    # aiokafka's create_topics answers per-topic errors without raising.
+    from hub.errors import BrokerError
+    from hub.kafka.topics import TopicSpec, apply_topics
+
+    admin = client.admin()
+    await admin.start()
+    try:
+        with pytest.raises(BrokerError, match=r"topic observatoire\.OBS 86\.cases\.v1 refusé par Kafka"):
+            await apply_topics(admin, [TopicSpec("observatoire.OBS 86.cases.v1", 1)], 1)
+        assert "observatoire.OBS 86.cases.v1" not in set(await admin.list_topics())
+    finally:
+        await admin.close()
