@@ -50,7 +50,8 @@ def run_server(settings, *, host: str, port: int, secure_cookies: bool, quiet: b
     from hub.web.app import create_app
 
     app = create_app(settings, secure_cookies=secure_cookies)
-    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False,
+    # log_config=None: uvicorn's loggers go to hub.logging's handler (JSON off a terminal).
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, server_header=False, log_config=None,
                 log_level="warning" if quiet else "info", access_log=not quiet)
 
 
