@@ -86,6 +86,7 @@ class Account:
     has_token: bool
     disabled: bool
     created_at: str
+    changed_at: str = ""  # last change of its credentials or state (ends older web sessions)
 
     @property
     def follows_cases(self) -> bool:
@@ -116,6 +117,12 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+def _stamp() -> str:
+    """`changed_at`: to the microsecond, since web sessions opened before a change end
+    with it (hub/web/auth.py), even one opened the same second."""
+    return datetime.now(UTC).isoformat()
+
+
 def _row_account(row: sqlite3.Row) -> Account:
     return Account(
         name=row["name"],
@@ -126,6 +133,7 @@ def _row_account(row: sqlite3.Row) -> Account:
         has_token=row["token_hash"] is not None,
         disabled=bool(row["disabled"]),
         created_at=row["created_at"],
+        changed_at=row["changed_at"],
     )
 
 
@@ -264,7 +272,7 @@ class AccountStore:
     def set_disabled(self, name: str, disabled: bool = True) -> None:
         with self._db() as db:
             done = db.execute(
-                "UPDATE accounts SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), _now(), name)
+                "UPDATE accounts SET disabled = ?, changed_at = ? WHERE name = ?", (int(disabled), _stamp(), name)
             ).rowcount
         if not done:
             raise InputError(f"compte inconnu {name!r}")
@@ -274,7 +282,7 @@ class AccountStore:
         clear = new_token()
         with self._db() as db:
             done = db.execute(
-                "UPDATE accounts SET token_hash = ?, changed_at = ? WHERE name = ?", (hash_token(clear), _now(), name)
+                "UPDATE accounts SET token_hash = ?, changed_at = ? WHERE name = ?", (hash_token(clear), _stamp(), name)
             ).rowcount
         if not done:
             raise InputError(f"compte inconnu {name!r}")
@@ -289,5 +297,5 @@ class AccountStore:
         with self._db() as db:
             db.execute(
                 "UPDATE accounts SET password_hash = ?, changed_at = ? WHERE name = ?",
-                (hash_password(check_password(password)), _now(), name),
+                (hash_password(check_password(password)), _stamp(), name),
             )

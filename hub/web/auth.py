@@ -2,8 +2,10 @@
 
 - Sessions are Starlette's signed cookie (itsdangerous, secret from HUB_WEB_SECRET or
   `<HUB_HOME>/web-secret`), HttpOnly, SameSite=Lax, Secure unless served on loopback,
-  8 hours. The cookie holds the account name and the CSRF token only; the account is
-  read again from the store on every request, so disabling it ends its sessions.
+  8 hours. The cookie holds the account name, the CSRF token and the account's
+  `changed_at` at login; the account is read again from the store on every request, so
+  disabling it ends its sessions, and so does any later change of the account (a new
+  password, token, a disable then enable): a session opened before it is refused.
 - Every form carries the session's CSRF token; a POST without it, or with another one,
   is refused with 403. The JSON API accepts a session only with the token in the
   `X-CSRF-Token` header (a bearer token needs none).
@@ -79,7 +81,8 @@ def session_account(request: Request, store: AccountStore) -> Account | None:
     if not name:
         return None
     account = store.get(name)
-    if account is None or account.disabled or account.role == INSTITUTION or not account.has_password:
+    if (account is None or account.disabled or account.role == INSTITUTION or not account.has_password
+            or request.session.get("stamp") != account.changed_at):
         request.session.clear()
         return None
     return account
@@ -90,6 +93,7 @@ def log_in(request: Request, account: Account) -> None:
     request.session["account"] = account.name
     request.session["csrf"] = secrets.token_urlsafe(32)  # a new token: no fixation
     request.session["at"] = int(time.time())
+    request.session["stamp"] = account.changed_at
 
 
 def bearer(request: Request) -> str | None:

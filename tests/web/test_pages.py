@@ -246,8 +246,27 @@ def test_disabling_an_account_ends_its_session(web):
     store.add("temporaire", "OBSERVATOIRE", code="OBS-79", password="temporaire-mot-de-passe")
     c = web.login("temporaire", "temporaire-mot-de-passe")
     assert c.get("/dossiers").status_code == 200
+    kept = dict(c.cookies)  # the cookie as a client may have kept it
     store.set_disabled("temporaire")
     assert c.get("/dossiers").status_code == 303
+    # Enabled again, the account does not bring its old sessions back.
+    store.set_disabled("temporaire", False)
+    with web.client() as replay:
+        replay.cookies.update(kept)
+        assert replay.get("/dossiers").status_code == 303
+
+
+def test_a_new_password_ends_the_sessions_opened_before(web):
+    from hub.accounts import AccountStore
+
+    store = AccountStore.for_home(web.home)
+    store.add("changeant", "OBSERVATOIRE", code="OBS-79", password="ancien-mot-de-passe")
+    before = web.login("changeant", "ancien-mot-de-passe")
+    assert before.get("/dossiers").status_code == 200
+    store.set_password("changeant", "nouveau-mot-de-passe")
+    assert before.get("/dossiers").status_code == 303
+    after = web.login("changeant", "nouveau-mot-de-passe")
+    assert after.get("/dossiers").status_code == 200
 
 
 def test_logout(web):
