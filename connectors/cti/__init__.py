@@ -10,7 +10,10 @@
   the field `jeune.<key>`;
 - a line that is not JSON (or not a JSON object) is rejected BAD_JSON by the reader;
 - event id: (cti, reference) — `reference` is unique per CTI, the idempotence key:
-  the same report posted twice, or re-sent in another file, is the same fact;
+  the same report posted twice, or re-sent in another file, is the same fact; so is a
+  report that reuses a reference with other content (the first one published stays,
+  the later one is counted `unchanged`): the reference is the CTI's promise of
+  uniqueness, and the hub keeps ids, not contents, of what it published;
 - source_ref: the report's reference;
 - default as-of: the latest `date`, a report rejected for another field included (CTI
   reports do not hold the hub's clock).
