@@ -66,7 +66,7 @@ SOURCES = {
     "cti": "CTI",
     "suivi": "Suivi des conseillers",
 }
-TRANSFER_REASONS = {"DEMENAGEMENT": "Déménagement"}
+TRANSFER_REASONS = {"DEMENAGEMENT": "Déménagement", "ANNUAIRE": "Mise à jour de l'annuaire"}
 
 
 def label(table: dict[str, str], code: str | None) -> str:

@@ -81,6 +81,15 @@ def test_action_checks():
     assert ok is None and errors == {"date": "La date ne peut pas précéder l'ouverture du dossier (01/03/2026)."}
 
 
+def test_every_transfer_reason_the_engine_writes_has_a_french_label():
+    from hub.rules.evidence import DEMENAGEMENT
+    from hub.web.labels import TRANSFER_REASONS
+    from hub.worker.core import DIRECTORY_TRANSFER
+
+    assert set(TRANSFER_REASONS) == {DEMENAGEMENT, DIRECTORY_TRANSFER}
+    assert TRANSFER_REASONS[DIRECTORY_TRANSFER] == "Mise à jour de l'annuaire"
+
+
 def test_each_solution_kind_is_offered_once():
     from hub.types.events import SOLUTION_KINDS
 
