@@ -36,7 +36,7 @@ from hub.kafka.client import embedded_record, remember_embedded
 from hub.kafka.embedded import REPO_ROOT, EmbeddedKafka
 from hub.kafka.topics import CASES, ensure_topics, observatory_topic
 from hub.settings import get_settings
-from hub.types.cases import HORS_TERRITOIRE, STATUSES
+from hub.types.cases import HORS_TERRITOIRE, STATUSES, TRANSFERE
 
 SAMPLE_DIRECTORY = REPO_ROOT / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
 WORKER_LOG = Path("demo") / "worker.log"  # under HUB_HOME
@@ -155,7 +155,10 @@ def _print_summary(per_observatory: dict[str, Counter], total: int) -> None:
         if not counts:
             click.echo(f"  {code} : aucun dossier")
             continue
-        click.echo(f"  {code} : {sum(n for (_, s), n in counts.items() if s != 'TRANSFERE')} dossiers")
+        own = sum(n for (_, s), n in counts.items() if s != TRANSFERE)
+        gone = sum(n for (_, s), n in counts.items() if s == TRANSFERE)
+        # The lines below count the TRANSFERE records too, as `hub cases --observatoire` lists them.
+        click.echo(f"  {code} : {own} dossiers" + (f" + {gone} transférés à un autre observatoire" if gone else ""))
         for case_type in sorted({t for t, _ in counts}):
             parts = [f"{s} {counts[(case_type, s)]}" for s in STATUSES if counts[(case_type, s)]]
             click.echo(f"    {case_type:<22} {', '.join(parts)}")
@@ -242,7 +245,8 @@ def demo(people: int, seed: int, directory_file: Path, with_serve: bool, port: i
     click.echo(f"Moteur : traitement jusqu'au repos (journal : {log})…")
     seconds = run_worker_logged(log)
     processed = _processed(log)
-    events = f"{processed} événements traités" if processed is not None else "terminé"
+    # Faust's count: source events and the engine's internal messages (identity linking).
+    events = f"{processed} messages traités" if processed is not None else "terminé"
     click.echo(f"Moteur : {events} en {seconds:.0f} s.")
     per_observatory, total, assigned = asyncio.run(summarize([o.code for o in data.observatoires]))
     _print_summary(per_observatory, total)

@@ -38,7 +38,7 @@ SAMPLE_DIRECTORY = REPO / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
 DEMO_BUDGET_SECONDS = 180  # the issue: the default demo in under 3 minutes
 
 _SUMMARY = re.compile(r"^Dossiers par observatoire \((\d+) dossiers sur cases\.v1\) :$")
-_OBS = re.compile(r"^  (\S+) : (?:(\d+) dossiers|aucun dossier)$")
+_OBS = re.compile(r"^  (\S+) : (?:(\d+) dossiers(?: \+ (\d+) transférés à un autre observatoire)?|aucun dossier)$")
 _TYPE = re.compile(r"^    ([A-Z_]+)\s+(.+)$")
 _ACCOUNT = re.compile(r"^  (\S+)\s+mot de passe : (\S+)\s+([A-Z_]+)\s+voit (.+)$")
 _ASSIGNED = re.compile(r"(\d+) dossiers? affectés?")
@@ -55,6 +55,7 @@ class DemoRun:
     elapsed: float = 0.0  # launch → web interface announced (the whole demo, accounts included)
     total: int = 0
     per_observatory: dict[str, Counter] = field(default_factory=dict)
+    headlines: dict[str, tuple[int, int]] = field(default_factory=dict)  # code → (own, transferred away)
     accounts: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # name → (password, role, label)
 
     def stdout(self) -> str:
@@ -73,9 +74,9 @@ class DemoRun:
         return c, r
 
 
-def parse_summary(text: str) -> tuple[int, dict[str, Counter]]:
-    """The demo's printed total and (type, status) counts per observatory."""
-    total, per, current = None, {}, None
+def parse_summary(text: str) -> tuple[int, dict[str, Counter], dict[str, tuple[int, int]]]:
+    """The demo's printed total, (type, status) counts and headline per observatory."""
+    total, per, heads, current = None, {}, {}, None
     for line in text.splitlines():
         if m := _SUMMARY.match(line):
             total = int(m.group(1))
@@ -84,6 +85,7 @@ def parse_summary(text: str) -> tuple[int, dict[str, Counter]]:
             continue
         if m := _OBS.match(line):
             current = per.setdefault(m.group(1), Counter())
+            heads[m.group(1)] = (int(m.group(2) or 0), int(m.group(3) or 0))
         elif (m := _TYPE.match(line)) and current is not None:
             for part in m.group(2).split(", "):
                 status, n = part.rsplit(" ", 1)
@@ -92,7 +94,7 @@ def parse_summary(text: str) -> tuple[int, dict[str, Counter]]:
             if per:
                 break
     assert total is not None, f"no summary in:\n{text}"
-    return total, per
+    return total, per, heads
 
 
 def parse_accounts(text: str) -> dict[str, tuple[str, str, str]]:
@@ -162,7 +164,7 @@ def demo(demo_broker, tmp_path_factory) -> DemoRun:
                 pytest.fail(f"the demo's web server did not answer:\n{run.stderr()[-3000:]}")
             time.sleep(0.2)
         text = run.stdout()
-        run.total, run.per_observatory = parse_summary(text)
+        run.total, run.per_observatory, run.headlines = parse_summary(text)
         run.accounts = parse_accounts(text)
         print(f"\nhub demo (3000 people, --serve): {run.elapsed:.1f}s until the web interface was announced")
         yield run
@@ -184,7 +186,7 @@ def test_worker_output_goes_to_its_log_file(demo):
     log = demo.home / "demo" / "worker.log"
     out, err = demo.stdout(), demo.stderr()
     assert f"(journal : {log})" in out
-    assert re.search(r"^Moteur : \d+ événements traités en \d+ s\.$", out, re.M), out
+    assert re.search(r"^Moteur : \d+ messages traités en \d+ s\.$", out, re.M), out
     assert '"worker stopped"' in log.read_text()
     # Nothing of the worker on the terminal: none of its log lines, no faust warning (the
     # web server's own few log lines are not the worker's).
@@ -210,6 +212,9 @@ def test_per_observatory_totals_equal_hub_cases(demo):
     for code, printed in demo.per_observatory.items():
         cases = jsonl_cases(demo.env, "--observatoire", code)
         assert Counter((c["type"], c["status"]) for c in cases) == printed, code
+        # The headline: its own cases, plus those transferred away (listed below it too).
+        gone = sum(1 for c in cases if c["status"] == "TRANSFERE")
+        assert demo.headlines[code] == (len(cases) - gone, gone), code
     # A demo worth the name: every observatory has cases, of several types.
     for code in ("OBS-16", "OBS-17", "OBS-79", "OBS-86"):
         assert len({t for t, _ in demo.per_observatory[code]}) >= 3, code
