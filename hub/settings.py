@@ -29,6 +29,9 @@ class RulesConfig(BaseModel):
     max_age_exit_rule: int = 25
 
 
+DEFAULT_PSEUDONYM_SECRET = "hub-default-pseudonym-secret"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
@@ -39,8 +42,10 @@ class Settings(BaseSettings):
     # Maven-resolved Kafka jars, shared by every HUB_HOME (tests use throw-away homes).
     jar_cache: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hub")
     kafka_data_dir: Path | None = None
-    # Pseudonymises INE-less person keys; set the same secret on every connector.
-    pseudonym_secret: str = "hub-default-pseudonym-secret"
+    # Pseudonymises INE-less person keys; set the same secret on every connector. The
+    # default is public (a demo value): with it, a key can be recomputed from a guessed
+    # name and date of birth; the worker warns when it runs with it.
+    pseudonym_secret: str = DEFAULT_PSEUDONYM_SECRET
     topic_partitions: int = 4
     replication_factor: int = 1
     worker_id: str = "hub-worker"

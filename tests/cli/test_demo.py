@@ -188,6 +188,8 @@ def test_worker_output_goes_to_its_log_file(demo):
     assert f"(journal : {log})" in out
     assert re.search(r"^Moteur : \d+ messages traités en \d+ s\.$", out, re.M), out
     assert '"worker stopped"' in log.read_text()
+    # The demo runs with the public default pseudonym secret: the worker says so.
+    assert "HUB_PSEUDONYM_SECRET is not set" in log.read_text()
     # Nothing of the worker on the terminal: none of its log lines, no faust warning (the
     # web server's own few log lines are not the worker's).
     for worker_line in ("worker starting", "worker stopped", "clock applied", "producer buffer full", "faust"):
