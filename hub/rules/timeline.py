@@ -9,8 +9,10 @@ way whatever the order or repetitions of its input:
 - **Order** by `(event_date, rank, event_id)`. The rank orders facts of the same day so
   that a day reads naturally: starts before ends (`ELEVE_INSCRIT` before `ELEVE_SORTI`
   of the same day, so a pupil enrolled and gone the same day is gone; `CONTRAT_SIGNE`
-  before `CONTRAT_ROMPU`; Mission locale entry, then situation, then exit), then the
-  signals (absenteeism, CTI reports, `CLOTURE` last), then the counsellors' actions.
+  before `CONTRAT_ROMPU`; Mission locale entry, then situation, then exit), the signals
+  (absenteeism, CTI `REPERAGE`, `SUIVI`) before the exits (`ELEVE_SORTI`,
+  `CONTRAT_ROMPU`, `SORTIE_CFA`: a prevention case opened that day is closed by the
+  exit), CTI `CLOTURE` last, then the counsellors' actions.
   `event_id` breaks the remaining ties, so the order is total and deterministic.
 - Decisions about "the situation at date T" always read *every* event dated up to T
   (whole days), so the rank only matters where the rules compare events of one day.
@@ -39,19 +41,21 @@ from hub.types.events import (
     SORTIE_CFA,
 )
 
+# Signals come before the exits of their day: a prevention case a signal opens on the day
+# the pupil leaves is then closed by that exit (rules.md §5), instead of opening after it.
 _RANK = {
     ELEVE_INSCRIT: 0,
     CONTRAT_SIGNE: 1,
     JEUNE_ML: 3,  # refined by `evenement` below
-    ELEVE_SORTI: 5,
-    CONTRAT_ROMPU: 6,
-    SORTIE_CFA: 7,
-    ABSENTEISME_MENSUEL: 8,
-    SIGNALEMENT_CTI: 10,  # refined by `type` below
+    ABSENTEISME_MENSUEL: 5,
+    SIGNALEMENT_CTI: 7,  # refined by `type` below
+    ELEVE_SORTI: 8,
+    CONTRAT_ROMPU: 9,
+    SORTIE_CFA: 10,
     ACTION_SUIVI: 12,
 }
 _ML_RANK = {"PREMIER_ACCUEIL": 2, "ENTREE_ACCOMPAGNEMENT": 2, "SITUATION": 3, "SORTIE_ACCOMPAGNEMENT": 4}
-_CTI_RANK = {"REPERAGE": 9, "SUIVI": 10, "CLOTURE": 11}
+_CTI_RANK = {"REPERAGE": 6, "SUIVI": 7, "CLOTURE": 11}
 _UNKNOWN_RANK = 99
 
 

@@ -99,6 +99,19 @@ def test_closed_when_the_pupil_leaves_that_establishment_and_exit_rule_applies()
     assert (exit_case["type"], exit_case["opened_on"]) == ("OBLIGATION_FORMATION", d("2026-04-01"))
 
 
+@pytest.mark.parametrize("signal", ["cti", "absence"])
+def test_a_signal_on_the_day_the_pupil_leaves_opens_the_case_and_the_exit_closes_it(signal):
+    # Absences are dated the month's last day, often the exit's day too (30 June).
+    day = d("2026-03-31")
+    trigger = cti(day) if signal == "cti" else absence("2026-03", 10)
+    evs = [sorti(day, uai=LYCEE_A, motif="05"), trigger]
+    prevention, exit_case = cases(evs, CLOCK)
+    assert (prevention["type"], prevention["opened_on"]) == ("PREVENTION", day)
+    assert (prevention["status"], prevention["outcome"], prevention["closed_on"]) == ("CLOS", "SORTIE", day)
+    assert evidence_types(prevention)[-1] == "ELEVE_SORTI"
+    assert exit_case["type"] == "OBLIGATION_FORMATION"
+
+
 def test_leaving_another_establishment_does_not_close_it():
     case = one([cti(d("2026-02-03")), sorti(d("2026-03-02"), uai=LYCEE_B, motif="07")], CLOCK)
     assert case["status"] == "OUVERT"

@@ -244,6 +244,9 @@ class Scenarios:
         p = self.minor("PSORTIE")
         p.ev["rep"] = report(p, "REPERAGE", d(-40), 1)
         p.ev["inscrit"], p.ev["sorti"] = inp.eleve(LP_MONTMORILLON, p, d(-300), d(-15), "05")
+        p = self.minor("PSAMEDAY")  # reported on the day the pupil leaves
+        p.ev["rep"] = report(p, "REPERAGE", d(-15), 1)
+        p.ev["inscrit"], p.ev["sorti"] = inp.eleve(LP_MONTMORILLON, p, d(-300), d(-15), "05")
         p = self.person("P15", born(d(-9), 16))
         p.ev["rep"] = report(p, "REPERAGE", d(-10), 1)
         p = self.person("P16", born(d(-10), 16))
@@ -738,6 +741,13 @@ def test_prevention_closed_by_the_cti(world):
 def test_prevention_closed_when_the_pupil_leaves_then_the_exit_rule_applies(world):
     p, d = world.p["PSORTIE"], world.d
     closed = prevention(p, d(-40), (p.ev["rep"], p.ev["sorti"]), status="CLOS", outcome="SORTIE", closed=d(-15))
+    check(world, 1, [p], [closed])
+    check(world, 2, [p], [closed, case(p, "OBLIGATION_FORMATION", d(15), evidence=(p.ev["sorti"],))])
+
+
+def test_prevention_reported_on_the_day_the_pupil_leaves_is_closed_by_that_exit(world):
+    p, d = world.p["PSAMEDAY"], world.d
+    closed = prevention(p, d(-15), (p.ev["rep"], p.ev["sorti"]), status="CLOS", outcome="SORTIE", closed=d(-15))
     check(world, 1, [p], [closed])
     check(world, 2, [p], [closed, case(p, "OBLIGATION_FORMATION", d(15), evidence=(p.ev["sorti"],))])
 
