@@ -20,7 +20,10 @@ def normalize_ine(raw: str | None) -> str | None:
     """The INE compared upper-case with spaces removed, or None when it is not valid."""
     if not raw:
         return None
-    ine = re.sub(r"\s+", "", raw).upper()
+    ine = re.sub(r"\s+", "", raw)
+    if not ine.isascii():  # "ß".upper() is "SS": an INE is ASCII as written, or invalid
+        return None
+    ine = ine.upper()
     return ine if _INE_RE.match(ine) else None
 
 

@@ -56,6 +56,8 @@ def test_name_key_is_equal_for_spellings_of_one_name():
         ("12345678AB", None),
         ("123456789A1", None),
         ("2023B12345B", None),
+        ("123456789ß", None),  # "ß".upper() == "SS": not an INE as written
+        ("１２３４５６７８９AB", None),  # full-width digits
         ("", None),
         (None, None),
     ],

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from hub.identity import normalize_ine
 from hub.validation import (
     BAD_VALUE,
+    EARLIEST_YEAR,
+    LATEST_YEAR,
     MISSING_FIELD,
     FieldError,
     check_commune,
@@ -39,6 +41,10 @@ _UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _COMMUNE_2ND = frozenset("0123456789AB")
 _GOOD_SIRETS: set[str] = set()  # SIRETs already found valid (employers repeat)
 _CLEAN_KEYS: set[tuple] = set()  # key tuples already known lower-case and trimmed
+_YEARS = (EARLIEST_YEAR, LATEST_YEAR)
+# No field of inputs.md is longer (a name, a reference, a motif): a longer value is an
+# error, refused before it makes an event or a dead letter Kafka cannot hold (1 MB).
+MAX_FIELD_CHARS = 2000
 
 
 def _clean_keys(row: Mapping[str, Any]) -> bool:
@@ -69,6 +75,10 @@ class Fields:
         self.row = row
         self.errors: list[Rejection] = []
         self.warnings = 0
+        for name, value in row.items():
+            if value.__class__ is str and len(value) > MAX_FIELD_CHARS:
+                self.errors.append(Rejection(
+                    BAD_VALUE, f"valeur de {len(value)} caractères, {MAX_FIELD_CHARS} au plus", str(name)))
 
     def raw(self, name: str) -> Any:
         value = self.row.get(name)
@@ -113,9 +123,11 @@ class Fields:
         if v.__class__ is str and len(v) == 10 and v.isascii():
             try:
                 if v[2] == "/" and v[5] == "/" and (v[:2] + v[3:5] + v[6:]).isdigit():
-                    return date(int(v[6:]), int(v[3:5]), int(v[:2]))
-                if v[4] == "-" and v[7] == "-" and (v[:4] + v[5:7] + v[8:]).isdigit():
-                    return date(int(v[:4]), int(v[5:7]), int(v[8:]))
+                    if _YEARS[0] <= int(v[6:]) <= _YEARS[1]:
+                        return date(int(v[6:]), int(v[3:5]), int(v[:2]))
+                elif v[4] == "-" and v[7] == "-" and (v[:4] + v[5:7] + v[8:]).isdigit():
+                    if _YEARS[0] <= int(v[:4]) <= _YEARS[1]:
+                        return date(int(v[:4]), int(v[5:7]), int(v[8:]))
             except ValueError:
                 pass  # not a calendar date: parse_date says why
         return self.check(name, parse_date)

@@ -46,6 +46,7 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
+from connectors.core.fields import MAX_FIELD_CHARS
 from connectors.core.types import (
     REPLAY_AS_OF,
     Accepted,
@@ -98,6 +99,18 @@ def wanted(batch: Batch) -> bool:
     return _cpus() >= 2 and batch.bytes_total >= MIN_BYTES  # one CPU: nothing to share
 
 
+# A dead letter must fit in a Kafka message (1 MB): an over-long record (refused for its
+# length, see `Fields`) keeps its beginning and says how long it was. A value cut in the
+# row stays over the limit, so `hub dlq replay` refuses it again.
+MAX_RAW_CHARS = 100_000
+
+
+def _bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [tronqué : {len(text)} caractères]"
+
+
 def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Context,
                        extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The dead letter of a rejected record (see runner). Its `row` is the record keyed
@@ -108,7 +121,7 @@ def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Con
     if row is None or not all(isinstance(v, str) for v in row.values()):
         dlq_row = {}
     else:
-        dlq_row = {str(k): v for k, v in row.items()}
+        dlq_row = {str(k): _bounded(v, MAX_FIELD_CHARS + 100) for k, v in row.items()}
         dlq_row.pop(REPLAY_AS_OF, None)  # only this run says what it checked against
     if ctx.as_of is not None:
         dlq_row[REPLAY_AS_OF] = ctx.as_of.isoformat()
@@ -120,7 +133,7 @@ def dead_letter_record(source: str, item: RawRecord, verdict: Rejected, ctx: Con
         "position": item.position,
         "reason": verdict.reason,
         "detail": verdict.detail,
-        "raw": item.raw,
+        "raw": _bounded(item.raw, MAX_RAW_CHARS),
         "row": dlq_row or None,
         "received_at": ctx.clock().isoformat(),
     }

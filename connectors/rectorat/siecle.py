@@ -9,8 +9,8 @@
 - element order is free and unknown elements are ignored; an ELEVE (a child of an ELEVES
   element) and PARAMETRES (a child of the root) are read as {lower-case name: trimmed
   text} of their attributes and of the direct children the connector uses (first
-  occurrence wins; nested structure ignored; other elements are skipped, the raw text of
-  the element keeps them);
+  occurrence wins, a child over an attribute of the same name; nested structure ignored;
+  other elements are skipped, the raw text of the element keeps them);
 - a malformed or truncated file raises InputError.
 
 One pass (`scan`) proves the file well-formed, reads PARAMETRES (which may come after
@@ -176,6 +176,7 @@ class _Reader:
         self.start = 0  # byte index of its start tag
         self.names: dict[str, str | None] = {}
         self.fields: dict[str, str] = {}
+        self.attrs: dict[str, str] | None = None
         self.child: str | None = None
         self.text = ""
 
@@ -218,7 +219,9 @@ class _Reader:
         self.kind, self.at, self.child_at = kind, depth, depth + 1
         self.names = self._wanted[kind]
         self.start = self.parser.CurrentByteIndex
-        self.fields = {_local(k).lower(): (v or "").strip() for k, v in attrs.items()} if attrs else {}
+        # Attributes stand in for children only: a child element of the same name wins.
+        self.attrs = {_local(k).lower(): (v or "").strip() for k, v in attrs.items()} if attrs else None
+        self.fields = {}
         p = self.parser
         p.StartElementHandler = self._start_inner
         p.EndElementHandler = self._end_inner
@@ -255,10 +258,11 @@ class _Reader:
             p.StartElementHandler = self._start_outer
             p.EndElementHandler = self._end_outer
             p.CharacterDataHandler = None
+            fields = self.fields if self.attrs is None else {**self.attrs, **self.fields}
             if self.kind == "ELEVE":
-                self.on_eleve(self.fields, self.start, p.CurrentByteIndex)
+                self.on_eleve(fields, self.start, p.CurrentByteIndex)
             elif self.params is None:
-                self.params = self.fields
+                self.params = fields
             self.fields = {}
 
 

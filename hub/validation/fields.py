@@ -72,9 +72,23 @@ def parse_date(raw: object) -> date:
     else:
         raise FieldError(BAD_DATE, f"date {value!r} invalide: JJ/MM/AAAA ou AAAA-MM-JJ attendu")
     try:
-        return date(int(year), int(month), int(day))
+        parsed = date(int(year), int(month), int(day))
     except ValueError:  # 31/04, 29/02 of a common year, month 13, year 0000
         raise FieldError(BAD_DATE, f"date {value!r} invalide: pas une date du calendrier") from None
+    return plausible(parsed, value)
+
+
+# No fact of the hub lies outside these years: a date beyond them is a typing error, and
+# one in year 9999 would otherwise become the default as-of of its file, then a watermark
+# (and the hub's clock) that never moves back.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
+def plausible(day: date, written: object = None) -> date:
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        shown = written if written is not None else day.isoformat()
+        raise FieldError(BAD_DATE, f"date {shown!r} invalide: année hors de {EARLIEST_YEAR}–{LATEST_YEAR}")
+    return day
 
 
 def check_uai(raw: object) -> str:
@@ -185,6 +199,6 @@ def check_month(raw: object) -> tuple[int, int]:
     """(year, month) from `AAAA-MM`, month 01–12 (BAD_VALUE otherwise)."""
     value = require(raw)
     m = _MONTH.fullmatch(value)
-    if not m or not 1 <= int(m[2]) <= 12 or int(m[1]) == 0:
-        raise FieldError(BAD_VALUE, f"mois {value!r} invalide: AAAA-MM attendu")
+    if not m or not 1 <= int(m[2]) <= 12 or not EARLIEST_YEAR <= int(m[1]) <= LATEST_YEAR:
+        raise FieldError(BAD_VALUE, f"mois {value!r} invalide: AAAA-MM attendu, année {EARLIEST_YEAR}–{LATEST_YEAR}")
     return int(m[1]), int(m[2])

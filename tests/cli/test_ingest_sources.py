@@ -291,6 +291,32 @@ async def test_absenteisme_every_reason_filter_warning_and_reingest(env, tmp_pat
         assert await w2.events() == [] and len(await w2.letters()) == 8
 
 
+async def test_an_oversized_record_is_refused_and_its_dead_letter_fits_in_kafka(env, tmp_path):
+    # A 2 MB name: more than Kafka's 1 MB message. Refused BAD_VALUE (no field of
+    # inputs.md is that long), its dead letter truncated; the rest of the file goes on.
+    t, lp = tag(), fresh_uai()
+    huge = "X" * 2_000_000
+    rows = [f"{lp};;A{t};Zoé;05/05/2008;2026-01;4;0",
+            f"{lp};;{huge};Zoé;05/05/2008;2026-01;4;0",
+            f"{lp};;C{t};Zoé;05/05/2008;2026-01;4;0"]
+    path = write_csv(tmp_path / f"big-{t}.csv", ABS_HEADER, rows)
+    async with Watch("absenteisme") as w:
+        counts = await ingest("absenteisme", path, as_of=date(2026, 2, 28))
+        assert counts_of(counts) == (3, 2, 0, 0, 1, 0, 2)
+        (letter,) = await w.letters()
+        assert (letter["reason"], letter["position"]) == ("BAD_VALUE", "line 3")
+        assert "2000000 caractères, 2000 au plus" in letter["detail"]
+        assert letter["raw"].startswith(rows[1][:1000]) and letter["raw"].endswith(f"[tronqué : {len(rows[1])} caractères]")
+        assert sorted(e["person"]["nom"] for _, e in await w.events()) == [f"A{t}", f"C{t}"]
+    uaj = fresh_uai()
+    xml = write(tmp_path / f"big-{uaj}.xml", export([eleve("1", nom=f"A{t}"), eleve("2", nom=huge)], uaj=uaj))
+    async with Watch("rectorat") as w:
+        counts = await ingest("rectorat", xml)
+        assert counts_of(counts) == (2, 1, 0, 0, 1, 0, 1)
+        (letter,) = await w.letters()
+        assert (letter["reason"], letter["position"]) == ("BAD_VALUE", "ELEVE[2]")
+
+
 async def test_mission_locale_every_reason_filter_warning_and_reingest(env, tmp_path):
     t = tag()
     rows = [

@@ -109,6 +109,9 @@ async def test_empty_file_is_no_record(tmp_path, harness):
         ({"jeune": {"nom": "DUPONT", "prenom": "E", "date_naissance": "2009-02-14", "commune_residence": "x"}}, "BAD_COMMUNE"),
         ({"jeune": {"nom": "DUPONT", "date_naissance": "2009-02-14"}}, "MISSING_FIELD"),
         ({"uai": {"nested": 1}}, "BAD_VALUE"),
+        # The young person's name comes from `jeune` only, not from a dotted top-level key.
+        ({"jeune": {"prenom": "E", "date_naissance": "2009-02-14"}, "jeune.nom": "DUPONT"}, "MISSING_FIELD"),
+        ({"date": "2026-02-03", "reference": "r" * 2001}, "BAD_VALUE"),  # longer than any field
     ],
 )
 async def test_rejections(tmp_path, harness, over, reason):

@@ -179,6 +179,15 @@ async def test_element_order_free_unknown_elements_ignored(tmp_path, harness):
     assert (r.read, r.published, r.as_of) == (1, 1, AS_OF)  # the ELEVE under STRUCTURES is not a pupil
 
 
+async def test_a_child_element_wins_over_an_attribute_of_the_same_name(tmp_path, harness):
+    # An empty DATE_SORTIE attribute must not hide the exit the element states.
+    pupil = eleve("1", sortie="10/01/2026", motif="05").replace("<ELEVE ", "<ELEVE DATE_SORTIE='' ", 1)
+    assert "DATE_SORTIE=''" in pupil
+    r = await harness.run("rectorat", write(tmp_path / "a.xml", export([pupil])))
+    assert r.events == 2
+    assert sorted(e["event_type"] for e in harness.events) == ["ELEVE_INSCRIT", "ELEVE_SORTI"]
+
+
 @pytest.mark.parametrize(
     "bad, reason",
     [
@@ -190,6 +199,8 @@ async def test_element_order_free_unknown_elements_ignored(tmp_path, harness):
         (eleve("2", sortie="32/01/2026"), "BAD_DATE"),
         (eleve("1", nom="DOUBLON"), "BAD_VALUE"),  # duplicated ELEVE_ID
         (eleve("2", entree="16/03/2026"), "FUTURE_DATE"),
+        (eleve("2", naiss="14/02/0008"), "BAD_DATE"),  # a year no fact of the hub has
+        (eleve("2", nom="N" * 2001), "BAD_VALUE"),  # longer than any field
     ],
 )
 async def test_rejections(tmp_path, harness, bad, reason):

@@ -66,7 +66,8 @@ def test_require_empty_is_missing(raw):
         ("31/12/1999", date(1999, 12, 31)),
         ("29/02/2024", date(2024, 2, 29)),  # leap year
         ("2000-02-29", date(2000, 2, 29)),  # divisible by 400: leap
-        ("0001-01-01", date(1, 1, 1)),
+        ("1900-01-01", date(1900, 1, 1)),  # the plausible years: 1900–2100
+        ("31/12/2100", date(2100, 12, 31)),
     ],
 )
 def test_parse_date_valid(raw, expected):
@@ -89,6 +90,10 @@ def test_parse_date_passes_a_date_through():
         "01/00/2026",
         "01/13/2026",
         "0000-01-01",  # no year 0
+        "0001-01-01",  # a typing error: would become a file's as-of, then a watermark
+        "31/12/9999",
+        "31/12/1899",
+        "2101-01-01",
         "2026/02/03",
         "03-02-2026",
         "3/2/2026",  # two digits each, strictly
