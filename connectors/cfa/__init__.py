@@ -74,8 +74,8 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     uai_cfa = f.uai("uai_cfa")
     siret = f.siret("siret_employeur") if f.text("siret_employeur") else None
     ine = f.ine("ine")
-    nom = f.required("nom")
-    prenom = f.required("prenom")
+    nom = f.name("nom")
+    prenom = f.name("prenom")
     naissance = f.date("date_naissance")
     commune = f.commune("commune_residence", optional=True)
     rqth = _rqth(f)

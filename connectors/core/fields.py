@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-from hub.identity import normalize_ine
+from hub.identity import normalize_ine, normalize_name
 from hub.validation import (
     BAD_VALUE,
     EARLIEST_YEAR,
@@ -116,6 +116,17 @@ class Fields:
             if value:
                 return value
         return self.check(name, require)
+
+    def name(self, name: str, value: str | None = None) -> str | None:
+        """A person's name (`required`, or `value` already read): it must keep a letter
+        or a digit once normalised (rules.md §1), else two different people could share
+        a name key ("-", "'", a zero-width space…): BAD_VALUE."""
+        if value is None:
+            value = self.required(name)
+        if value and not any(c.isalnum() for c in normalize_name(value)):
+            self.fail(name, (BAD_VALUE, f"nom {value!r} sans lettre ni chiffre"))
+            return None
+        return value
 
     def date(self, name: str) -> date | None:
         """JJ/MM/AAAA or AAAA-MM-JJ (BAD_DATE, MISSING_FIELD)."""

@@ -84,8 +84,8 @@ def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mappe
     ine = nom = prenom = naissance = commune = None
     if jeune_problem is None:
         ine = f.ine("jeune.ine")
-        nom = f.required("jeune.nom")
-        prenom = f.required("jeune.prenom")
+        nom = f.name("jeune.nom")
+        prenom = f.name("jeune.prenom")
         naissance = f.date("jeune.date_naissance")
         commune = f.commune("jeune.commune_residence", optional=True)
     if not f.ok:

@@ -59,7 +59,9 @@ def validate_eleve(row: Mapping[str, Any]) -> Pupil | Rejected:
     nom = f.text("nom_de_famille") or f.text("nom")
     if not nom:
         f.missing("nom_de_famille", "ou NOM")
-    prenom = f.required("prenom")
+    else:
+        nom = f.name("nom_de_famille", nom)
+    prenom = f.name("prenom")
     naissance = f.date("date_naiss")
     commune = f.commune("code_commune_insee_residence", optional=True)
     entree = f.date("date_entree")

@@ -62,6 +62,9 @@ async def test_corrected_count_is_a_new_fact(tmp_path, harness):
         (row(naiss="2009/02/14"), "BAD_DATE"),
         (row(nom=""), "MISSING_FIELD"),
         (row(prenom=" "), "MISSING_FIELD"),
+        (row(nom="-"), "BAD_VALUE"),  # nothing left of the name key once normalised (rules.md §1)
+        (row(prenom="'"), "BAD_VALUE"),
+        (row(nom="\u200b"), "BAD_VALUE"),  # a zero-width space
         (row(mois="2026-13"), "BAD_VALUE"),
         (row(mois="02/2026"), "BAD_VALUE"),
         (row(mois=""), "MISSING_FIELD"),

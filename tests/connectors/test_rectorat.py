@@ -201,6 +201,7 @@ async def test_a_child_element_wins_over_an_attribute_of_the_same_name(tmp_path,
         (eleve("2", entree="16/03/2026"), "FUTURE_DATE"),
         (eleve("2", naiss="14/02/0008"), "BAD_DATE"),  # a year no fact of the hub has
         (eleve("2", nom="N" * 2001), "BAD_VALUE"),  # longer than any field
+        (eleve("2", nom="- . -"), "BAD_VALUE"),  # no letter: an empty name key
     ],
 )
 async def test_rejections(tmp_path, harness, bad, reason):
