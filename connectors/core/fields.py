@@ -41,7 +41,6 @@ _UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _COMMUNE_2ND = frozenset("0123456789AB")
 _GOOD_SIRETS: set[str] = set()  # SIRETs already found valid (employers repeat)
 _CLEAN_KEYS: set[tuple] = set()  # key tuples already known lower-case and trimmed
-_YEARS = (EARLIEST_YEAR, LATEST_YEAR)
 # No field of inputs.md is longer (a name, a reference, a motif): a longer value is an
 # error, refused before it makes an event or a dead letter Kafka cannot hold (1 MB).
 MAX_FIELD_CHARS = 2000
@@ -132,15 +131,16 @@ class Fields:
         """JJ/MM/AAAA or AAAA-MM-JJ (BAD_DATE, MISSING_FIELD)."""
         v = self.row.get(name)
         if v.__class__ is str and len(v) == 10 and v.isascii():
+            d = None
             try:
                 if v[2] == "/" and v[5] == "/" and (v[:2] + v[3:5] + v[6:]).isdigit():
-                    if _YEARS[0] <= int(v[6:]) <= _YEARS[1]:
-                        return date(int(v[6:]), int(v[3:5]), int(v[:2]))
+                    d = date(int(v[6:]), int(v[3:5]), int(v[:2]))
                 elif v[4] == "-" and v[7] == "-" and (v[:4] + v[5:7] + v[8:]).isdigit():
-                    if _YEARS[0] <= int(v[:4]) <= _YEARS[1]:
-                        return date(int(v[:4]), int(v[5:7]), int(v[8:]))
+                    d = date(int(v[:4]), int(v[5:7]), int(v[8:]))
             except ValueError:
                 pass  # not a calendar date: parse_date says why
+            if d is not None and EARLIEST_YEAR <= d.year <= LATEST_YEAR:
+                return d
         return self.check(name, parse_date)
 
     def uai(self, name: str) -> str | None:

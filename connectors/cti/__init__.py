@@ -39,10 +39,10 @@ JEUNE_FIELDS = ("ine", "nom", "prenom", "date_naissance", "commune_residence")
 
 def _flatten(row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """Top-level keys lower-cased, plus `jeune.<key>`; the problem with `jeune` if any."""
-    flat: dict[str, Any] = {str(k).strip().lower(): v for k, v in row.items()}
     # The young person's fields come from `jeune` only, never from a top-level key that
     # happens to be spelled "jeune.nom".
-    flat = {k: v for k, v in flat.items() if not k.startswith("jeune.")}
+    flat: dict[str, Any] = {name: v for k, v in row.items()
+                            if not (name := str(k).strip().lower()).startswith("jeune.")}
     jeune = flat.pop("jeune", None)
     if jeune is None or jeune == "":
         return flat, "missing"

@@ -272,7 +272,7 @@ class Sim:
         ctx: SolutionContext | None,
         evidence: list[int],
     ) -> Case | None:
-        cid = make_case_id(self.key, case_type, opened_on)
+        cid, *alias_ids = self.ids_of(case_type, opened_on)
         existing = self.by_id.get(cid)
         if existing is not None:
             existing.evidence.extend(evidence)
@@ -282,8 +282,8 @@ class Sim:
         case.observatoire, case.role, case.code = self.routing(case_type, commune, uai)
         self.cases.append(case)
         self.by_id[cid] = case
-        for alias in self.aliases:
-            self.by_id.setdefault(make_case_id(alias, case_type, opened_on), case)
+        for alias_id in alias_ids:
+            self.by_id.setdefault(alias_id, case)
         self.open[case_type] = case
         return case
 

@@ -141,8 +141,8 @@ def new_contract_in_force(tl, hi: int, ctx: SolutionContext) -> bool:
     return contract_in_force(tl, hi, SolutionContext(ctx.trigger_date, ctx.trigger_date, ctx.exclude_contract))
 
 
-def diploma_exit(sim, k: int, ev: dict) -> bool:
-    """Whether the `SORTIE_CFA` event k ends an apprenticeship completed with the diploma:
+def diploma_exit(sim, ev: dict) -> bool:
+    """Whether the `SORTIE_CFA` event `ev` ends an apprenticeship completed with the diploma:
     the last contract event of that CFA (of the contract it names, if any) up to that day
     is a `CONTRAT_ROMPU` for `OBTENTION_DIPLOME`. Such an exit is the exit rule's reason
     `04` (L313-7 is about leaving *without* the diploma)."""
@@ -186,4 +186,4 @@ def on_sortie_cfa(sim, k: int, ev: dict) -> None:
     for pending in sim.pending_ruptures:
         if not pending.done and pending.opening > day:
             pending.cancelled = True
-    exit_rule.trigger(sim, k, day, diploma_exit(sim, k, ev), ev.get("uai_cfa"))
+    exit_rule.trigger(sim, k, day, diploma_exit(sim, ev), ev.get("uai_cfa"))

@@ -57,6 +57,12 @@ def require(raw: object) -> str:
     return value
 
 
+# No fact of the hub lies outside these years: a date beyond them is a typing error, and
+# one in year 9999 would otherwise become the default as-of of its file, then a watermark
+# (and the hub's clock) that never moves back.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+
 def parse_date(raw: object) -> date:
     """A real calendar date from `JJ/MM/AAAA` or `AAAA-MM-JJ` (BAD_DATE otherwise).
 
@@ -75,20 +81,9 @@ def parse_date(raw: object) -> date:
         parsed = date(int(year), int(month), int(day))
     except ValueError:  # 31/04, 29/02 of a common year, month 13, year 0000
         raise FieldError(BAD_DATE, f"date {value!r} invalide: pas une date du calendrier") from None
-    return plausible(parsed, value)
-
-
-# No fact of the hub lies outside these years: a date beyond them is a typing error, and
-# one in year 9999 would otherwise become the default as-of of its file, then a watermark
-# (and the hub's clock) that never moves back.
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
-
-
-def plausible(day: date, written: object = None) -> date:
-    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
-        shown = written if written is not None else day.isoformat()
-        raise FieldError(BAD_DATE, f"date {shown!r} invalide: année hors de {EARLIEST_YEAR}–{LATEST_YEAR}")
-    return day
+    if not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
+        raise FieldError(BAD_DATE, f"date {value!r} invalide: année hors de {EARLIEST_YEAR}–{LATEST_YEAR}")
+    return parsed
 
 
 def check_uai(raw: object) -> str:
