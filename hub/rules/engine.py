@@ -70,8 +70,9 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   clock` is erased: listed in `Evaluation.erased`, left out of `cases`.
 - **Routing** is recomputed from the current directory at each evaluation; a case whose
   routing changes with a directory update shows its new owner without a transfer entry
-  (the worker, which knows what it published before, emits the `TRANSFERE`, and may
-  keep a closed case where it was published).
+  (the worker, which knows what it published before, keeps the transfers published
+  before the update, adds the update's own and emits the `TRANSFERE`, and may keep a
+  closed case where it was published: hub/worker/core.py, "Directory transfers").
 """
 
 from __future__ import annotations

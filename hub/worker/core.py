@@ -55,12 +55,18 @@ compacted topics keep. A batch is flushed before a tick or a directory update is
 applied, so every evaluation sees the clock and directory version it would have seen
 message by message. A batch of one message is the message-by-message processing.
 
-Directory transfers: only a case whose observatory changes while the directory version
-differs from the one of the person's last evaluation, with no new transfer entry from
-the rule core, counts as moved by the directory. Only open cases move (rules.md §6:
-"re-routes open cases"): a closed case that a directory update would move is pinned to
-the observatory and counsellor it had (`PersonState.pinned`); the rule core, which
-routes from the current directory, cannot know them.
+Directory transfers: the rule core routes a person's whole history with the current
+directory; the worker, which knows what it published, keeps the past as it was. When
+the directory version differs from the one of the person's last evaluation, every case
+published before is given a history (`PersonState.history`): the transfers published
+up to the hub's clock, plus, for an open case the rule core now puts in another
+observatory, a transfer "ANNUAIRE" dated by the clock (rules.md §6: "re-routes open
+cases whose territory changed owner"). From then on a case shows that history followed
+by the rule core's transfers dated after it (`with_history`): an update that changes
+who covers a territory the case only passed through rewrites nothing, and the
+observatories it left keep their TRANSFERE records. A closed case that a directory
+update would move is pinned to the observatory and counsellor it had
+(`PersonState.pinned`).
 
 Deadlines: `Evaluation.next_deadline` is indexed under `__due__:<p>:<ordinal>:<key>`
 (the partition's keys sort by date); a tick to clock C re-evaluates the persons indexed
@@ -82,6 +88,7 @@ from hub.identity import name_key_digest, person_key
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate
+from hub.rules.evidence import transfer_entry
 from hub.settings import RulesConfig
 from hub.types.directory import Directory
 from hub.types.cases import CLOS, RESOLU
@@ -395,8 +402,12 @@ class PersonProcessor:
 
     def _retract(self, b: Batch, ine: str, event_id: str) -> list[Send]:
         st = b.load(ine)
-        replay = st.events.pop(event_id, None) is None
-        b.evaluate_later(ine, replay)
+        st.events.pop(event_id, None)
+        # Always `force`: an ASSIGN and its RETRACT delivered again in one batch after a
+        # crash cancel out, so neither looks like a replay, while the tombstones the first
+        # attempt sent may be lost; forcing re-sends those of the person's gone cases
+        # (ghosts). RETRACTs are rare (a name key gaining an INE), the cost is small.
+        b.evaluate_later(ine, True)
         b.save(ine, st)
         return []
 
@@ -530,24 +541,11 @@ class PersonProcessor:
                     case = {**case, "observatoire": pin[0], "assigned_to": pin[1]}
             else:
                 st.pinned.pop(cid, None)
-            extra = st.dir_transfers.get(cid)
-            if (
-                prev is not None
-                and directory_changed
-                and case["observatoire"] != prev.observatoire
-                and n_engine == prev.n_engine_transfers
-                and clock is not None
-            ):
-                entry = {
-                    "date": clock,
-                    "from_observatoire": prev.observatoire,
-                    "to_observatoire": case["observatoire"],
-                    "reason": DIRECTORY_TRANSFER,
-                }
-                extra = [*(extra or ()), entry]
-                st.dir_transfers[cid] = extra
-            if extra:
-                case = {**case, "transfers": sorted([*case["transfers"], *extra], key=lambda t: t["date"])}
+            if prev is not None and directory_changed and clock is not None:
+                st.history[cid] = _lived_through_update(case, prev, clock)
+            history = st.history.get(cid)
+            if history is not None:
+                case = with_history(case, history)
             data = self._encode_case(case)
             d = digest(data)
             held: dict[str, bytes] = {}
@@ -563,14 +561,15 @@ class PersonProcessor:
                 for obs in prev.holders:
                     if obs not in held:
                         outs.append(Send(observatory_topic(obs), cid.encode(), None))
-            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine, case["assigned_to"])
+            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine, case["assigned_to"],
+                                   tuple(case["transfers"]))
             st.ghosts.pop(cid, None)
         tombstoned: set[str] = set()
         for cid, prev in st.emitted.items():
             if cid not in emitted:
                 outs += self._tombstones(cid, prev.holders)
                 st.add_ghost(cid, tuple(prev.holders))
-                st.dir_transfers.pop(cid, None)
+                st.history.pop(cid, None)
                 st.pinned.pop(cid, None)
                 tombstoned.add(cid)
         for cid in ev.erased:
@@ -592,6 +591,49 @@ class PersonProcessor:
     def _tombstones(cid: str, held_by: Iterable[str]) -> list[Send]:
         key = cid.encode()
         return [Send(CASES, key, None), *(Send(observatory_topic(obs), key, None) for obs in held_by)]
+
+
+def owner_at(transfers: Iterable[dict], final: str, day: date) -> str:
+    """The observatory holding, at the end of `day`, a case whose transfers are
+    `transfers` (in date order) and which ends at `final`."""
+    for t in transfers:
+        if t["date"] > day:
+            return t["from_observatoire"]
+    return final
+
+
+def _lived_through_update(case: dict, prev: Emitted, day: date) -> tuple[date, list[dict], str]:
+    """A case's history when a directory update reaches it on `day`: the transfers
+    published up to then, plus — for an open case whose observatory the update changes —
+    a transfer "ANNUAIRE" dated `day` from where the case was to where the rule core,
+    with the new directory, now puts it (a closed case is pinned instead)."""
+    kept = [t for t in prev.transfers if t["date"] <= day]
+    holder = owner_at(prev.transfers, prev.observatoire, day)
+    if case["status"] not in CLOSED_STATUSES:
+        now = owner_at(case["transfers"], case["observatoire"], day)
+        if now != holder:
+            kept.append(transfer_entry(day, holder, now, DIRECTORY_TRANSFER))
+            holder = now
+    return day, kept, holder
+
+
+def with_history(case: dict, history: tuple[date, list[dict], str]) -> dict:
+    """The case with the transfers it had published up to its last directory update,
+    then the rule core's own after that day. An event dated up to that day and received
+    since may have moved the case meanwhile: a transfer from the holder then bridges the
+    two, dated by the rule core's move there (the chain stays one, link by link)."""
+    day, kept, holder = history
+    transfers = case["transfers"]
+    after = [t for t in transfers if t["date"] > day]
+    now = after[0]["from_observatoire"] if after else case["observatoire"]
+    bridge = []
+    if now != holder:
+        moves = [t["date"] for t in transfers if t["date"] <= day and t["to_observatoire"] == now]
+        when = day
+        if moves:  # not before the last link kept: the chain stays in date order
+            when = max(moves[-1], kept[-1]["date"]) if kept else moves[-1]
+        bridge = [transfer_entry(when, holder, now)]
+    return {**case, "transfers": [*kept, *bridge, *after]}
 
 
 class ClockKeeper:

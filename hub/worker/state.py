@@ -15,11 +15,14 @@ only what changed and a replay can re-send it:
 
 - `emitted[case_id]` = (digest of the record on cases.v1, the case's observatory, {observatory:
   digest of the record on that observatory's topic}, number of the engine's own transfer
-  entries);
+  entries, the case's counsellor, the transfers published);
 - `ghosts[case_id]` = observatories that held a case now gone (tombstoned), to re-send
   the tombstones if the replay of an interrupted run asks for it (bounded);
-- `dir_transfers[case_id]`: transfers caused by a directory update, which the rule core
-  cannot know (it has no memory), merged into the case's `transfers`;
+- `history[case_id]` = (date of the last directory update the case lived through, the
+  transfers published up to that date — the update's own "ANNUAIRE" entry included —,
+  the observatory holding the case then): the rule core routes the whole history with
+  the current directory, but what was published before an update stays as it was
+  (core.py, "Directory transfers");
 - `pinned[case_id]` = (observatory, assigned_to) of a *closed* case at the directory
   update that would have moved it: rules.md §6 re-routes open cases only, so a closed
   case keeps the owner it had (the rule core routes from the current directory);
@@ -69,6 +72,7 @@ class Emitted:
     holders: dict[str, bytes]  # observatory code → digest of the record on its topic
     n_engine_transfers: int = 0
     assigned_to: dict | None = None  # the case's counsellor at that emission
+    transfers: tuple[dict, ...] = ()  # the case's transfers at that emission
 
 
 @dataclass(slots=True)
@@ -80,7 +84,7 @@ class PersonState:
     registered: set[str] = field(default_factory=set)
     emitted: dict[str, Emitted] = field(default_factory=dict)
     ghosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    dir_transfers: dict[str, list[dict]] = field(default_factory=dict)
+    history: dict[str, tuple[date, list[dict], str]] = field(default_factory=dict)
     pinned: dict[str, tuple[str, dict]] = field(default_factory=dict)
     dir_version: str | None = None
     deadline: date | None = None
@@ -113,8 +117,8 @@ class PersonState:
     # -- serialisation ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers, e.assigned_to)
-                   for cid, e in self.emitted.items()}
+        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers, e.assigned_to,
+                         e.transfers) for cid, e in self.emitted.items()}
         return pickle.dumps(
             (
                 _FORMAT,
@@ -125,7 +129,7 @@ class PersonState:
                 self.registered,
                 emitted,
                 self.ghosts,
-                self.dir_transfers,
+                self.history,
                 self.dir_version,
                 self.deadline,
                 self.pinned,
@@ -140,8 +144,10 @@ class PersonState:
         t = safe_loads(data)
         if t[0] != _FORMAT:
             raise ValueError(f"unknown person state format {t[0]!r}")
-        (_, events, nameless, ines, former, registered, emitted, ghosts, dir_transfers, dir_version, deadline) = t[:11]
+        (_, events, nameless, ines, former, registered, emitted, ghosts, history, dir_version, deadline) = t[:11]
         pinned = t[11] if len(t) > 11 else {}  # states written before pins existed
+        # States written before histories held lists of directory transfers there.
+        history = {cid: h for cid, h in history.items() if isinstance(h, tuple)}
         return cls(
             events,
             nameless,
@@ -150,7 +156,7 @@ class PersonState:
             registered,
             {cid: Emitted(*e) for cid, e in emitted.items()},
             ghosts,
-            dir_transfers,
+            history,
             pinned,
             dir_version,
             deadline,

@@ -270,6 +270,7 @@ class Scenarios:
 
         # §6 directory update (steps 3 and 4): département 37 has no observatory yet.
         self.left_x(self.adult("DIROPEN", commune=TOURS), d(-60))
+        self.left_x(self.adult("DIRHISTORY", commune=TOURS), d(-60))  # moves to La Rochelle at step 2
         p = self.adult("DIRCLOSED", commune=TOURS)
         self.left_x(p, d(-60))
         p.ev["acc"] = inp.ml(p, "ENTREE_ACCOMPAGNEMENT", d(-20), dispositif="CEJ")
@@ -297,7 +298,7 @@ class Scenarios:
         # Day 31 after the exit: a late I-MILO export brings the accompaniment.
         pp["G31"].ev["acc"] = inp.ml(pp["G31"], "ENTREE_ACCOMPAGNEMENT", d(-4), dispositif="CEJ")
         # Moves: the Mission locale of La Rochelle receives them.
-        for label in ("MOVE", "MOVEPREVENTION"):
+        for label in ("MOVE", "MOVEPREVENTION", "DIRHISTORY"):
             p = pp[label]
             p.ev["move"] = inp.ml(p, "PREMIER_ACCUEIL", d(5), code_ml="ML-17-LRO", commune=LA_ROCHELLE)
         # §1 linking: the first record with the INE of the rupture known by name only.
@@ -828,6 +829,26 @@ def test_a_directory_update_reroutes_an_open_case_and_back(world):
     check(world, 4, [p], [back])
     check(world, 4, [p], [back], view=HT)
     check(world, 4, [p], [transfere(outside, "OBS-86", t2, back_and_forth)], view="OBS-86", case_ids=cid)
+
+
+def test_a_directory_update_keeps_the_history_of_a_case_whose_territory_did_not_change_owner(world):
+    """rules.md §6 re-routes the open cases "whose territory changed owner", and a transfer
+    carries the case's history: a case that left the queue (Tours) for La Rochelle before
+    département 37 got an observatory stays where it is with its history; the queue keeps
+    its TRANSFERE record and OBS-86, the new owner of Tours, never sees the case."""
+    p, d = world.p["DIRHISTORY"], world.d
+    outside = case(p, "DECROCHAGE", d(-30), obs=HT, to=OBS_QUEUE[HT], evidence=(p.ev["sorti"],))
+    check(world, 1, [p], [outside])
+    moves = [transfer(d(5), HT, "OBS-17", "DEMENAGEMENT")]
+    moved = {**outside, "observatoire": "OBS-17", "assigned_to": {"role": "MISSION_LOCALE", "code": "ML-17-LRO"},
+             "person": person_out(p, LA_ROCHELLE), "evidence": [p.ev["sorti"].entry(), p.ev["move"].entry()],
+             "transfers": moves}
+    cid = (outside["case_id"],)
+    for step in (2, 3, 4):
+        check(world, step, [p], [moved])
+    for step in (3, 4):
+        check(world, step, [p], [transfere(outside, HT, d(5), moves)], view=HT, case_ids=cid)
+        check(world, step, [p], [], view="OBS-86", case_ids=cid)
 
 
 def test_a_directory_update_leaves_a_closed_case_where_it_was(world):
