@@ -525,7 +525,6 @@ class PersonProcessor:
         for case in ev.cases:
             cid = case["case_id"]
             prev = st.emitted.get(cid)
-            n_engine = len(case.get("transfers") or ())
             if case["status"] in CLOSED_STATUSES:
                 pin = st.pinned.get(cid)
                 if (
@@ -533,7 +532,6 @@ class PersonProcessor:
                     and prev is not None
                     and directory_changed
                     and prev.assigned_to is not None
-                    and n_engine == prev.n_engine_transfers
                     and (case["observatoire"], case["assigned_to"]) != (prev.observatoire, prev.assigned_to)
                 ):
                     pin = st.pinned[cid] = (prev.observatoire, prev.assigned_to)
@@ -561,8 +559,7 @@ class PersonProcessor:
                 for obs in prev.holders:
                     if obs not in held:
                         outs.append(Send(observatory_topic(obs), cid.encode(), None))
-            emitted[cid] = Emitted(d, case["observatoire"], held, n_engine, case["assigned_to"],
-                                   tuple(case["transfers"]))
+            emitted[cid] = Emitted(d, case["observatoire"], held, case["assigned_to"], tuple(case["transfers"]))
             st.ghosts.pop(cid, None)
         tombstoned: set[str] = set()
         for cid, prev in st.emitted.items():

@@ -14,8 +14,8 @@ Besides the events, a person remembers what it published, so that each evaluatio
 only what changed and a replay can re-send it:
 
 - `emitted[case_id]` = (digest of the record on cases.v1, the case's observatory, {observatory:
-  digest of the record on that observatory's topic}, number of the engine's own transfer
-  entries, the case's counsellor, the transfers published);
+  digest of the record on that observatory's topic}, the case's counsellor, the transfers
+  published);
 - `ghosts[case_id]` = observatories that held a case now gone (tombstoned), to re-send
   the tombstones if the replay of an interrupted run asks for it (bounded);
 - `history[case_id]` = (date of the last directory update the case lived through, the
@@ -70,9 +70,14 @@ class Emitted:
     cases_digest: bytes
     observatoire: str  # the case's observatory at that emission
     holders: dict[str, bytes]  # observatory code → digest of the record on its topic
-    n_engine_transfers: int = 0
     assigned_to: dict | None = None  # the case's counsellor at that emission
     transfers: tuple[dict, ...] = ()  # the case's transfers at that emission
+
+
+def _emitted(t: tuple) -> Emitted:
+    if len(t) == 5 and isinstance(t[3], int):  # written with the former count of transfers
+        return Emitted(t[0], t[1], t[2], t[4])
+    return Emitted(*t)
 
 
 @dataclass(slots=True)
@@ -117,8 +122,8 @@ class PersonState:
     # -- serialisation ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.n_engine_transfers, e.assigned_to,
-                         e.transfers) for cid, e in self.emitted.items()}
+        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.assigned_to, e.transfers)
+                   for cid, e in self.emitted.items()}
         return pickle.dumps(
             (
                 _FORMAT,
@@ -154,7 +159,7 @@ class PersonState:
             ines,
             former,
             registered,
-            {cid: Emitted(*e) for cid, e in emitted.items()},
+            {cid: _emitted(e) for cid, e in emitted.items()},
             ghosts,
             history,
             pinned,

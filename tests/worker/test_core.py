@@ -281,6 +281,39 @@ def test_a_directory_update_transfers_a_moved_case_from_where_it_is():
     assert only(sim, observatory_topic("OBS-CM"))["status"] == "TRANSFERE"
 
 
+def _directory_giving(departement: str, code: str) -> DirectoryIndex:
+    """The sample directory where observatory `code` also covers `departement`."""
+    data = DIRECTORY.data
+    old = next(o.code for o in data.observatoires if departement in o.departements)
+    obs = [o.model_copy(update={"departements": (*o.departements, departement)}) if o.code == code else o
+           for o in data.observatoires if o.code != old]
+    mls = [ml.model_copy(update={"observatoire": code}) if ml.observatoire == old else ml
+           for ml in data.missions_locales]
+    return DirectoryIndex(DirectoryData(observatoires=tuple(obs), missions_locales=tuple(mls), ctis=data.ctis,
+                                        etablissements=data.etablissements))
+
+
+def test_a_directory_update_leaves_a_closed_case_that_had_moved_where_it_was():
+    """A case that moved from OBS-86 to OBS-17, then was resolved: an update after which
+    OBS-86 also covers 17 (the move would no longer cross observatories) changes nothing
+    of it."""
+    sim = Sim(directory=DIRECTORY)
+    p = _moved_to_17(sim, "FERME", "823456789AG")
+    sim.publish(f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 25), "SITUATION", situation="EMPLOI",
+                           code_ml="ML-17-LRO"))
+    sim.run()
+    before = only(sim)
+    assert (before["status"], before["observatoire"]) == ("RESOLU", "OBS-17")
+    old = only(sim, observatory_topic("OBS-86"))
+    sim.load_directory(_directory_giving("17", "OBS-86"))
+    sim.run()
+    assert only(sim) == before
+    assert only(sim, observatory_topic("OBS-86")) == old
+    sim.clock(date(2026, 4, 1))
+    sim.run()
+    assert only(sim) == before
+
+
 def test_a_late_move_after_a_directory_update_keeps_the_chain_coherent():
     """A move dated before the update, received after it: the case follows it and the
     chain of transfers still says, link by link, where the case was."""

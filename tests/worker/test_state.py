@@ -19,7 +19,7 @@ def a_state() -> PersonState:
         nameless={"e-2": {"event_date": date(2026, 4, 1)}},
         ines=["123456789AB"],
         registered={"n-abc"},
-        emitted={"c-1": Emitted(b"d" * 16, "OBS-86", {"OBS-86": b"h" * 16}, 1, {"nom": "CTI"},
+        emitted={"c-1": Emitted(b"d" * 16, "OBS-86", {"OBS-86": b"h" * 16}, {"nom": "CTI"},
                                 ({"date": date(2026, 2, 1), "from_observatoire": "OBS-79"},))},
         history={"c-1": (date(2026, 3, 1), [{"date": date(2026, 2, 1), "from_observatoire": "OBS-79"}], "OBS-86")},
         ghosts={"c-0": ("OBS-17",)},
