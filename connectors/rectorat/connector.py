@@ -19,10 +19,13 @@ Batch (a file, or every `*.xml` of a directory, one batch):
    - a pupil present in the base whose DATE_SORTIE is set → ELEVE_SORTI at DATE_SORTIE
      (CODE_MOTIF_SORTIE, empty/unknown → "99"), and the pupil is exited;
    - a pupil exited in the base, listed again without DATE_SORTIE in an export strictly
-     newer than the base → back in the establishment: ELEVE_INSCRIT at its DATE_ENTREE,
-     and the pupil is present again (an extension of inputs.md: otherwise a return to
-     school would never be seen). Never for an export of the base's own as-of (a
-     re-ingest) nor for an older one;
+     newer than the base → back in the establishment: ELEVE_INSCRIT at its DATE_ENTREE
+     when that follows the exit, else at this export's as-of (the old DATE_ENTREE is the
+     first enrolment's, already published: an exit cancelled, a pupil missing from one
+     export), and the pupil is present again (an extension of inputs.md: otherwise a
+     return to school would never be seen, and a later disappearance would be a second
+     exit in a row). Never for an export of the base's own as-of (a re-ingest) nor for
+     an older one;
    - anything else → no event (`unchanged`): an exited pupil stays exited. A pupil
      whose every fact (enrolment, exit) is dated before they turned 15 was filtered when
      first seen, never published: `filtered` again, not `unchanged`;
@@ -64,6 +67,10 @@ limitations (the state keeps the newest export, not every one):
   exit once published is never re-dated;
 - a pupil missing from one export but listed again in a newer one (a gap in presence)
   may give no exit when the exports come out of order;
+- the reason of an exit too: when a newer export that lacks a pupil comes before the
+  older one stating their DATE_SORTIE, the exit by disappearance (reason 99) is
+  published first and the stated one (say 04 or 07, which open no case) is not: the
+  pupil has already left. Only a corrected, retracting event stream could undo it;
 - a pupil's DATE_ENTREE is not kept: a re-enrolment is seen only as an exit followed by
   a return in a newer export.
 A possible refinement of the first: keep the as-ofs of the exports seen, and date a
@@ -337,7 +344,11 @@ class RectoratBatch(Batch):
             return events, PupilState.gone(run.base.as_of), gone
         if prev.exited:
             if p.date_sortie is None and run.newer:  # back in the establishment
-                return [inscrit(ctx, uaj, p, ref)], p.present(), None
+                # A DATE_ENTREE from before the exit (an exit cancelled, a pupil missing
+                # from one export) is the first enrolment's, already published: the
+                # return is dated by this export, the first that lists the pupil again.
+                back = run.as_of if prev.exited_on is None or p.date_entree <= prev.exited_on else None
+                return [inscrit(ctx, uaj, p, ref, back)], p.present(), None
             return [], prev, None
         if p.date_sortie is not None:
             events = [sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref)]

@@ -38,10 +38,10 @@ class Pupil(NamedTuple):
 
 
 def motif_sortie(code: str) -> str:
-    """CODE_MOTIF_SORTIE as one of MOTIFS_SORTIE: "5" → "05"; empty or unknown → "99"."""
+    """CODE_MOTIF_SORTIE as one of MOTIFS_SORTIE; empty or unknown → "99" (inputs.md §1).
+    A code is one of the table's exactly: "7" is not "07" (departure abroad, which opens
+    no case) but unknown — a guess there would hide a dropout."""
     code = code.strip()
-    if len(code) == 1 and code.isdigit():
-        code = "0" + code
     return code if code in MOTIFS_SORTIE else MOTIF_INCONNU
 
 
@@ -83,8 +83,9 @@ def validate_eleve(row: Mapping[str, Any]) -> Pupil | Rejected:
     )
 
 
-def inscrit(ctx: Context, uaj: str, p: Pupil, ref: str) -> Event:
-    day = p.date_entree
+def inscrit(ctx: Context, uaj: str, p: Pupil, ref: str, day: date | None = None) -> Event:
+    """ELEVE_INSCRIT at DATE_ENTREE, or at `day` (a return to school: see connector.py)."""
+    day = day or p.date_entree
     return make_event(
         ctx,
         ELEVE_INSCRIT,

@@ -59,7 +59,7 @@ async def test_next_snapshot_exit_disappearance_and_new_pupil(tmp_path, harness)
     ], date_export="15/03/2026")))
     n_before = len(harness.events)
     r = await harness.run("rectorat", write(tmp_path / "s2.xml", export([
-        eleve("1", sortie="01/04/2026", motif="5"),
+        eleve("1", sortie="01/04/2026", motif="05"),
         eleve("4", nom="NOUVEAU", entree="02/04/2026"),
     ], date_export="15/04/2026")))
     # 2 read; pupil 2 disappeared (counted in events, not in read); pupil 3 already exited
@@ -121,7 +121,8 @@ async def test_nom_or_nom_de_famille_and_utf8(tmp_path, harness):
     assert r.published == 2 and [e["person"]["nom"] for e in harness.events] == ["ANCIEN", "LÉGER"]
 
 
-@pytest.mark.parametrize("code, expected", [("", "99"), ("5", "05"), ("07", "07"), ("42", "99"), ("99", "99")])
+@pytest.mark.parametrize("code, expected", [("", "99"), ("5", "99"), ("7", "99"), ("07", "07"), (" 04 ", "04"),
+                                            ("42", "99"), ("99", "99")])
 async def test_exit_reasons(tmp_path, harness, code, expected):
     await harness.run("rectorat", write(tmp_path / "m.xml", export([eleve("1", sortie="10/01/2026", motif=code)])))
     assert harness.events[-1]["motif_sortie"] == expected
@@ -392,6 +393,29 @@ async def test_return_after_exit_is_a_new_enrolment(tmp_path, harness):
     r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1", entree="02/03/2026")], date_export="15/03/2026")))
     assert r.published == 1 and harness.events[-1]["event_type"] == "ELEVE_INSCRIT" and harness.events[-1]["event_date"] == date(2026, 3, 2)
     assert state(harness) == {"1": False}
+
+
+async def test_a_return_with_the_same_date_entree_is_dated_by_the_export(tmp_path, harness):
+    """An exit, then an export listing the pupil again with the DATE_ENTREE of before the
+    exit (an exit cancelled, a pupil missing from one export): the return is enrolled at
+    that export's date (an ELEVE_INSCRIT at the old DATE_ENTREE would be the first
+    enrolment again, already published), so a later disappearance is a second departure
+    after a return, never a second exit in a row."""
+    await harness.run("rectorat", write(tmp_path / "1.xml", export([eleve("1", sortie="10/01/2026")],
+                                                                     date_export="15/01/2026")))
+    r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1")], date_export="15/02/2026")))
+    assert (r.published, r.unchanged) == (1, 0)
+    assert state(harness) == {"1": False}
+    r = await harness.run("rectorat", write(tmp_path / "3.xml", export([], date_export="15/03/2026")))
+    assert by_type(harness.events) == [
+        ("ELEVE_INSCRIT", "1", date(2025, 9, 2), None),
+        ("ELEVE_INSCRIT", "1", date(2026, 2, 15), None),
+        ("ELEVE_SORTI", "1", date(2026, 1, 10), "99"),
+        ("ELEVE_SORTI", "1", date(2026, 3, 15), "99"),
+    ]
+    # Re-ingesting the export of the return changes nothing.
+    r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1")], date_export="15/02/2026")))
+    assert (r.published, r.unchanged) == (0, 1)
 
 
 async def test_invalid_ine_warning(tmp_path, harness):
