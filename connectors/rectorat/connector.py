@@ -26,6 +26,9 @@ Batch (a file, or every `*.xml` of a directory, one batch):
      return to school would never be seen, and a later disappearance would be a second
      exit in a row). Never for an export of the base's own as-of (a re-ingest) nor for
      an older one;
+   - a pupil exited in the base whose DATE_SORTIE here is before the exit the base
+     knows (a DATE_SORTIE corrected to an earlier day) → ELEVE_SORTI at DATE_SORTIE with
+     its reason: the rule core counts the earlier of two exits from one establishment;
    - anything else → no event (`unchanged`): an exited pupil stays exited. A pupil
      whose every fact (enrolment, exit) is dated before they turned 15 was filtered when
      first seen, never published: `filtered` again, not `unchanged`;
@@ -49,6 +52,10 @@ Batch (a file, or every `*.xml` of a directory, one batch):
    - a pupil present in the base with a DATE_SORTIE here → that exit (ELEVE_SORTI at
      DATE_SORTIE), but the pupil stays present: the newer export lists them without an
      exit, which is what a return after that exit gives in date order;
+   - a pupil exited in the state at a later date than its DATE_SORTIE here (the newer
+     export lacked them: an exit by disappearance, reason 99) → ELEVE_SORTI at
+     DATE_SORTIE with the stated reason: the rule core takes the earlier exit from one
+     establishment, so the result is that of the exports in date order;
    - a pupil exited in the state, or present without DATE_SORTIE → nothing;
    - no disappearance pass: the base's pupils absent from an older export are not news.
    What a stale export's pupils state is checked against its own as-of (FUTURE_DATE
@@ -67,10 +74,9 @@ limitations (the state keeps the newest export, not every one):
   exit once published is never re-dated;
 - a pupil missing from one export but listed again in a newer one (a gap in presence)
   may give no exit when the exports come out of order;
-- the reason of an exit too: when a newer export that lacks a pupil comes before the
-  older one stating their DATE_SORTIE, the exit by disappearance (reason 99) is
-  published first and the stated one (say 04 or 07, which open no case) is not: the
-  pupil has already left. Only a corrected, retracting event stream could undo it;
+- (the reason of an exit is not lost: a newer export lacking a pupil, ingested before
+  the older one stating their DATE_SORTIE, gives the exit by disappearance (99) first,
+  then the stated one, earlier, with its reason, which the rule core keeps);
 - a pupil's DATE_ENTREE is not kept: a re-enrolment is seen only as an exit followed by
   a return in a newer export.
 A possible refinement of the first: keep the as-ofs of the exports seen, and date a
@@ -349,6 +355,13 @@ class RectoratBatch(Batch):
                 # return is dated by this export, the first that lists the pupil again.
                 back = run.as_of if prev.exited_on is None or p.date_entree <= prev.exited_on else None
                 return [inscrit(ctx, uaj, p, ref, back)], p.present(), None
+            if p.date_sortie is not None and prev.exited_on is not None and p.date_sortie < prev.exited_on:
+                # An exit stated before the one known (an exit by disappearance from a
+                # newer export ingested first, a DATE_SORTIE corrected): published with its
+                # reason; the rule core takes the earlier one, a second exit from an
+                # establishment already left being none (hub/rules/engine.py).
+                events = [sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref)]
+                return events, prev if run.stale else PupilState.gone(p.date_sortie), None
             return [], prev, None
         if p.date_sortie is not None:
             events = [sorti(ctx, uaj, p.eleve_id, p.present(), p.date_sortie, p.motif, ref)]

@@ -157,6 +157,7 @@ class Sim:
         "open",
         "pending_ruptures",
         "absences",
+        "left",
         "route_cache",
         "aliases",
     )
@@ -193,6 +194,7 @@ class Sim:
         self.open: dict[str, Case] = {}
         self.pending_ruptures: list = []
         self.absences: dict[tuple, tuple[int, int]] = {}
+        self.left: set[str | None] = set()  # establishments left and not enrolled in since
         self.route_cache: dict[tuple, tuple[str, str, str]] = {}
 
     # -- time -------------------------------------------------------------------------
@@ -349,10 +351,17 @@ class Sim:
             if commune:
                 self._moves(k, tl.dates[k], commune)
         ev = tl.events[k]
-        if t == ELEVE_INSCRIT or t == CONTRAT_SIGNE or t == JEUNE_ML:
+        if t == ELEVE_INSCRIT:
+            self.left.discard(ev.get("uai"))
+            return True
+        if t == CONTRAT_SIGNE or t == JEUNE_ML:
             return True
         if t == ELEVE_SORTI:
-            prevention.on_leave(self, k, ev.get("uai"))
+            uai = ev.get("uai")
+            if uai in self.left:  # gone from there already, not enrolled since: no new exit
+                return False
+            self.left.add(uai)
+            prevention.on_leave(self, k, uai)
             exit_rule.on_eleve_sorti(self, k, ev)
         elif t == CONTRAT_ROMPU:
             rupture.on_contrat_rompu(self, k, ev)

@@ -8,6 +8,10 @@ within three months).
 Rule as implemented:
 
 - **Trigger**: `ELEVE_SORTI` on date D, any reason except `07` (abroad) and `08` (health).
+  An `ELEVE_SORTI` from an establishment the person already left, with no enrolment
+  there since, is no exit (one cannot leave twice; engine.py): the earlier one counts,
+  with its reason — SIECLE exports ingested out of date order give a disappearance
+  (`99`) and, later, the older export's stated exit.
   Also `SORTIE_CFA` when no rupture case is open (rules.md §5 "SORTIE_CFA with no open
   rupture case is an exit like ELEVE_SORTI"). The CFA export gives it no reason: it is
   read as reason `04` when the apprenticeship it ends was completed with the diploma

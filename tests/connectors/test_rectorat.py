@@ -418,6 +418,39 @@ async def test_a_return_with_the_same_date_entree_is_dated_by_the_export(tmp_pat
     assert (r.published, r.unchanged) == (0, 1)
 
 
+async def test_an_older_export_stating_an_earlier_exit_publishes_it_with_its_reason(tmp_path, harness):
+    """E1 lists pupil 2; E2 says they left on 01/02 with a diploma (04); E3 lacks them.
+    Ingested E1, E3, E2: E3 gives the exit by disappearance (99 at E3's date), then E2
+    adds the stated exit, earlier, with its reason — the events of the date order plus
+    the disappearance, which the rule core ignores (a second exit from a school already
+    left). In date order, E3 adds nothing for them."""
+    def files(tag):
+        return (write(tmp_path / f"e1{tag}.xml", export([eleve("1"), eleve("2")], date_export="15/01/2026")),
+                write(tmp_path / f"e2{tag}.xml", export([eleve("1"), eleve("2", sortie="01/02/2026", motif="04")],
+                                                         date_export="15/02/2026")),
+                write(tmp_path / f"e3{tag}.xml", export([eleve("1")], date_export="15/03/2026")))
+
+    e1, e2, e3 = files("a")
+    for f in (e1, e3, e2):
+        await harness.run("rectorat", f)
+    exits = [e for e in by_type(harness.events) if e[0] == "ELEVE_SORTI"]
+    assert exits == [("ELEVE_SORTI", "2", date(2026, 2, 1), "04"), ("ELEVE_SORTI", "2", date(2026, 3, 15), "99")]
+    r = await harness.run("rectorat", e2)  # and again: nothing new
+    assert (r.published, r.unchanged) == (0, 2)
+
+
+async def test_a_date_sortie_corrected_to_an_earlier_day_is_published(tmp_path, harness):
+    await harness.run("rectorat", write(tmp_path / "1.xml", export([eleve("1", sortie="20/01/2026", motif="99")],
+                                                                     date_export="25/01/2026")))
+    r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1", sortie="10/01/2026", motif="04")],
+                                                                         date_export="15/02/2026")))
+    assert r.published == 1 and by_type(harness.events[-1:]) == [("ELEVE_SORTI", "1", date(2026, 1, 10), "04")]
+    # A correction to a later day changes nothing: the pupil had left by the earlier one.
+    r = await harness.run("rectorat", write(tmp_path / "3.xml", export([eleve("1", sortie="30/01/2026", motif="05")],
+                                                                         date_export="15/03/2026")))
+    assert (r.published, r.unchanged) == (0, 1)
+
+
 async def test_invalid_ine_warning(tmp_path, harness):
     r = await harness.run("rectorat", write(tmp_path / "i.xml", export([eleve("1", ine="XYZ")])))
     assert (r.published, r.warnings) == (1, 1) and harness.events[0]["person"]["ine"] is None

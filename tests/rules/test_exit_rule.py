@@ -251,3 +251,31 @@ def test_late_known_solution_keeps_a_case_a_counsellor_already_acted_on():
     case = one(evs, LATER)
     assert case["case_id"] == cid
     assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "ACCOMPAGNEMENT_ML", O)
+
+
+# -- a second exit from an establishment already left ------------------------------------------------
+
+
+def test_an_exit_from_an_establishment_already_left_is_no_new_exit():
+    """One cannot leave a school one has already left: a second ELEVE_SORTI from it, with
+    no enrolment there in between, triggers nothing. SIECLE exports ingested out of date
+    order give exactly that: the newer export's exit by disappearance (99) first, then
+    the older one's stated exit — here 04, a diploma, which opens no case for an adult —
+    and in date order the stated exit comes first; the result is the same either way."""
+    adult = d("2006-06-01")
+    stated, disappeared = sorti(d("2026-02-01"), "04", dob=adult), sorti(d("2026-03-15"), "99", dob=adult)
+    for events in ([stated, disappeared], [disappeared, stated]):
+        assert cases(events, d("2026-06-30")) == []
+    # Abroad (07): no case either, whichever export came first.
+    assert cases([sorti(d("2026-02-01"), "07", dob=adult), disappeared], d("2026-06-30")) == []
+
+
+def test_an_exit_after_a_return_to_the_same_establishment_is_a_new_exit():
+    adult = d("2006-06-01")
+    events = [sorti(d("2026-02-01"), "04", dob=adult), inscrit(d("2026-02-20"), dob=adult),
+              sorti(d("2026-03-15"), "99", dob=adult)]
+    case = one(events, d("2026-06-30"))
+    assert (case["type"], case["opened_on"]) == ("DECROCHAGE", d("2026-04-14"))
+    # Another establishment left meanwhile is another exit, too.
+    other = [sorti(d("2026-02-01"), "04", dob=adult), sorti(d("2026-03-15"), "99", LYCEE_B, dob=adult)]
+    assert one(other, d("2026-06-30"))["opened_on"] == d("2026-04-14")
