@@ -242,7 +242,7 @@ async def test_rectorat_clean_export(env, tmp_path):
     uaj = fresh_uai()
     p = write(tmp_path / f"clean-{uaj}.xml", export(
         [eleve(str(i), ine=an_ine() if i % 2 else "", nom=f"NOM{i}") for i in range(1, 11)]
-        + [eleve("11", nom="PARTI", sortie="10/01/2026", motif="3")], uaj=uaj))
+        + [eleve("11", nom="PARTI", sortie="10/01/2026", motif="03")], uaj=uaj))
     async with Watch("rectorat") as w:
         counts = await ingest("rectorat", p)
         assert counts_of(counts) == (11, 11, 0, 0, 0, 0, 12)
