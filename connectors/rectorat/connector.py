@@ -56,6 +56,11 @@ Batch (a file, or every `*.xml` of a directory, one batch):
      export lacked them: an exit by disappearance, reason 99) → ELEVE_SORTI at
      DATE_SORTIE with the stated reason: the rule core takes the earlier exit from one
      establishment, so the result is that of the exports in date order;
+   - a pupil exited in the state before this export's as-of and listed here without
+     DATE_SORTIE → back in between (ELEVE_INSCRIT at DATE_ENTREE when it follows the
+     exit, else at this as-of) and gone again by the newer export, which lacks them
+     (ELEVE_SORTI at its as-of, reason 99): the events of the date order; the state
+     learns that exit;
    - a pupil exited in the state, or present without DATE_SORTIE → nothing;
    - no disappearance pass: the base's pupils absent from an older export are not news.
    What a stale export's pupils state is checked against its own as-of (FUTURE_DATE
@@ -355,6 +360,14 @@ class RectoratBatch(Batch):
                 # return is dated by this export, the first that lists the pupil again.
                 back = run.as_of if prev.exited_on is None or p.date_entree <= prev.exited_on else None
                 return [inscrit(ctx, uaj, p, ref, back)], p.present(), None
+            if p.date_sortie is None and run.infer and prev.exited_on is not None and prev.exited_on < run.as_of:
+                # An older export lists as present a pupil whose known exit came before
+                # its date: they came back in between, and were gone again by the newer
+                # export, which lacks them — what the exports in date order give.
+                assert run.base is not None
+                back = p.date_entree if p.date_entree > prev.exited_on else run.as_of
+                gone = sorti(ctx, uaj, p.eleve_id, p.present(), run.base.as_of, MOTIF_INCONNU, ref)
+                return [inscrit(ctx, uaj, p, ref, back)], PupilState.gone(run.base.as_of), gone
             if p.date_sortie is not None and prev.exited_on is not None and p.date_sortie < prev.exited_on:
                 # An exit stated before the one known (an exit by disappearance from a
                 # newer export ingested first, a DATE_SORTIE corrected): published with its
@@ -377,9 +390,10 @@ class RectoratBatch(Batch):
         run.pending = None
         rejected = isinstance(verdict, Rejected)
         if run.stale:
-            # Only a pupil unknown to the state is learnt from an older export.
+            # An older export teaches the state a pupil it does not know, or a return
+            # and departure it missed (`_derive` then gives a new state, else `prev`).
             assert run.base is not None
-            if state is not None and not rejected and eleve_id not in run.base.pupils:
+            if state is not None and not rejected and run.base.pupils.get(eleve_id) is not state:
                 run.base.pupils[eleve_id] = state
                 run.dirty = True
             return

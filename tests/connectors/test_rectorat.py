@@ -451,6 +451,32 @@ async def test_a_date_sortie_corrected_to_an_earlier_day_is_published(tmp_path, 
     assert (r.published, r.unchanged) == (0, 1)
 
 
+@pytest.mark.parametrize("entree, back", [("01/02/2026", date(2026, 2, 1)), ("02/09/2025", date(2026, 2, 15))])
+async def test_a_return_seen_only_in_an_older_export_gives_the_events_of_the_date_order(tmp_path, entree, back):
+    """e1 (15/01): left on 10/01; e2 (15/02): listed again (a return); e3 (15/03): gone.
+    Ingested e1, e3, e2, the older e2 brings the return and the departure e3 implies."""
+    from tests.connectors.helpers import Harness
+
+    def files(tag):
+        return (write(tmp_path / f"e1{tag}.xml", export([eleve("1", sortie="10/01/2026", motif="05")],
+                                                         date_export="15/01/2026")),
+                write(tmp_path / f"e2{tag}.xml", export([eleve("1", entree=entree)], date_export="15/02/2026")),
+                write(tmp_path / f"e3{tag}.xml", export([], date_export="15/03/2026")))
+
+    results = []
+    for order in ((0, 1, 2), (0, 2, 1)):
+        h = Harness()
+        fs = files("".join(map(str, order)))
+        for i in order:
+            await h.run("rectorat", fs[i])
+        results.append(by_type(h.events))
+        again = await h.run("rectorat", fs[1])
+        assert (again.published, again.unchanged) == (0, 1)
+    assert results[0] == results[1] == [
+        ("ELEVE_INSCRIT", "1", date(2025, 9, 2), None), ("ELEVE_INSCRIT", "1", back, None),
+        ("ELEVE_SORTI", "1", date(2026, 1, 10), "05"), ("ELEVE_SORTI", "1", date(2026, 3, 15), "99")]
+
+
 async def test_invalid_ine_warning(tmp_path, harness):
     r = await harness.run("rectorat", write(tmp_path / "i.xml", export([eleve("1", ine="XYZ")])))
     assert (r.published, r.warnings) == (1, 1) and harness.events[0]["person"]["ine"] is None
