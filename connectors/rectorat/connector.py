@@ -355,19 +355,15 @@ class RectoratBatch(Batch):
             return events, PupilState.gone(run.base.as_of), gone
         if prev.exited:
             if p.date_sortie is None and run.newer:  # back in the establishment
-                # A DATE_ENTREE from before the exit (an exit cancelled, a pupil missing
-                # from one export) is the first enrolment's, already published: the
-                # return is dated by this export, the first that lists the pupil again.
-                back = run.as_of if prev.exited_on is None or p.date_entree <= prev.exited_on else None
-                return [inscrit(ctx, uaj, p, ref, back)], p.present(), None
+                return [inscrit(ctx, uaj, p, ref, _return_day(p, prev, run.as_of))], p.present(), None
             if p.date_sortie is None and run.infer and prev.exited_on is not None and prev.exited_on < run.as_of:
                 # An older export lists as present a pupil whose known exit came before
                 # its date: they came back in between, and were gone again by the newer
                 # export, which lacks them — what the exports in date order give.
                 assert run.base is not None
-                back = p.date_entree if p.date_entree > prev.exited_on else run.as_of
+                back = inscrit(ctx, uaj, p, ref, _return_day(p, prev, run.as_of))
                 gone = sorti(ctx, uaj, p.eleve_id, p.present(), run.base.as_of, MOTIF_INCONNU, ref)
-                return [inscrit(ctx, uaj, p, ref, back)], PupilState.gone(run.base.as_of), gone
+                return [back], PupilState.gone(run.base.as_of), gone
             if p.date_sortie is not None and prev.exited_on is not None and p.date_sortie < prev.exited_on:
                 # An exit stated before the one known (an exit by disappearance from a
                 # newer export ingested first, a DATE_SORTIE corrected): published with its
@@ -414,6 +410,16 @@ class RectoratBatch(Batch):
         if self._scratch is not None:
             self._scratch.close()
             self._scratch = None
+
+
+def _return_day(p: Pupil, prev: PupilState, as_of: date) -> date:
+    """The date of a pupil's return after the exit `prev` knows, seen in an export of
+    `as_of`: DATE_ENTREE when it follows the exit; else that DATE_ENTREE is the first
+    enrolment's, already published (an exit cancelled, a pupil missing from one export),
+    and the return is dated by the export that lists the pupil again."""
+    if prev.exited_on is not None and p.date_entree > prev.exited_on:
+        return p.date_entree
+    return as_of
 
 
 # In the dead letter of a pupil whose ELEVE_ID repeats an earlier one of its file: the

@@ -626,9 +626,8 @@ def with_history(case: dict, history: tuple[date, list[dict], str]) -> dict:
     bridge = []
     if now != holder:
         moves = [t["date"] for t in transfers if t["date"] <= day and t["to_observatoire"] == now]
-        when = day
-        if moves:  # not before the last link kept: the chain stays in date order
-            when = max(moves[-1], kept[-1]["date"]) if kept else moves[-1]
+        # Not before the last link kept: the chain stays in date order.
+        when = max(moves[-1], *(t["date"] for t in kept[-1:])) if moves else day
         bridge = [transfer_entry(when, holder, now)]
     return {**case, "transfers": [*kept, *bridge, *after]}
 

@@ -205,16 +205,16 @@ def test_a_late_residence_reroutes_from_the_start_without_transfer():
     assert view(sim, observatory_topic("OBS-86")) == []  # tombstoned, as if routed right from the start
 
 
-def _directory_moving_86_to(code: str) -> DirectoryIndex:
-    return _directory_moving("86", code)
-
-
-def _directory_moving(departement: str, code: str, base: DirectoryIndex = DIRECTORY) -> DirectoryIndex:
-    """`base` where the département's observatory is replaced by a new one, `code`."""
-    data = base.data
+def _directory_moving(departement: str, code: str) -> DirectoryIndex:
+    """The sample directory where the département's observatory gives way to `code`:
+    an observatory of the sample (which then covers it too), or a new one."""
+    data = DIRECTORY.data
     old = next(o.code for o in data.observatoires if departement in o.departements)
-    obs = [o for o in data.observatoires if departement not in o.departements]
-    obs.append(ObservatoireEntry(code=code, nom=f"Observatoire {departement} (nouveau)", departements=(departement,)))
+    obs = [o.model_copy(update={"departements": (*o.departements, departement)}) if o.code == code else o
+           for o in data.observatoires if o.code != old]
+    if code not in {o.code for o in obs}:
+        obs.append(ObservatoireEntry(code=code, nom=f"Observatoire {departement} (nouveau)",
+                                     departements=(departement,)))
     mls = [ml.model_copy(update={"observatoire": code}) if ml.observatoire == old else ml
            for ml in data.missions_locales]
     return DirectoryIndex(DirectoryData(observatoires=tuple(obs), missions_locales=tuple(mls), ctis=data.ctis,
@@ -248,7 +248,7 @@ def test_a_directory_update_keeps_the_history_of_a_case_it_does_not_move():
     _moved_to_17(sim, "HISTOIRE", "823456789AD")
     before = only(sim)
     old = only(sim, observatory_topic("OBS-86"))
-    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
     sim.run()
     assert only(sim) == before
     assert only(sim, observatory_topic("OBS-86")) == old
@@ -281,18 +281,6 @@ def test_a_directory_update_transfers_a_moved_case_from_where_it_is():
     assert only(sim, observatory_topic("OBS-CM"))["status"] == "TRANSFERE"
 
 
-def _directory_giving(departement: str, code: str) -> DirectoryIndex:
-    """The sample directory where observatory `code` also covers `departement`."""
-    data = DIRECTORY.data
-    old = next(o.code for o in data.observatoires if departement in o.departements)
-    obs = [o.model_copy(update={"departements": (*o.departements, departement)}) if o.code == code else o
-           for o in data.observatoires if o.code != old]
-    mls = [ml.model_copy(update={"observatoire": code}) if ml.observatoire == old else ml
-           for ml in data.missions_locales]
-    return DirectoryIndex(DirectoryData(observatoires=tuple(obs), missions_locales=tuple(mls), ctis=data.ctis,
-                                        etablissements=data.etablissements))
-
-
 def test_a_directory_update_leaves_a_closed_case_that_had_moved_where_it_was():
     """A case that moved from OBS-86 to OBS-17, then was resolved: an update after which
     OBS-86 also covers 17 (the move would no longer cross observatories) changes nothing
@@ -305,7 +293,7 @@ def test_a_directory_update_leaves_a_closed_case_that_had_moved_where_it_was():
     before = only(sim)
     assert (before["status"], before["observatoire"]) == ("RESOLU", "OBS-17")
     old = only(sim, observatory_topic("OBS-86"))
-    sim.load_directory(_directory_giving("17", "OBS-86"))
+    sim.load_directory(_directory_moving("17", "OBS-86"))
     sim.run()
     assert only(sim) == before
     assert only(sim, observatory_topic("OBS-86")) == old
@@ -319,7 +307,7 @@ def test_a_late_move_after_a_directory_update_keeps_the_chain_coherent():
     chain of transfers still says, link by link, where the case was."""
     sim = Sim(directory=DIRECTORY)
     p = _moved_to_17(sim, "HISTOIRE", "823456789AF")
-    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
     sim.run()
     sim.publish(f.jeune_ml(f.with_(p, commune=f.NIORT), date(2026, 2, 25), "SITUATION", situation="SANS_SOLUTION",
                            code_ml="ML-79-NIO"))
@@ -343,7 +331,7 @@ def test_a_directory_update_transfers_open_cases():
     sim.clock(date(2026, 3, 1))
     sim.run()
     before = only(sim)
-    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
     sim.run()
     after = only(sim)
     assert after["observatoire"] == "OBS-VIENNE"
@@ -368,13 +356,13 @@ def test_a_directory_update_leaves_closed_cases_with_their_owner():
     sim.run()
     before = only(sim)
     assert before["status"] == "RESOLU" and before["observatoire"] == "OBS-86"
-    sim.load_directory(_directory_moving_86_to("OBS-VIENNE"))
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
     sim.run()
     assert only(sim) == before
     assert only(sim, observatory_topic("OBS-86")) == before
     assert view(sim, observatory_topic("OBS-VIENNE")) == []
     sim.clock(date(2026, 3, 20))
-    sim.load_directory(_directory_moving_86_to("OBS-AUTRE"))
+    sim.load_directory(_directory_moving("86", "OBS-AUTRE"))
     sim.run()
     assert only(sim) == before
 
