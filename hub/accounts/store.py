@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ CREATE TABLE IF NOT EXISTS accounts (
     disabled      INTEGER NOT NULL DEFAULT 0,
     created_at    TEXT NOT NULL,
     changed_at    TEXT NOT NULL
+);
+"""
+# Web sessions ended by a logout before their cookie expires (a signed cookie cannot be
+# taken back: a copy of it stays valid until the server refuses its id).
+_SESSIONS = """
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    sid   TEXT PRIMARY KEY,
+    until REAL NOT NULL
 );
 """
 
@@ -200,6 +209,7 @@ class AccountStore:
         db.row_factory = sqlite3.Row
         try:
             db.execute(_SCHEMA)
+            db.execute(_SESSIONS)
             with db:
                 yield db
         finally:
@@ -239,7 +249,17 @@ class AccountStore:
             return None
         return _row_account(row)
 
+    def session_ended(self, sid: str) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM ended_sessions WHERE sid = ?", (sid,)).fetchone() is not None
+
     # -- writing ------------------------------------------------------------------------
+
+    def end_session(self, sid: str, until: float) -> None:
+        """Refuse the web session `sid` from now on (kept until its cookie expires)."""
+        with self._db() as db:
+            db.execute("DELETE FROM ended_sessions WHERE until < ?", (time.time(),))
+            db.execute("INSERT OR REPLACE INTO ended_sessions (sid, until) VALUES (?, ?)", (sid, until))
 
     def add(
         self,

@@ -59,15 +59,20 @@ class KafkaSeenEvents:
         self._temporary = False
         self._pending: set[bytes] = set()
         self._bloom = Bloom(0, min_log2=BLOOM_MIN_LOG2)
+        self._offsets: dict[tuple[str, int], int] = {}  # read up to, per partition
+        self._tps: list[TopicPartition] = []
+        self._consumer = None  # kept open by load(follow=True)
 
-    async def load(self, topics: list[str] | tuple[str, ...]) -> None:
+    async def load(self, topics: list[str] | tuple[str, ...], *, follow: bool = False) -> None:
+        """Read the ids of `topics` up to their current end. With `follow`, keep a
+        consumer open for `catch_up` (a long-lived process: `hub serve`)."""
         admin = client.admin(self.settings)
         await client.started(admin)
         try:
             cluster = (await admin.describe_cluster())["cluster_id"]
         finally:
             await admin.close()
-        self.close()
+        await self.aclose()
         self._path = self.settings.home / "connectors" / f"seen-{cluster}-{'+'.join(sorted(topics))}.rdb"
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -77,47 +82,69 @@ class KafkaSeenEvents:
             self._path = Path(tempfile.mkdtemp(prefix="hub-seen-"))
             self._db = _open(self._path)
             self._temporary = True
-        db = self._db
-        raw = db.get(_META)
-        offsets = {(t, int(p)): o for t, p, o in json.loads(raw)["offsets"]} if raw is not None else {}
+        raw = self._db.get(_META)
+        self._offsets = {(t, int(p)): o for t, p, o in json.loads(raw)["offsets"]} if raw is not None else {}
 
         consumer = await client.started(client.consumer(settings=self.settings, max_poll_records=20000))
         try:
-            tps = [TopicPartition(t, p) for t in topics for p in await client.topic_partitions(consumer, t)]
-            if not tps:
-                return
-            consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
-            begins = await consumer.beginning_offsets(tps)
-            if any(offsets.get((tp.topic, tp.partition), 0) > ends[tp] for tp in tps):
-                self._reset()
-                db, offsets = self._db, {}
-            from rocksdict import WriteBatch
-
-            pending = set()
-            for tp in tps:
-                start = max(offsets.get((tp.topic, tp.partition), 0), begins[tp])
-                if start < ends[tp]:
-                    consumer.seek(tp, start)
-                    pending.add(tp)
-            while pending:
-                batches = await consumer.getmany(*pending, timeout_ms=1000)
-                batch = WriteBatch(raw_mode=True)
-                for records in batches.values():
-                    for record in records:
-                        for name, value in record.headers:
-                            if name == EVENT_ID_HEADER:
-                                batch.put(_id_bytes(value.decode()), b"")
-                db.write(batch)
-                for tp in list(pending):
-                    if await consumer.position(tp) >= ends[tp]:
-                        pending.discard(tp)
-            offsets.update({(tp.topic, tp.partition): ends[tp] for tp in tps})
-            db[_META] = json.dumps({"offsets": [[t, p, o] for (t, p), o in offsets.items()]}).encode()
-            db.flush()
-        finally:
+            self._tps = [TopicPartition(t, p) for t in topics for p in await client.topic_partitions(consumer, t)]
+            if self._tps:
+                consumer.assign(self._tps)
+                await self._read_to_end(consumer, into_bloom=False)
+        except BaseException:
             await client.stop_consumer(consumer)
+            raise
+        else:
+            if follow and self._tps:
+                self._consumer = consumer
+            else:
+                await client.stop_consumer(consumer)
+        finally:
             self._fill_bloom()
+
+    async def catch_up(self) -> None:
+        """Read the ids written to the topics since the last read (by other processes:
+        a file ingest while `hub serve` runs). Needs `load(..., follow=True)`."""
+        if self._consumer is not None:
+            await self._read_to_end(self._consumer, into_bloom=True)
+
+    async def _read_to_end(self, consumer, *, into_bloom: bool) -> None:
+        from rocksdict import WriteBatch
+
+        tps = self._tps
+        ends = await consumer.end_offsets(tps)
+        if any(self._offsets.get((tp.topic, tp.partition), 0) > ends[tp] for tp in tps):
+            # The topic went backwards (a new broker on the same port): start afresh.
+            self._reset()
+            self._offsets = {}
+            self._bloom = Bloom(0, min_log2=BLOOM_MIN_LOG2)
+            into_bloom = True
+        todo = {tp for tp in tps if self._offsets.get((tp.topic, tp.partition), 0) < ends[tp]}
+        if not todo:
+            return
+        begins = await consumer.beginning_offsets(list(todo))
+        db = self._db
+        for tp in todo:
+            consumer.seek(tp, max(self._offsets.get((tp.topic, tp.partition), 0), begins[tp]))
+        pending = {tp for tp in todo if await consumer.position(tp) < ends[tp]}
+        while pending:
+            batches = await consumer.getmany(*pending, timeout_ms=1000)
+            batch = WriteBatch(raw_mode=True)
+            for records in batches.values():
+                for record in records:
+                    for name, value in record.headers:
+                        if name == EVENT_ID_HEADER:
+                            key = _id_bytes(value.decode())
+                            batch.put(key, b"")
+                            if into_bloom:
+                                self._bloom.add(key)
+            db.write(batch)
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+        self._offsets.update({(tp.topic, tp.partition): ends[tp] for tp in todo})
+        db[_META] = json.dumps({"offsets": [[t, p, o] for (t, p), o in self._offsets.items()]}).encode()
+        db.flush()
 
     def _fill_bloom(self) -> None:
         """Every id of the store in the Bloom filter, sized for them and as many more
@@ -157,6 +184,13 @@ class KafkaSeenEvents:
                 batch.put(key, b"")
             self._db.write(batch)
         self._pending = set()
+
+    async def aclose(self) -> None:
+        """`close`, and stop the consumer `load(follow=True)` kept."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await client.stop_consumer(consumer)
+        self.close()
 
     def close(self) -> None:
         if self._db is not None:

@@ -5,7 +5,9 @@ way whatever the order or repetitions of its input:
 
 - **Dedupe by `event_id`.** Event ids are deterministic (same record, same fact → same
   id), so two copies of one id are the same fact; the first copy met is kept. Copies
-  differ at most by `received_at`, which no rule reads.
+  differ at most by when and where they were received (`received_at`, `source_ref`),
+  which no rule reads; the worker holds one copy per id, always the same
+  (`hub.worker.core.hold`), so the evidence shown does not depend on arrival order.
 - **Order** by `(event_date, rank, event_id)`. The rank orders facts of the same day so
   that a day reads naturally: starts before ends (`ELEVE_INSCRIT` before `ELEVE_SORTI`
   of the same day, so a pupil enrolled and gone the same day is gone; `CONTRAT_SIGNE`

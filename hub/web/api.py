@@ -16,10 +16,14 @@ exit by disappearance still needs the export file). `Authorization: Bearer <toke
 | about a person under 15 at the event date (rules.md §2), valid or refused (connectors.core.runner.screen_rejected) | 202 | `{"status": "filtered", "filtered": true, "event_id": null, "event_ids": []}` — accepted, nothing published, nothing to retry |
 | valid | 202 | `{"status": "published" \\| "unchanged", "event_id", "event_ids", "published": n, "warnings": n}` |
 | directory not loaded (cti, mission-locale) / Kafka down | 503 | `{"error"}` |
+| Kafka stopped answering while the record was being published | 503 | `{"error", "event_id"}`: not confirmed, it may still arrive when Kafka is back — send it again (same id: `unchanged` if it did) |
 
 The same record posted twice gives the same event id and publishes nothing the second
 time ("unchanged"): ids already on the source topic are loaded once per process
-(hub.kafka.seen), then every id this process publishes is added. A rejected record is
+(hub.kafka.seen), caught up at every post with what other processes wrote since (a file
+ingest of the same record while the server runs), and every id this process publishes
+is added. Only a file ingest running at the very moment of a post can still publish the
+same event twice; the worker keeps one of them (by event id) and always the same. A rejected record is
 answered, not sent to the dead-letter topic (the sender sees the reasons and corrects
 it; `hub dlq replay` must not publish it behind its back). HTTP posts publish no
 watermark: one record says nothing about the completeness of a source.

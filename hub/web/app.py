@@ -106,8 +106,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 async def _unavailable(request: Request, exc: Unavailable) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": "Kafka injoignable, réessayez plus tard"}, status_code=503,
-                            headers={"Retry-After": "10"})
+        body: dict = {"error": "Kafka injoignable, réessayez plus tard"}
+        if exc.event_id is not None:
+            body = {"error": "Kafka injoignable : enregistrement non confirmé, il peut encore être publié "
+                             "au retour de Kafka ; renvoyez-le (même identifiant, jamais de doublon)",
+                    "event_id": exc.event_id}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "10"})
     return pages.render(request, "erreur.html", {
         "title": "Service momentanément indisponible", "code": 503,
         "message": "Le hub ne joint pas Kafka pour l'instant. Réessayez dans quelques instants.",

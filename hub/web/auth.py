@@ -5,7 +5,9 @@
   8 hours. The cookie holds the account name, the CSRF token and the account's
   `changed_at` at login; the account is read again from the store on every request, so
   disabling it ends its sessions, and so does any later change of the account (a new
-  password, token, a disable then enable): a session opened before it is refused.
+  password, token, a disable then enable): a session opened before it is refused. Each
+  session has an id; logging out records it as ended in the accounts store, so a copy
+  of the cookie taken before the logout is refused too.
 - Every form carries the session's CSRF token; a POST without it, or with another one,
   is refused with 403. The JSON API accepts a session only with the token in the
   `X-CSRF-Token` header (a bearer token needs none).
@@ -81,8 +83,9 @@ def session_account(request: Request, store: AccountStore) -> Account | None:
     if not name:
         return None
     account = store.get(name)
+    sid = request.session.get("sid")
     if (account is None or account.disabled or account.role == INSTITUTION or not account.has_password
-            or request.session.get("stamp") != account.changed_at):
+            or request.session.get("stamp") != account.changed_at or not sid or store.session_ended(sid)):
         request.session.clear()
         return None
     return account
@@ -91,9 +94,18 @@ def session_account(request: Request, store: AccountStore) -> Account | None:
 def log_in(request: Request, account: Account) -> None:
     request.session.clear()
     request.session["account"] = account.name
+    request.session["sid"] = secrets.token_urlsafe(18)
     request.session["csrf"] = secrets.token_urlsafe(32)  # a new token: no fixation
     request.session["at"] = int(time.time())
     request.session["stamp"] = account.changed_at
+
+
+def log_out(request: Request, store: AccountStore) -> None:
+    """End the session here and for any copy of its cookie."""
+    sid = request.session.get("sid")
+    if sid:
+        store.end_session(sid, until=request.session.get("at", time.time()) + SESSION_SECONDS)
+    request.session.clear()
 
 
 def bearer(request: Request) -> str | None:

@@ -17,6 +17,14 @@ STATUSES = {
     "CLOS": "Clos",
     "TRANSFERE": "Transféré",
 }
+# "3 dossiers : 1 en alerte, 2 ouverts" (singular, plural).
+STATUS_COUNTS = {
+    "ALERTE": ("en alerte", "en alerte"),
+    "OUVERT": ("ouvert", "ouverts"),
+    "RESOLU": ("résolu", "résolus"),
+    "CLOS": ("clos", "clos"),
+    "TRANSFERE": ("transféré", "transférés"),
+}
 OUTCOMES = {
     "RETOUR_SCOLAIRE": "Retour en formation scolaire",
     "APPRENTISSAGE": "Apprentissage",
@@ -89,6 +97,7 @@ def jinja_globals() -> dict:
     return {
         "CASE_TYPES": CASE_TYPES,
         "STATUSES": STATUSES,
+        "STATUS_COUNTS": STATUS_COUNTS,
         "OUTCOMES": OUTCOMES,
         "EVENT_TYPES": EVENT_TYPES,
         "ACTIONS": ACTIONS,

@@ -21,10 +21,10 @@ from starlette.responses import RedirectResponse, Response
 
 from hub.accounts import Account
 from hub.logging import get_logger
-from hub.types.cases import ALERTE, CASE_TYPES, OUVERT, STATUSES, TRANSFERE
+from hub.types.cases import ALERTE, CASE_TYPES, CLOS, OUVERT, RESOLU, STATUSES, TRANSFERE
 from hub.types.events import ACTIONS, CLOCK_SOURCES, SOLUTION_KINDS
 from hub.web import actions as act
-from hub.web.auth import CSRF_FIELD, csrf_ok, csrf_token, log_in, session_account, visible_case, visible_cases
+from hub.web.auth import CSRF_FIELD, csrf_ok, csrf_token, log_in, log_out, session_account, visible_case, visible_cases
 from hub.web.ops import today
 
 log = get_logger("hub.web")
@@ -137,7 +137,7 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form.get(CSRF_FIELD)):
         raise HTTPException(403, "Jeton de sécurité du formulaire absent ou périmé : rechargez la page.")
-    request.session.clear()
+    await run_in_threadpool(log_out, request, request.app.state.hub.store)
     return RedirectResponse("/connexion", status_code=303)
 
 
@@ -197,10 +197,12 @@ async def _case_page(request: Request, account: Account, case_id: str, *, form: 
     view = await _hub(request).fresh_view()
     case = _case_or_404(view, account, case_id)
     rows, pending = act.timeline(case, view.actions.get(case_id, []))
+    if case["status"] == TRANSFERE:
+        pending = []  # the record left here carries no evidence: the actions went with the case
     can_act = account.follows_cases and case["status"] != TRANSFERE
     return render(request, "dossier.html", {
         "account": account, "nav": "dossiers", "case": case, "rows": rows, "pending": pending,
-        "can_act": can_act, "action_codes": ACTIONS, "solution_kinds": SOLUTION_KINDS,
+        "can_act": can_act, "closed": case["status"] in (RESOLU, CLOS), "action_codes": ACTIONS, "solution_kinds": SOLUTION_KINDS,
         "form": form or {"action": "", "solution": "", "date": today().isoformat()}, "errors": errors or {},
         "today": today().isoformat(), "done": request.query_params.get("action") == "enregistree",
         "action_label": act.action_label,

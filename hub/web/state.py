@@ -33,7 +33,14 @@ PUBLISH_TIMEOUT = 20.0
 
 
 class Unavailable(Exception):
-    """Kafka is not (yet) reachable."""
+    """Kafka is not (yet) reachable. `event_id`: a record handed to the producer whose
+    delivery was not confirmed in time; the producer may still deliver it when the
+    broker comes back, so the client is told to send it again (same id: no second
+    fact, `unchanged` if the first attempt got through)."""
+
+    def __init__(self, event_id: str | None = None) -> None:
+        super().__init__()
+        self.event_id = event_id
 
 
 class WebHub:
@@ -140,6 +147,12 @@ class WebHub:
                 await self._connect_task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+        for seen in self._seen.values():
+            try:
+                await seen.aclose()
+            except Exception:  # noqa: BLE001 — a cache: losing its last writes costs a re-read
+                pass
+        self._seen.clear()
         if not self.connected.is_set():
             return
         await self.view.stop()
@@ -192,17 +205,21 @@ class WebHub:
     # -- publishing ---------------------------------------------------------------------
 
     async def seen_events(self, source: str) -> KafkaSeenEvents:
-        """The event ids already on `source`'s topic: loaded once per process, then kept
-        up to date with what this process publishes."""
-        seen = self._seen.get(source)
-        if seen is not None:
-            return seen
+        """The event ids already on `source`'s topic: loaded once per process, then
+        caught up at every call with what other processes (a file ingest, another
+        server) wrote since, and kept up to date with what this process publishes."""
         async with self._seen_lock:
             seen = self._seen.get(source)
-            if seen is None:
-                seen = KafkaSeenEvents(self.settings)
-                await seen.load([get_connector(source).topic])
-                self._seen[source] = seen
+            try:
+                if seen is None:
+                    seen = KafkaSeenEvents(self.settings)
+                    await seen.load([get_connector(source).topic], follow=True)
+                    self._seen[source] = seen
+                else:
+                    await asyncio.wait_for(seen.catch_up(), PUBLISH_TIMEOUT)
+            except (TimeoutError, asyncio.TimeoutError, KafkaError) as exc:
+                log.warning("seen events not read", source=source, reason=type(exc).__name__)
+                raise Unavailable() from exc
             return seen
 
     async def _send(self, topic: str, key: str, event: dict[str, Any]) -> None:
@@ -223,7 +240,7 @@ class WebHub:
             try:
                 await asyncio.shield(pending)
             except (TimeoutError, asyncio.TimeoutError, KafkaError) as exc:
-                raise Unavailable() from exc
+                raise Unavailable(eid) from exc
             return False
         future = asyncio.get_running_loop().create_future()
         self._inflight[eid] = future
@@ -234,7 +251,7 @@ class WebHub:
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits
             if isinstance(exc, (TimeoutError, asyncio.TimeoutError, KafkaError)):
                 log.warning("publish failed", topic=topic, reason=type(exc).__name__)
-                raise Unavailable() from exc
+                raise Unavailable(eid) from exc
             raise
         else:
             remember(eid)

@@ -233,6 +233,27 @@ def due_key(partition: int, day: date, key: str) -> str:
     return due_prefix(partition, day.toordinal()) + key
 
 
+def hold(held: dict[str, dict], event: dict) -> bool:
+    """Keep `event` in `held` under its id; True when the id was there already (a replay).
+
+    Two copies of one id are one fact, but may differ by when and where the hub received
+    it (`received_at`, `source_ref`): a record posted over HTTP while a file holding it
+    was being ingested. The copy received first is kept (then the smaller record, for
+    equal times), whatever order the copies arrive in (rules.md §3, determinism)."""
+    eid = event["event_id"]
+    old = held.get(eid)
+    if old is None:
+        held[eid] = event
+        return False
+    if old != event and _first_received(event) < _first_received(old):
+        held[eid] = event
+    return True
+
+
+def _first_received(event: dict) -> tuple:
+    return event["received_at"], repr(event)
+
+
 _EMPTY = Evaluation()
 CLOSED_STATUSES = (RESOLU, CLOS)
 
@@ -324,9 +345,7 @@ class PersonProcessor:
 
     def _on_ine_event(self, b: Batch, ine: str, event: dict) -> list[Send]:
         st = b.load(ine)
-        eid = event["event_id"]
-        replay = eid in st.events
-        st.events[eid] = event
+        replay = hold(st.events, event)
         outs: list[Send] = []
         # Counsellors' actions copy the case's identity: not a source of name keys.
         if event["event_type"] != ACTION_SUIVI:
@@ -340,13 +359,12 @@ class PersonProcessor:
 
     def _on_nameless(self, b: Batch, nd: str, event: dict) -> list[Send]:
         st = b.load(nd)
-        eid = event["event_id"]
-        replay = eid in st.nameless
-        st.nameless[eid] = event
+        replay = hold(st.nameless, event)
+        event = st.nameless[event["event_id"]]
         who = st.assignee
         outs: list[Send] = []
         if who is None:
-            st.events[eid] = event
+            hold(st.events, event)
             b.evaluate_later(nd, replay)
         elif who == PersonState.LITIGE:
             outs = [self._litige(nd, st.ines, event)]
@@ -393,9 +411,7 @@ class PersonProcessor:
 
     def _assign(self, b: Batch, ine: str, event: dict) -> list[Send]:
         st = b.load(ine)
-        eid = event["event_id"]
-        replay = eid in st.events
-        st.events[eid] = event
+        replay = hold(st.events, event)
         b.evaluate_later(ine, replay)
         b.save(ine, st)
         return []

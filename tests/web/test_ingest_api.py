@@ -15,6 +15,7 @@ from hub.avro import get_codec
 from hub.kafka.topics import dlq_topic
 from hub.types.events import SOURCE_TOPICS
 from hub.web.ops import today
+from tests.conftest import run_hub
 from tests.connectors.helpers import SIRET
 from tests.web.conftest import end_offset_total, messages_with_id
 
@@ -130,6 +131,22 @@ def test_reperage_is_published_on_cti_topic_once_with_a_stable_event_id(web):
                                                                                       reference, reference)
     assert event["person"]["ine"] == ine and event["person"]["prenom"] == "Léa"
     assert event["event_date"] == today() - timedelta(days=2)
+
+
+def test_a_record_ingested_from_a_file_while_the_server_runs_is_unchanged_when_posted(web, tmp_path):
+    # The server read the topic's ids at its start; a file ingest came after.
+    body = reperage(f"fiche-{uuid.uuid4().hex[:8]}", ine=random_ine())
+    warm = post(web, "cti", reperage(f"fiche-{uuid.uuid4().hex[:8]}", ine=random_ine()), web.tokens["cti"])
+    assert warm.json()["status"] == "published"
+    path = tmp_path / "cti.jsonl"
+    path.write_text(json.dumps(body, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = run_hub("ingest", "cti", str(path), "--json", env=web.env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["published"] == 1
+    again = post(web, "cti", body, web.tokens["cti"])
+    assert again.status_code == 202, again.text
+    assert (again.json()["status"], again.json()["published"]) == ("unchanged", 0)
+    assert len(messages_with_id(web.settings, CTI_TOPIC, again.json()["event_id"])) == 1
 
 
 def test_identical_posts_racing_each_other_publish_one_message(web):

@@ -95,6 +95,14 @@ def test_an_observatory_sees_only_its_cases_most_urgent_first(web, seeded):
     order = [m for m in re.findall(rf"WEB{seeded.tag}([A-Z]+)", html)]
     assert order == ["ALERTE", "ANCIEN", "OUVERT", "RESOLU"]
     assert "Dossier transféré" in html
+    summary = html.split('class="resume">')[1].split("</p>")[0].split(":", 1)[1]
+    counts = [(int(n), w.strip()) for n, w in re.findall(r"(\d+) ([^,.]+)", summary)]
+    from hub.web.labels import STATUS_COUNTS
+    forms = {one: many for one, many in STATUS_COUNTS.values()}
+    assert ("ouverts" in [w for _, w in counts]) and counts, summary  # two open cases at least
+    for n, word in counts:  # "1 ouvert", "2 ouverts"
+        assert word == (next(one for one in forms if word in (one, forms[one])) if n == 1 else
+                        next(forms[one] for one in forms if word in (one, forms[one]))), summary
 
     only_alerts = c.get("/dossiers", params={"statut": "ALERTE"}).text
     assert seeded.obs86["ALERTE"]["case_id"] in only_alerts and seeded.obs86["OUVERT"]["case_id"] not in only_alerts
@@ -156,6 +164,19 @@ def test_a_transferred_case_shows_no_personal_data_and_takes_no_action(web, seed
     r = c.post(f"/dossiers/{cid}/actions", data={"csrf_token": csrf_of(page.text), "action": "CONTACTE",
                                                 "date": today().isoformat()})
     assert r.status_code == 409
+    # An action recorded by the observatory that now holds it is not "pending" for this one.
+    new_owner = web.login("obs16")
+    form = new_owner.get(f"/dossiers/{cid}")
+    assert new_owner.post(f"/dossiers/{cid}/actions", data={"csrf_token": csrf_of(form.text), "action": "CONTACTE",
+                                                            "date": today().isoformat()}).status_code == 303
+    assert 'id="titre-attente"' in new_owner.get(f"/dossiers/{cid}").text
+    assert 'id="titre-attente"' not in c.get(f"/dossiers/{cid}").text
+
+
+def test_a_closed_case_says_an_action_does_not_reopen_it(web, seeded):
+    c = web.login("obs86")
+    assert 'id="note-clos"' in c.get(f"/dossiers/{seeded.obs86['RESOLU']['case_id']}").text
+    assert 'id="note-clos"' not in c.get(f"/dossiers/{seeded.obs86['OUVERT']['case_id']}").text
 
 
 def test_recording_an_action_publishes_it_once_keyed_by_case_with_the_cases_person(web, seeded):
@@ -271,10 +292,15 @@ def test_a_new_password_ends_the_sessions_opened_before(web):
 
 def test_logout(web):
     c = web.login("obs16")
+    other = web.login("obs16")  # another session of the same account
     page = c.get("/dossiers")
+    stolen = dict(c.cookies)  # a copy of the cookie, taken before the logout
     r = c.post("/deconnexion", data={"csrf_token": csrf_of(page.text)})
     assert r.status_code == 303 and r.headers["location"] == "/connexion"
     assert c.get("/dossiers").status_code == 303
+    with web.client(cookies=stolen) as copy:
+        assert copy.get("/dossiers").status_code == 303
+    assert other.get("/dossiers").status_code == 200  # only that session ended
 
 
 def test_healthz_and_metrics(web, seeded):

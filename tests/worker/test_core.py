@@ -381,6 +381,24 @@ def test_a_counsellor_action_keyed_by_case_id_reaches_its_person():
     assert case["evidence"][-1]["event_type"] == "ACTION_SUIVI"
 
 
+@pytest.mark.parametrize("ine", ["913456789AB", None])
+def test_two_copies_of_one_fact_give_the_copy_received_first_whatever_their_order(ine):
+    # The same record from a file and from an HTTP post: one event id, two receptions.
+    p = f.person("COPIE", ine=ine, dob=date(2007, 1, 1))
+    from_file = f.eleve_sorti(p, date(2026, 1, 10))
+    from_api = {**from_file, "source_ref": "api:inst-rectorat", "received_at": from_file["received_at"] + timedelta(hours=2)}
+    results = []
+    for order in ((from_file, from_api), (from_api, from_file)):
+        sim = Sim(directory=DIRECTORY)
+        sim.clock(date(2026, 3, 1))
+        for e in order:
+            sim.publish(e)
+            sim.run()
+        results.append(view(sim))
+    assert results[0] == results[1]
+    assert [e["source_ref"] for e in results[0][0]["evidence"]] == [from_file["source_ref"]]
+
+
 def test_retention_erases_with_tombstones():
     sim = Sim(directory=DIRECTORY, rules=RulesConfig(retention_months=1))
     p = f.person("RETENTION", ine="133456789AB", dob=date(2007, 1, 1))
