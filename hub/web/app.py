@@ -10,6 +10,7 @@ need no JavaScript (the Content-Security-Policy allows none).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from http import HTTPStatus
 from pathlib import Path
@@ -27,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hub.accounts import AccountStore
+from hub.logging import get_logger
 from hub.settings import Settings, get_settings
 from hub.web import api, pages
 from hub.web.auth import SESSION_COOKIE, SESSION_SECONDS, LoginThrottle, session_account, web_secret
@@ -35,6 +37,8 @@ from hub.web.metrics import CONTENT_TYPE, ProcessMetrics, render
 from hub.web.state import Unavailable, WebHub
 
 HERE = Path(__file__).parent
+STOP_TIMEOUT = 10.0  # seconds the Kafka clients get to stop at shutdown
+log = get_logger("hub.web")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -148,7 +152,13 @@ def create_app(settings: Settings | None = None, *, secure_cookies: bool = True,
         try:
             yield
         finally:
-            await hub.stop()
+            # Bounded: with Kafka down, the clients' stop would wait for it to come back.
+            # Whatever is abandoned was never answered 202 (a post is acknowledged only
+            # once the broker has it).
+            try:
+                await asyncio.wait_for(hub.stop(), STOP_TIMEOUT)
+            except (TimeoutError, asyncio.TimeoutError):
+                log.warning("kafka clients not stopped cleanly", timeout_s=STOP_TIMEOUT)
 
     routes = [
         Route("/", pages.index),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import json
 import contextlib
 import threading
 import time
@@ -165,3 +166,21 @@ def test_without_kafka_healthz_is_503_and_pages_say_unavailable(tmp_path):
         api = client.post("/api/v1/ingest/cti", json={}, headers={"Authorization": f"Bearer {token}"})
         assert api.status_code == 503
         assert client.get("/metrics").status_code == 503
+
+
+def test_a_publish_that_timed_out_is_a_503_naming_the_record_to_send_again():
+    import asyncio
+
+    from starlette.requests import Request
+
+    from hub.web.app import _unavailable
+    from hub.web.state import Unavailable
+
+    request = Request({"type": "http", "method": "POST", "path": "/api/v1/ingest/cti", "headers": [],
+                       "query_string": b"", "server": ("127.0.0.1", 80), "scheme": "http", "root_path": ""})
+    down = asyncio.run(_unavailable(request, Unavailable()))
+    assert down.status_code == 503 and "event_id" not in json.loads(down.body)
+    unconfirmed = asyncio.run(_unavailable(request, Unavailable("e-" + "1" * 32)))
+    body = json.loads(unconfirmed.body)
+    assert unconfirmed.status_code == 503 and body["event_id"] == "e-" + "1" * 32
+    assert "renvoyez" in body["error"] and unconfirmed.headers["retry-after"] == "10"
