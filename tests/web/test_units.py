@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import json
 import contextlib
+import json
 import threading
 import time
 
