@@ -15,15 +15,20 @@ Rule as implemented:
     (month M−1 and M, e.g. December and January; June and September are not
     consecutive) → opening date = the last day of the second month;
   - a CTI `SIGNALEMENT_CTI` of type `REPERAGE` → opening date = the report's date.
-  Choice: absences are counted **per establishment** (UAI) and month, as L131-8 has the
-  head of each establishment count them; two rows for the same establishment and month
-  (a corrected export) count as the larger of the two.
-- **Belongs to the establishment** of the triggering report (routed by its UAI; no moves).
+  Absences are counted **per person** and month, as the rule is written: a pupil who
+  changed school between the two months (or within one) has the half-days of both
+  establishments added — seeing across establishments is what the hub is for. Two rows
+  for the same establishment and month (a corrected export) count as the larger of the
+  two.
+- **Belongs to the establishment** of the triggering report (routed by its UAI; no
+  moves); for absenteeism, the establishment of the row that reached the threshold.
 - **One open prevention case per person**: while it is open, further signals attach as
   evidence — absenteeism rows with at least one unjustified half-day, CTI `REPERAGE` and
   `SUIVI` reports — whatever their establishment.
-- **Closed `CLOS`**: by a CTI `CLOTURE` report (outcome `CLOTURE_CTI`; any CTI: the
-  person has one open prevention case), or when the pupil leaves that establishment —
+- **Closed `CLOS`**: by a CTI `CLOTURE` report about the case's establishment (outcome
+  `CLOTURE_CTI`; inputs.md §5: "the CTI closes *its* prevention case" — a report naming
+  another establishment closes nothing, as the case is not its CTI's), or when the
+  pupil leaves that establishment —
   an `ELEVE_SORTI` of its UAI, whatever the reason, or a `SORTIE_CFA` of that UAI for a
   case opened in a CFA — (outcome `SORTIE`; the exit rule handles that exit on its own).
   `closed_on` = the report's or the exit's date. A closure dated after the clock applies
@@ -71,19 +76,27 @@ def on_absence(sim, k: int, ev: dict) -> None:
         if count > 0:
             case.evidence.append(k)
         return
-    if count >= sim.abs_one:
-        sim.at(ev["event_date"], START, _open, uai, [k])
-    elif count >= sim.abs_two:
-        before = sim.absences.get((uai, month - 1))
-        if before is not None and before[0] >= sim.abs_two:
-            sim.at(ev["event_date"], START, _open, uai, [before[1], k])
+    this_month = _rows(sim, month)
+    total = sum(n for n, _ in this_month)
+    if total >= sim.abs_one:
+        sim.at(ev["event_date"], START, _open, uai, [j for n, j in this_month if n > 0])
+    elif total >= sim.abs_two:
+        before = _rows(sim, month - 1)
+        if sum(n for n, _ in before) >= sim.abs_two:
+            sim.at(ev["event_date"], START, _open, uai, [j for n, j in before + this_month if n > 0])
+
+
+def _rows(sim, month: int) -> list[tuple[int, int]]:
+    """(unjustified half-days, event) of every establishment's row for `month`, in the
+    order of the timeline."""
+    return sorted((v for (_, m), v in sim.absences.items() if m == month), key=lambda v: v[1])
 
 
 def on_cti(sim, k: int, ev: dict) -> None:
     kind = ev.get("type")
     case = sim.open.get(PREVENTION)
     if kind == CLOTURE:
-        if case is not None:
+        if case is not None and case.uai == ev.get("uai"):
             sim.finish(case, CLOS, CLOTURE_CTI, ev["event_date"], k)
     elif case is not None:
         case.evidence.append(k)

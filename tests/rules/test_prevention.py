@@ -59,8 +59,25 @@ def test_ten_half_days_in_one_month():
     assert case["opened_on"] == d("2026-03-31")
 
 
-def test_absences_count_per_establishment():
-    assert cases([absence("2026-01", 4, uai=LYCEE_A), absence("2026-02", 4, uai=LYCEE_B)], CLOCK) == []
+def test_absences_count_per_person_across_establishments():
+    # A pupil who changed school between the two months: the rule counts the person's
+    # half-days; the case belongs to the establishment of the month that reached it.
+    case = one([absence("2026-01", 4, uai=LYCEE_A), absence("2026-02", 4, uai=LYCEE_B)], CLOCK)
+    assert case["opened_on"] == d("2026-02-28") and len(case["evidence"]) == 2
+    assert case["assigned_to"] == {"role": "OBSERVATOIRE", "code": "OBS-86"}  # Lycée B has no CTI
+    # Within one month too (a move in the middle of it): 6 + 5 ≥ 10.
+    case = one([absence("2026-03", 6, uai=LYCEE_A), absence("2026-03", 5, uai=LYCEE_B)], CLOCK)
+    assert case["opened_on"] == d("2026-03-31") and len(case["evidence"]) == 2
+    assert cases([absence("2026-03", 6, uai=LYCEE_A), absence("2026-03", 3, uai=LYCEE_B)], CLOCK) == []
+
+
+def test_a_cloture_about_another_establishment_does_not_close_the_case():
+    # inputs.md §5: "the CTI closes its prevention case" — not another establishment's.
+    case = one([cti(d("2026-02-03")), cti(d("2026-04-01"), kind="CLOTURE", uai=LYCEE_B)], CLOCK)
+    assert (case["status"], case["closed_on"]) == ("OUVERT", None)
+    case = one([cti(d("2026-02-03")), cti(d("2026-04-01"), kind="CLOTURE", uai=LYCEE_B),
+                cti(d("2026-04-02"), kind="CLOTURE", ref=1)], CLOCK)
+    assert (case["status"], case["outcome"], case["closed_on"]) == ("CLOS", "CLOTURE_CTI", d("2026-04-02"))
 
 
 def test_absence_report_dated_after_the_clock_waits_for_it():

@@ -232,6 +232,9 @@ class Scenarios:
                 p.ev[f"abs{i}"] = inp.absences(p, LP_MONTMORILLON, month.year, month.month, count, justified=2)
         p = self.minor("PANOCTI", commune=None)
         p.ev["abs0"] = inp.absences(p, LYCEE_POITIERS, m.year, m.month, 12)
+        p = self.minor("PATWO", commune=None)  # changed school between the two months
+        p.ev["abs0"] = inp.absences(p, LYCEE_POITIERS, m1.year, m1.month, 4)
+        p.ev["abs1"] = inp.absences(p, LP_MONTMORILLON, m.year, m.month, 4)
 
         def report(p: Person, kind: str, day: date, n: int, cti: str = "CTI-E-86-03",
                    where: str = LP_MONTMORILLON) -> Ev:
@@ -241,6 +244,9 @@ class Scenarios:
         p.ev["rep"], p.ev["suivi"] = report(p, "REPERAGE", d(-10), 1), report(p, "SUIVI", d(-5), 2)
         p = self.minor("PCLOTURE")
         p.ev["rep"], p.ev["clot"] = report(p, "REPERAGE", d(-20), 1), report(p, "CLOTURE", d(-5), 2)
+        p = self.minor("PCLOTAUTRE")  # a CTI closing the case of another establishment
+        p.ev["rep"] = report(p, "REPERAGE", d(-20), 1)
+        p.ev["clot"] = report(p, "CLOTURE", d(-5), 2, cti="CTI-E-17-01", where=LP_LA_ROCHELLE)
         p = self.minor("PSORTIE")
         p.ev["rep"] = report(p, "REPERAGE", d(-40), 1)
         p.ev["inscrit"], p.ev["sorti"] = inp.eleve(LP_MONTMORILLON, p, d(-300), d(-15), "05")
@@ -726,6 +732,8 @@ def test_prevention_by_absences(world):
     check(world, 1, [p["PA44"]], [prevention(p["PA44"], last, (p["PA44"].ev["abs0"], p["PA44"].ev["abs1"]))])
     # 9 in a month; 4 then 3; 4 in two months that do not follow each other: nothing.
     check(world, 2, [p["PA9"], p["PA43"], p["PAGAP"]], [])
+    # Counted per person: 4 at one school, then 4 at the next; the case is the second's.
+    check(world, 1, [p["PATWO"]], [prevention(p["PATWO"], last, (p["PATWO"].ev["abs0"], p["PATWO"].ev["abs1"]))])
 
 
 def test_prevention_by_a_cti_reperage_and_further_signals_attach(world):
@@ -737,6 +745,11 @@ def test_prevention_closed_by_the_cti(world):
     p, d = world.p["PCLOTURE"], world.d
     check(world, 1, [p], [prevention(p, d(-20), (p.ev["rep"], p.ev["clot"]), status="CLOS",
                                      outcome="CLOTURE_CTI", closed=d(-5))])
+
+
+def test_a_cti_closes_only_its_establishments_prevention_case(world):
+    p, d = world.p["PCLOTAUTRE"], world.d
+    check(world, 2, [p], [prevention(p, d(-20), (p.ev["rep"],))])
 
 
 def test_prevention_closed_when_the_pupil_leaves_then_the_exit_rule_applies(world):
