@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # Seconds a worker waits on a partition it no longer commits before reading it again
     # (hub/worker/watchdog.py).
     worker_stall_patience: float = 30.0
+    # Seconds a command publishing to Kafka (ingest, dlq replay) waits for the broker to
+    # acknowledge anything before it gives up with an error (nothing is lost: the same
+    # command run again publishes what was not acknowledged, and nothing twice).
+    kafka_ack_timeout: float = 120.0
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | console | json
     rules: RulesConfig = Field(default_factory=RulesConfig)

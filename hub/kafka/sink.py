@@ -34,8 +34,10 @@ from datetime import date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
 from hub.avro.codec import Codec, get_codec
+from hub.errors import BrokerError
 from hub.kafka import client
 from hub.kafka.encoders import fast_encoder
 from hub.kafka.seen import EVENT_ID_HEADER
@@ -44,6 +46,7 @@ from hub.settings import Settings, get_settings
 
 # Batches handed to the producer and not yet awaited: beyond that, wait for the oldest.
 MAX_PENDING_BATCHES = 64
+STOP_TIMEOUT = 5.0  # seconds the producer gets to stop
 
 _M = 0x5BD1E995
 _MASK = 0xFFFFFFFF
@@ -93,24 +96,32 @@ class KafkaSink:
         self._pending: list[asyncio.Future] = []
         self._encoders: dict[str, tuple[Any, tuple[str, bytes]]] = {}  # event type → (encode, header)
         self.messages = 0
+        self._failed = False  # a batch failed or timed out: stop() no longer flushes
 
     async def start(self) -> None:
         self._producer = await client.started(client.producer(self.settings))
 
-    async def stop(self) -> None:
+    async def stop(self, *, abort: bool = False) -> None:
+        """Flush and stop; with `abort` (the command failed), stop without waiting for
+        what is still queued. The producer's own stop waits for its queue to drain,
+        forever if the broker is gone: it is given a few seconds, then left."""
         if self._producer is not None:
             try:
-                await self.flush()
+                if not abort and not self._failed:
+                    await self.flush()
             finally:
-                await self._producer.stop()
-                self._producer = None
+                producer, self._producer = self._producer, None
+                try:
+                    await asyncio.wait_for(producer.stop(), STOP_TIMEOUT)
+                except (TimeoutError, asyncio.TimeoutError):
+                    pass  # unacknowledged batches: the command fails or has failed already
 
     async def __aenter__(self) -> KafkaSink:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    async def __aexit__(self, exc_type, *exc: object) -> None:
+        await self.stop(abort=exc_type is not None)
 
     async def publish(self, topic: str, key: str, event: dict[str, Any]) -> None:
         message = self.prepare(topic, key, event)
@@ -184,7 +195,7 @@ class KafkaSink:
                 await self._ship(batch, topic, partition)
         if self._pending:
             pending, self._pending = self._pending, []
-            await asyncio.gather(*pending)
+            await self._settle(pending)
 
     # -- internals -------------------------------------------------------------------
 
@@ -226,8 +237,39 @@ class KafkaSink:
     async def _ship(self, batch: Any, topic: str, partition: int) -> None:
         assert self._producer is not None
         batch.close()
-        self._pending.append(await self._producer.send_batch(batch, topic, partition=partition))
+        try:
+            # Waits (request_timeout_ms) while the partition's previous batch is queued.
+            future = await self._producer.send_batch(batch, topic, partition=partition)
+        except KafkaTimeoutError:
+            self._failed = True
+            raise self._silent(self._producer._request_timeout_ms / 1000, len(self._pending) + 1) from None  # noqa: SLF001
+        self._pending.append(future)
         if len(self._pending) >= MAX_PENDING_BATCHES:
             half = len(self._pending) // 2
             oldest, self._pending = self._pending[:half], self._pending[half:]
-            await asyncio.gather(*oldest)
+            await self._settle(oldest)
+
+    async def _settle(self, futures: list[asyncio.Future]) -> None:
+        """Until the broker has acknowledged `futures` (raises the first failure). The
+        producer retries a batch for as long as the broker is away: past
+        `kafka_ack_timeout` seconds without a single acknowledgement, stop with an error
+        rather than wait in silence."""
+        timeout = self.settings.kafka_ack_timeout
+        waiting = set(futures)
+        try:
+            while waiting:
+                done, waiting = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    raise self._silent(timeout, len(waiting))
+                for f in done:
+                    f.result()
+        except BaseException:
+            self._failed = True
+            raise
+
+    @staticmethod
+    def _silent(seconds: float, batches: int) -> BrokerError:
+        return BrokerError(
+            f"Kafka n'a rien confirmé depuis {seconds:g} s ({batches} lot(s) en attente) : rien n'est perdu, "
+            "relancez la même commande quand Kafka répond (ce qui est déjà publié comptera « inchangé »)"
+        )
