@@ -20,7 +20,8 @@ from hub.kafka.compacted import read_until_end
 from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
 from hub.kafka.topics import ensure_topics
-from hub.settings import get_settings
+from hub.locks import source_lock
+from hub.settings import Settings, get_settings
 
 
 @click.group()
@@ -98,8 +99,19 @@ async def replay(source: str) -> None:
     ingested again) is replayed once. A record is checked against the as-of of the
     ingest it came from (FUTURE_DATE stays FUTURE_DATE)."""
     settings = get_settings()
-    connector = get_connector(source)
     await ensure_topics(settings)  # the schemas of what is published, on hub.schemas.v1
+    async with source_lock(settings, source, "hub dlq replay"):
+        counts = await _replay(settings, source)
+    click.echo(
+        f"{source} : {counts['replayed']} rejoués, {counts['published']} publiés, {counts['unchanged']} inchangés, "
+        f"{counts['filtered']} filtrés, {counts['rejected']} rejetés à nouveau"
+        + (f", {counts['unreadable']} illisibles" if counts["unreadable"] else "")
+        + (f", {counts['repeats']} doublons ignorés" if counts["repeats"] else "")
+    )
+
+
+async def _replay(settings: Settings, source: str) -> dict[str, int]:
+    connector = get_connector(source)
     directory = await read_directory(settings) if connector.needs_directory else None
     ctx = make_context(connector, directory=directory, settings=settings)
     seen = KafkaSeenEvents(settings)
@@ -131,12 +143,8 @@ async def replay(source: str) -> None:
                 await consumer.commit({tp: ends[tp]})
     finally:
         await client.stop_consumer(consumer)
-    click.echo(
-        f"{source} : {counts['replayed']} rejoués, {counts['published']} publiés, {counts['unchanged']} inchangés, "
-        f"{counts['filtered']} filtrés, {counts['rejected']} rejetés à nouveau"
-        + (f", {counts['unreadable']} illisibles" if counts["unreadable"] else "")
-        + (f", {counts['repeats']} doublons ignorés" if counts["repeats"] else "")
-    )
+        seen.close()
+    return counts
 
 
 async def _replay_one(value, connector, ctx, codec, sink, seen, counts, done) -> None:
@@ -198,3 +206,4 @@ def replay_input(letter: dict[str, Any], source: str) -> tuple[dict[str, Any] | 
         except ValueError:
             row = None
     return row, as_of
+

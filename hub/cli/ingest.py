@@ -17,6 +17,7 @@ from hub.cli.common import run_async
 from hub.directory_feed import read_directory
 from hub.errors import InputError
 from hub.kafka.seen import KafkaSeenEvents
+from hub.locks import source_lock
 from hub.kafka.sink import KafkaSink
 from hub.kafka.snapshots import KafkaSnapshotStore
 from hub.kafka.topics import ensure_topics
@@ -52,19 +53,20 @@ async def ingest_path(source: str, path: Path, as_of: date | None, progress=None
     # The source's topics, its DLQ and hub.schemas.v1 exist even when nobody ran
     # `hub topics apply` on this broker.
     await ensure_topics(settings)
-    directory = await read_directory(settings) if connector.needs_directory else None
-    snapshots = KafkaSnapshotStore(settings) if connector.needs_snapshots else None
-    seen = KafkaSeenEvents(settings)
-    try:
-        async with KafkaSink(settings) as sink:
-            return await run_ingest(
-                connector, path, sink=sink, seen=seen, snapshots=snapshots,
-                directory=directory, as_of=as_of, settings=settings, progress=progress,
-            )
-    finally:
-        for store in (seen, snapshots):
-            if store is not None and hasattr(store, "close"):
-                store.close()
+    async with source_lock(settings, source, "hub ingest"):
+        directory = await read_directory(settings) if connector.needs_directory else None
+        snapshots = KafkaSnapshotStore(settings) if connector.needs_snapshots else None
+        seen = KafkaSeenEvents(settings)
+        try:
+            async with KafkaSink(settings) as sink:
+                return await run_ingest(
+                    connector, path, sink=sink, seen=seen, snapshots=snapshots,
+                    directory=directory, as_of=as_of, settings=settings, progress=progress,
+                )
+        finally:
+            for store in (seen, snapshots):
+                if store is not None and hasattr(store, "close"):
+                    store.close()
 
 
 @click.command()

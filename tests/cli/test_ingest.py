@@ -361,3 +361,56 @@ async def test_ingest_on_a_broker_nobody_prepared(fresh_hub_env, tmp_path):
     assert {s.name for s in declared_topics()} <= existing
     assert {v.fingerprint_hex.encode() for v in get_codec()} <= set(await read_table(SCHEMAS))
     assert len(await events_of("cfa.contrats.v1", lambda e: True)) == 1
+
+
+@contextlib.contextmanager
+def holding_source_lock(env, source: str) -> Iterator[None]:
+    """The lock a publishing run of `source` takes (hub/locks.py), held by the test."""
+    import fcntl
+
+    folder = Path(env["HUB_HOME"]) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{source}.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _start_hub(env, *args: str):
+    import subprocess
+
+    from tests.conftest import hub_exe
+
+    return subprocess.Popen([hub_exe(), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+async def test_two_ingests_of_one_file_at_once_take_turns_and_publish_once(env, tmp_path):
+    import time
+
+    n = random.randrange(10**6)
+    header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;"
+              "date_evenement;dispositif;situation")
+    rows = [f"ML-86-POI;T{n}-{i};;TOUR{i};Zoé;05/05/2008;86194;PREMIER_ACCUEIL;01/03/2026;;" for i in range(300)]
+    path = write_csv(tmp_path / "ml.csv", header, rows)
+    with holding_source_lock(env, "mission-locale"):
+        runs = [_start_hub(env, "ingest", "mission-locale", str(path), "--json") for _ in range(2)]
+        time.sleep(3)
+        assert [r.poll() for r in runs] == [None, None]  # both wait for the run holding the lock
+    outputs = [r.communicate(timeout=120) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    assert all("attente de sa fin" in err for _, err in outputs)
+    counts = sorted((json.loads(out)["published"], json.loads(out)["unchanged"]) for out, _ in outputs)
+    assert counts == [(0, 300), (300, 0)]  # one after the other: the second finds them all
+    published = await events_of("missions-locales.jeunes.v1", lambda e: e["identifiant_milo"].startswith(f"T{n}-"))
+    assert len(published) == 300
+
+
+async def test_a_dlq_replay_waits_for_an_ingest_of_its_source(env, tmp_path):
+    import time
+
+    with holding_source_lock(env, "cti"):
+        run = _start_hub(env, "dlq", "replay", "cti")
+        time.sleep(3)
+        assert run.poll() is None
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert "hub dlq replay : une autre publication de la source cti est en cours" in err
