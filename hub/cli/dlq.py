@@ -35,6 +35,19 @@ def letter_identity(letter: dict[str, Any]) -> tuple[str, str, str]:
     return (letter["file"], letter["position"], letter["raw"])
 
 
+def published_since(letter: dict[str, Any], connector, ctx, seen) -> bool:
+    """Whether a dead letter's record is on the source topic now: a later ingest of a
+    fixed file, or of the same file with a later as-of, published it. Its record is
+    checked again without the as-of it was refused against, and every event it gives
+    is already there. Such a letter awaits nothing."""
+    row, _ = replay_input(letter, connector.source)
+    if not isinstance(row, dict):
+        return False
+    verdict = check_record(connector, row, dataclasses.replace(ctx, as_of=None), ref="dlq")
+    return (isinstance(verdict, Accepted) and bool(verdict.events)
+            and all(seen.contains(event["event_id"]) for _, event in verdict.events))
+
+
 async def _replayed_up_to(settings, topic: str) -> dict[int, int]:
     """Per partition of `topic`, the offset `hub dlq replay` has replayed up to (the
     committed offset of its group; nothing is committed here)."""
@@ -58,11 +71,18 @@ async def _replayed_up_to(settings, topic: str) -> dict[int, int]:
 async def list_(source: str, as_json: bool, history: bool) -> None:
     """The rejected records of SOURCE still awaiting a fix: file, position, reason and
     detail. Each record once, with its latest reason (a re-ingest or a failed replay
-    writes it again); a record `hub dlq replay` has published is no longer listed."""
+    writes it again); a record published since (by `hub dlq replay`, or by a later
+    ingest of a fixed file) is no longer listed."""
     settings = get_settings()
     connector = get_connector(source)
     codec = get_codec()
     replayed = {} if history else await _replayed_up_to(settings, connector.dlq_topic)
+    seen = None
+    if not history:
+        directory = await read_directory(settings) if connector.needs_directory else None
+        ctx = make_context(connector, directory=directory, settings=settings)
+        seen = KafkaSeenEvents(settings)
+        await seen.load([connector.topic])
     letters: dict[Any, tuple[tuple, dict[str, Any]]] = {}
     async for record in read_until_end(connector.dlq_topic, settings):
         if record.offset < replayed.get(record.partition, 0):
@@ -78,6 +98,11 @@ async def list_(source: str, as_json: bool, history: bool) -> None:
         if key not in letters or letters[key][0] < order:
             letters[key] = (order, letter)
     shown = [letter for _, letter in sorted(letters.values(), key=lambda x: x[0])]
+    if seen is not None:
+        try:
+            shown = [letter for letter in shown if not published_since(letter, connector, ctx, seen)]
+        finally:
+            seen.close()
     for letter in shown:
         if as_json:
             letter["received_at"] = letter["received_at"].isoformat()
@@ -179,6 +204,8 @@ async def _replay_one(value, connector, ctx, codec, sink, seen, counts, done) ->
         counts["published" if new else "unchanged"] += 1
     elif isinstance(verdict, Filtered):
         counts["filtered"] += 1
+    elif published_since(letter, connector, ctx, seen):
+        counts["unchanged"] += 1  # a later ingest published it: nothing awaits a fix
     else:
         counts["rejected"] += 1
         await sink.dead_letter(connector.dlq_topic, {

@@ -278,6 +278,35 @@ async def test_dlq_replay_checks_against_the_ingest_as_of(env, tmp_path):
         assert again["line 3"]["detail"] == first["line 3"]["detail"]
 
 
+async def test_a_dead_letter_a_later_ingest_published_awaits_nothing(env, tmp_path):
+    """A record refused FUTURE_DATE, then published by an ingest of the same file with a
+    later as-of: `hub dlq list` no longer shows it, and a replay counts it unchanged
+    instead of writing it to the dead-letter topic again."""
+    n = random.randrange(10**6)
+    header = ("code_ml;identifiant_milo;ine;nom;prenom;date_naissance;commune_residence;evenement;"
+              "date_evenement;dispositif;situation")
+    path = write_csv(tmp_path / f"ml-later-{n}.csv", header, [
+        f"ML-86-POI;L{n};;RENARD;Zoé;05/05/2008;86194;PREMIER_ACCUEIL;20/03/2026;;",
+        f"ML-86-POI;M{n};;RENARD;Zoé;31/02/2008;86194;PREMIER_ACCUEIL;01/03/2026;;",  # BAD_DATE: stays
+    ])
+
+    def pending() -> list[tuple[str, str]]:
+        out = run_hub("dlq", "list", "mission-locale", "--json", env=env)
+        assert out.returncode == 0, out.stderr
+        return sorted((x["position"], x["reason"]) for x in map(json.loads, out.stdout.splitlines())
+                      if x["file"] == path.name)
+
+    assert ingest(env, "mission-locale", path, "--as-of", "2026-03-15")["rejected"] == 2
+    assert pending() == [("line 2", "FUTURE_DATE"), ("line 3", "BAD_DATE")]
+    assert ingest(env, "mission-locale", path, "--as-of", "2026-03-31")["published"] == 1
+    assert pending() == [("line 3", "BAD_DATE")]
+    async with Watch("mission-locale") as w:
+        replay = run_hub("dlq", "replay", "mission-locale", env=env)
+        assert replay.returncode == 0, replay.stderr
+        again = [(x["position"], x["reason"]) for x in await w.letters() if x["file"] == path.name]
+    assert again == [("line 3", "BAD_DATE")]  # not line 2 again
+
+
 async def test_default_as_of_counts_rejected_rows(env, tmp_path):
     """inputs.md: the default as-of is the latest date in the file. A record rejected for
     another reason than its date still has one: every record rejected, the file still
