@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hub.errors import InputError
 from hub.kafka.client import embedded_record, remember_embedded
 from hub.kafka.embedded import EmbeddedKafka, kafka_version
 from hub.settings import get_settings
@@ -32,6 +33,21 @@ def kafka() -> None:
 def start(port: int | None, data_dir: Path | None) -> None:
     """Start the broker (resolving its jars with Maven the first time); returns once it answers."""
     settings = get_settings()
+    # One embedded broker per HUB_HOME: every other command finds it through
+    # `<HUB_HOME>/kafka.json`. Another one started beside it would take that record and
+    # silently re-point them all.
+    record = embedded_record(settings.home)
+    if record:
+        current = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache)
+        info = current.running()
+        if info is not None:
+            same_dir = data_dir is None or data_dir.resolve() == current.data_dir.resolve()
+            if same_dir and (port is None or port == info.port):
+                click.echo(f"Kafka {info.version} déjà en marche sur {info.bootstrap} (données : {info.data_dir}, "
+                           f"pid {info.pid})")
+                return
+            raise InputError(f"un Kafka de ce HUB_HOME tourne déjà sur {info.bootstrap} (données : {info.data_dir}) : "
+                             "arrêtez-le d'abord (hub kafka stop) ou utilisez un autre HUB_HOME")
     data_dir = data_dir or settings.data_dir
     broker = EmbeddedKafka(data_dir, settings.jar_cache)
     info = broker.start(port or settings.kafka_port)

@@ -69,6 +69,16 @@ async def test_cli_start_status_stop_restart_keeps_data(tmp_path):
         again = run_hub("kafka", "start", "--port", str(port), "--data-dir", str(data_dir), env=env)
         assert again.returncode == 0, again.stderr
         assert await _consume_all(bootstrap, "persist.test") == [b"survives"]
+
+        # One broker per HUB_HOME: `start` again finds it; another one is refused, and
+        # the record every command reads still names the first.
+        record = (tmp_path / "home" / "kafka.json").read_text()
+        plain = run_hub("kafka", "start", env=env)
+        assert plain.returncode == 0 and "déjà en marche" in plain.stdout and bootstrap in plain.stdout
+        other = run_hub("kafka", "start", "--port", str(free_port()), "--data-dir", str(tmp_path / "other"), env=env)
+        assert other.returncode == 2 and "tourne déjà" in other.stderr and len(other.stderr.splitlines()) == 1
+        assert (tmp_path / "home" / "kafka.json").read_text() == record
+        assert not (tmp_path / "other").exists()
     finally:
         run_hub("kafka", "stop", "--data-dir", str(data_dir), env=env)
 
