@@ -33,6 +33,19 @@ def only(sim: Sim, topic: str = CASES) -> dict:
     return cases[0]
 
 
+def views_in_each_order(events: list[dict], clock: date) -> list[list[dict]]:
+    """The cases of `events` delivered one at a time, in their order then reversed."""
+    results = []
+    for order in (events, events[::-1]):
+        sim = Sim(directory=DIRECTORY)
+        sim.clock(clock)
+        for e in order:
+            sim.publish(e)
+            sim.run()
+        results.append(view(sim))
+    return results
+
+
 def digest_of(p: dict) -> str:
     return name_digest(name_key(p["nom"], p["prenom"], p["date_naissance"]), SECRET)
 
@@ -116,14 +129,7 @@ def test_ine_less_rupture_is_linked_to_the_single_ine_whatever_the_order():
     p = f.person("LIEN", ine="523456789AB", dob=date(2007, 5, 1))
     events = [f.jeune_ml(p, date(2024, 9, 1), "PREMIER_ACCUEIL"),
               f.contrat_rompu(f.with_(p, ine=None, commune=None), date(2026, 1, 15), debut=date(2025, 12, 20))]
-    results = []
-    for order in (events, events[::-1]):
-        sim = Sim(directory=DIRECTORY)
-        sim.clock(date(2026, 2, 1))
-        for e in order:
-            sim.publish(e)
-            sim.run()
-        results.append(view(sim))
+    results = views_in_each_order(events, date(2026, 2, 1))
     assert results[0] == results[1]
     case = results[0][0]
     assert case["type"] == "RUPTURE" and case["person"]["ine"] == "523456789AB"
@@ -387,14 +393,7 @@ def test_two_copies_of_one_fact_give_the_copy_received_first_whatever_their_orde
     p = f.person("COPIE", ine=ine, dob=date(2007, 1, 1))
     from_file = f.eleve_sorti(p, date(2026, 1, 10))
     from_api = {**from_file, "source_ref": "api:inst-rectorat", "received_at": from_file["received_at"] + timedelta(hours=2)}
-    results = []
-    for order in ((from_file, from_api), (from_api, from_file)):
-        sim = Sim(directory=DIRECTORY)
-        sim.clock(date(2026, 3, 1))
-        for e in order:
-            sim.publish(e)
-            sim.run()
-        results.append(view(sim))
+    results = views_in_each_order([from_file, from_api], date(2026, 3, 1))
     assert results[0] == results[1]
     assert [e["source_ref"] for e in results[0][0]["evidence"]] == [from_file["source_ref"]]
 
