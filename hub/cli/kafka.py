@@ -31,7 +31,10 @@ def kafka() -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the broker keeps its data across restarts (default ~/.hub/kafka-data).")
 def start(port: int | None, data_dir: Path | None) -> None:
-    """Start the broker (resolving its jars with Maven the first time); returns once it answers."""
+    """Start the broker (resolving its jars with Maven the first time); returns once it answers.
+
+    Without options, the broker this HUB_HOME last started (its data, its port), else
+    the default one."""
     settings = get_settings()
     # One embedded broker per HUB_HOME: every other command finds it through
     # `<HUB_HOME>/kafka.json`. Another one started beside it would take that record and
@@ -48,6 +51,10 @@ def start(port: int | None, data_dir: Path | None) -> None:
                 return
             raise InputError(f"un Kafka de ce HUB_HOME tourne déjà sur {info.bootstrap} (données : {info.data_dir}) : "
                              "arrêtez-le d'abord (hub kafka stop) ou utilisez un autre HUB_HOME")
+        if data_dir is None and port is None:
+            # Stopped: `start` alone restarts it, with its data and its port.
+            data_dir = current.data_dir
+            port = int(record["bootstrap"].rsplit(":", 1)[1])
     data_dir = data_dir or settings.data_dir
     broker = EmbeddedKafka(data_dir, settings.jar_cache)
     info = broker.start(port or settings.kafka_port)

@@ -183,10 +183,10 @@ class EmbeddedKafka:
     def start(self, port: int, *, timeout: float = 90.0, heap: str = "1g") -> BrokerInfo:
         if (info := self.running()) is not None:
             if info.port != port:
-                raise BrokerError(f"a broker already runs from {self.data_dir} on {info.bootstrap}")
+                raise BrokerError(f"un Kafka tourne déjà sur ces données ({self.data_dir}) sur {info.bootstrap}")
             return info
         if _port_answers(port):
-            raise BrokerError(f"port {port} is already in use on 127.0.0.1: choose another with --port")
+            raise BrokerError(f"le port {port} est déjà pris sur 127.0.0.1 : choisissez-en un autre avec --port")
         java = _require_java()
         lib = resolve_jars(self.jar_cache)
         previous = self.info()

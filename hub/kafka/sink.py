@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import struct
+import time
 from datetime import date, datetime
 from typing import Any
 
@@ -237,12 +238,22 @@ class KafkaSink:
     async def _ship(self, batch: Any, topic: str, partition: int) -> None:
         assert self._producer is not None
         batch.close()
-        try:
-            # Waits (request_timeout_ms) while the partition's previous batch is queued.
-            future = await self._producer.send_batch(batch, topic, partition=partition)
-        except KafkaTimeoutError:
-            self._failed = True
-            raise self._silent(self._producer._request_timeout_ms / 1000, len(self._pending) + 1) from None  # noqa: SLF001
+        # send_batch waits while the partition's previous batch is still queued, and gives
+        # up after the producer's request timeout: tried again up to kafka_ack_timeout.
+        timeout = self.settings.kafka_ack_timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                future = await asyncio.wait_for(self._producer.send_batch(batch, topic, partition=partition), remaining)
+                break
+            except KafkaTimeoutError:
+                continue
+            except (TimeoutError, asyncio.TimeoutError):
+                self._failed = True
+                raise self._silent(timeout, len(self._pending) + 1) from None
         self._pending.append(future)
         if len(self._pending) >= MAX_PENDING_BATCHES:
             half = len(self._pending) // 2

@@ -79,6 +79,13 @@ async def test_cli_start_status_stop_restart_keeps_data(tmp_path):
         assert other.returncode == 2 and "tourne déjà" in other.stderr and len(other.stderr.splitlines()) == 1
         assert (tmp_path / "home" / "kafka.json").read_text() == record
         assert not (tmp_path / "other").exists()
+
+        # Stopped, `start` alone restarts the same broker: its port, its data.
+        assert run_hub("kafka", "stop", env=env).returncode == 0
+        restarted = run_hub("kafka", "start", env=env)
+        assert restarted.returncode == 0 and bootstrap in restarted.stdout, restarted.stderr
+        assert (tmp_path / "home" / "kafka.json").read_text() == record
+        assert await _consume_all(bootstrap, "persist.test") == [b"survives"]
     finally:
         run_hub("kafka", "stop", "--data-dir", str(data_dir), env=env)
 
@@ -96,7 +103,7 @@ async def test_session_broker_roundtrip(kafka_broker):
 def test_port_in_use_is_a_clear_error(kafka_broker, tmp_path):
     port = int(kafka_broker.rsplit(":", 1)[1])
     broker = EmbeddedKafka(tmp_path / "other", Settings().jar_cache)
-    with pytest.raises(BrokerError, match="already in use"):
+    with pytest.raises(BrokerError, match="déjà pris"):
         broker.start(port)
 
 
