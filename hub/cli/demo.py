@@ -45,18 +45,18 @@ LOG_TAIL_LINES = 25
 
 def _ensure_broker() -> str:
     """HUB_KAFKA_BOOTSTRAP when set; otherwise the embedded broker the other commands use
-    (the last one `hub kafka start` recorded, wherever its data) if it runs, else the
-    default one, started if needed."""
+    (the last one `hub kafka start` recorded, wherever its data), else the default one;
+    started if needed, as `hub kafka start` alone does."""
     settings = get_settings()
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap
     record = embedded_record(settings.home)
     if record and record.get("data_dir"):
-        info = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache).running()
-        if info is not None:
-            return info.bootstrap
-    broker = EmbeddedKafka(settings.data_dir, settings.jar_cache)
-    info = broker.running() or broker.start(settings.kafka_port)
+        broker = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache)
+        port = int(record["bootstrap"].rsplit(":", 1)[1])
+    else:
+        broker, port = EmbeddedKafka(settings.data_dir, settings.jar_cache), settings.kafka_port
+    info = broker.running() or broker.start(port)
     remember_embedded(settings.home, info.bootstrap, broker.data_dir)
     return info.bootstrap
 

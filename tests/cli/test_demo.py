@@ -361,3 +361,33 @@ def test_demo_uses_the_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
         finally:
             get_settings.cache_clear()
     assert started == []
+
+
+def test_demo_restarts_the_stopped_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
+    """Stopped, the recorded broker is the one started again (its data, its port), as
+    `hub kafka start` alone does, not an empty default one."""
+    from types import SimpleNamespace
+
+    from hub.cli.demo import _ensure_broker
+    from hub.kafka.client import remember_embedded
+    from hub.settings import get_settings
+
+    home, data = tmp_path / "home", tmp_path / "elsewhere"
+    data.mkdir()
+    monkeypatch.setenv("HUB_HOME", str(home))
+    monkeypatch.delenv("HUB_KAFKA_BOOTSTRAP", raising=False)
+    get_settings.cache_clear()
+    port = free_port()
+    started = []
+
+    def start(self, p):
+        started.append((self.data_dir, p))
+        return SimpleNamespace(bootstrap=f"127.0.0.1:{p}")
+
+    monkeypatch.setattr("hub.cli.demo.EmbeddedKafka.start", start)
+    remember_embedded(home, f"127.0.0.1:{port}", data)
+    try:
+        assert _ensure_broker() == f"127.0.0.1:{port}"
+    finally:
+        get_settings.cache_clear()
+    assert started == [(data, port)]
