@@ -88,6 +88,13 @@ def _check_code(role: str, code: str | None, source: str | None) -> None:
         raise InputError(f"code {code!r} inconnu de l'annuaire pour le rôle {role}" + (f" ({source})" if source else ""))
 
 
+
+def _need_terminal() -> None:
+    """A hidden prompt needs a terminal: without one it would echo the password."""
+    if not sys.stdin.isatty():
+        raise InputError("pas de terminal pour saisir le mot de passe : donnez-le sur l'entrée standard avec "
+                         "--password-stdin")
+
 @click.group()
 def accounts() -> None:
     """Accounts of the web interface and the HTTP API (stored hashed under HUB_HOME)."""
@@ -102,7 +109,7 @@ def accounts() -> None:
                              "the one code its records may carry (required for a CTI).")
 @click.option("--source", type=click.Choice(INGEST_SOURCES), help="INSTITUTION only: the source its token posts to.")
 @click.option("--token", "with_token", is_flag=True, help="Also make an API token (printed once).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input (otherwise a hidden prompt, on a terminal only).")
 @click.option("--no-password", is_flag=True, help="No password: an API-only account (needs --token).")
 @click.option("--no-check", is_flag=True, help="Do not check the code against the directory on Kafka.")
 def add(name: str, role: str, code: str | None, source: str | None, with_token: bool, password_stdin: bool,
@@ -129,6 +136,7 @@ def add(name: str, role: str, code: str | None, source: str | None, with_token: 
     if wants_password and password_stdin:
         password = check_password(sys.stdin.readline().rstrip("\r\n"))
     elif wants_password:
+        _need_terminal()
         password = check_password(click.prompt("Mot de passe", hide_input=True, err=True,
                                                confirmation_prompt="Confirmez le mot de passe"))
     token = store.add(name, role, code=code, source=source, password=password, token=with_token)
@@ -194,7 +202,7 @@ def token(name: str) -> None:
 
 @accounts.command()
 @click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of standard input (otherwise a hidden prompt, on a terminal only).")
 def password(name: str, password_stdin: bool) -> None:
     """Set a new password for NAME."""
     store = _store()
@@ -203,6 +211,7 @@ def password(name: str, password_stdin: bool) -> None:
     if password_stdin:
         new = sys.stdin.readline().rstrip("\r\n")
     else:
+        _need_terminal()
         new = click.prompt("Nouveau mot de passe", hide_input=True, confirmation_prompt="Confirmez le mot de passe",
                            err=True)
     store.set_password(name, new)

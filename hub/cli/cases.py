@@ -96,7 +96,7 @@ async def cases(observatoire: str | None, status: str | None, fmt: str) -> None:
     from hub.worker.records import to_json_line
 
     if observatoire is not None:
-        observatoire = observatoire.strip()
+        observatoire = observatoire.strip().upper()  # codes are upper case: OBS-86, HORS_TERRITOIRE
         if not observatoire or not await _known_observatory(observatoire):
             raise InputError(f"observatoire inconnu : {observatoire!r}")
         topic = observatory_topic(observatoire)

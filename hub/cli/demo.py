@@ -43,22 +43,27 @@ WORKER_LOG = Path("demo") / "worker.log"  # under HUB_HOME
 LOG_TAIL_LINES = 25
 
 
-def _ensure_broker() -> str:
+def _ensure_broker() -> tuple[str, str]:
     """HUB_KAFKA_BOOTSTRAP when set; otherwise the embedded broker the other commands use
     (the last one `hub kafka start` recorded, wherever its data), else the default one;
-    started if needed, as `hub kafka start` alone does."""
+    started if needed, as `hub kafka start` alone does. (bootstrap, what was done, for
+    the user)."""
     settings = get_settings()
     if settings.kafka_bootstrap:
-        return settings.kafka_bootstrap
+        return settings.kafka_bootstrap, "HUB_KAFKA_BOOTSTRAP"
     record = embedded_record(settings.home)
     if record and record.get("data_dir"):
         broker = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache)
         port = int(record["bootstrap"].rsplit(":", 1)[1])
     else:
         broker, port = EmbeddedKafka(settings.data_dir, settings.jar_cache), settings.kafka_port
-    info = broker.running() or broker.start(port)
+    info = broker.running()
+    done = "déjà en marche"
+    if info is None:
+        info = broker.start(port)
+        done = "démarré ; il tourne encore après la démo : `hub kafka stop` l'arrête"
     remember_embedded(settings.home, info.bootstrap, broker.data_dir)
-    return info.bootstrap
+    return info.bootstrap, done
 
 
 async def _prepare(directory_file: Path):
@@ -229,8 +234,8 @@ def demo(people: int, seed: int, directory_file: Path, with_serve: bool, port: i
     settings = get_settings()
     if with_serve:
         check_listen("127.0.0.1", port)
-    bootstrap = _ensure_broker()
-    click.echo(f"Kafka : {bootstrap}")
+    bootstrap, done = _ensure_broker()
+    click.echo(f"Kafka : {bootstrap} ({done})")
     data = asyncio.run(_prepare(directory_file))
     click.echo(f"Annuaire : {len(data.observatoires)} observatoires, {len(data.missions_locales)} missions locales, "
                f"{len(data.etablissements)} établissements")

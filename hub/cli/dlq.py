@@ -117,8 +117,8 @@ async def list_(source: str, as_json: bool, history: bool) -> None:
 @click.argument("source", type=click.Choice(SOURCES))
 @run_async
 async def replay(source: str) -> None:
-    """Validate SOURCE's rejected records again (e.g. after a directory fix) and publish
-    those that now pass. Each dead letter is replayed once: the position is kept in the
+    """Validate SOURCE's rejected records again and publish those that now pass (after
+    a directory fix, say). Each dead letter is replayed once: the position is kept in the
     consumer group `hub-dlq-replay.<source>`; a record still invalid goes back to the
     dead-letter topic with its current reason; a record rejected several times (a file
     ingested again) is replayed once. A record is checked against the as-of of the

@@ -31,7 +31,8 @@ def _as_of(_ctx, _param, value: str | None) -> date | None:
     try:
         return parse_date(value)
     except FieldError as exc:
-        raise click.BadParameter(f"date invalide ({exc.detail}); JJ/MM/AAAA ou AAAA-MM-JJ attendu") from None
+        hint = "" if "JJ/MM/AAAA" in exc.detail else " (JJ/MM/AAAA ou AAAA-MM-JJ attendu)"
+        raise click.BadParameter(exc.detail + hint) from None
 
 
 def check_path(connector: Connector, path: Path) -> None:

@@ -29,7 +29,7 @@ def kafka() -> None:
 @kafka.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Listener port (default HUB_KAFKA_PORT or 9092).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the broker keeps its data across restarts (default ~/.hub/kafka-data).")
+              help="Where the broker keeps its data across restarts (default $HUB_HOME/kafka-data, HUB_HOME being ~/.hub unless set).")
 def start(port: int | None, data_dir: Path | None) -> None:
     """Start the broker (resolving its jars with Maven the first time); returns once it answers.
 
@@ -63,7 +63,8 @@ def start(port: int | None, data_dir: Path | None) -> None:
 
 
 @kafka.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The broker's data folder (default: the broker this HUB_HOME last started).")
 def stop(data_dir: Path | None) -> None:
     """Stop the broker cleanly (controlled shutdown)."""
     if _broker(data_dir).stop():
@@ -73,7 +74,8 @@ def stop(data_dir: Path | None) -> None:
 
 
 @kafka.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The broker's data folder (default: the broker this HUB_HOME last started).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def status(data_dir: Path | None, as_json: bool) -> None:
     """Whether the embedded broker runs, where, and which Kafka version (exit 1 if stopped)."""

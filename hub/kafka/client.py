@@ -34,7 +34,7 @@ def bootstrap_servers(settings: Settings | None = None) -> str:
     record = embedded_record(settings.home)
     if record:
         return record["bootstrap"]
-    raise BrokerError("no Kafka broker: run `hub kafka start` or set HUB_KAFKA_BOOTSTRAP")
+    raise BrokerError("aucun Kafka : lancez `hub kafka start` ou donnez HUB_KAFKA_BOOTSTRAP")
 
 
 def producer(settings: Settings | None = None, **overrides) -> AIOKafkaProducer:

@@ -186,7 +186,7 @@ class EmbeddedKafka:
                 raise BrokerError(f"un Kafka tourne déjà sur ces données ({self.data_dir}) sur {info.bootstrap}")
             return info
         if _port_answers(port):
-            raise BrokerError(f"le port {port} est déjà pris sur 127.0.0.1 : choisissez-en un autre avec --port")
+            raise BrokerError(f"le port {port} est déjà pris sur 127.0.0.1 : choisissez-en un autre (HUB_KAFKA_PORT, ou hub kafka start --port N)")
         java = _require_java()
         lib = resolve_jars(self.jar_cache)
         previous = self.info()

@@ -357,7 +357,7 @@ def test_demo_uses_the_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
                                                    "data_dir": str(data), "version": "4"}))
         remember_embedded(home, bootstrap, data)
         try:
-            assert _ensure_broker() == bootstrap
+            assert _ensure_broker() == (bootstrap, "déjà en marche")
         finally:
             get_settings.cache_clear()
     assert started == []
@@ -387,7 +387,7 @@ def test_demo_restarts_the_stopped_broker_hub_kafka_start_recorded(tmp_path, mon
     monkeypatch.setattr("hub.cli.demo.EmbeddedKafka.start", start)
     remember_embedded(home, f"127.0.0.1:{port}", data)
     try:
-        assert _ensure_broker() == f"127.0.0.1:{port}"
+        assert _ensure_broker()[0] == f"127.0.0.1:{port}"
     finally:
         get_settings.cache_clear()
     assert started == [(data, port)]

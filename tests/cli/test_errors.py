@@ -43,7 +43,8 @@ def the_line(result) -> str:
          "hub ingest: error: Invalid value for '{rectorat|absenteisme|mission-locale|cfa|cti}': "
          "'foo' is not one of 'rectorat', 'absenteisme', 'mission-locale', 'cfa', 'cti'."),
         (("ingest", "cfa", "x.csv", "--as-of", "2026-13-45"),
-         "hub ingest: error: Invalid value for '--as-of': date invalide"),
+         "hub ingest: error: Invalid value for '--as-of': date '2026-13-45' invalide: pas une date du calendrier "
+         "(JJ/MM/AAAA ou AAAA-MM-JJ attendu)"),
         (("cases", "--format", "csv"), "hub cases: error: Invalid value for '--format': 'csv' is not one of"),
         (("cases", "--status", "BOGUS"), "hub cases: error: Invalid value for '--status': 'BOGUS' is not one of"),
         (("bogus",), "hub: error: No such command 'bogus'."),
@@ -153,3 +154,23 @@ def test_serve_on_an_invalid_address_is_one_line(env, host):
     result = run_hub("serve", "--host", host, "--port", "8123", env=env, timeout=60)
     assert result.returncode == 2
     assert the_line(result).startswith(f"hub: error: adresse d'écoute invalide : {host!r}")
+
+
+def test_no_broker_at_all_is_one_french_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HUB_KAFKA_BOOTSTRAP"}
+    result = run_hub("topics", "list", env={**env, "HUB_HOME": str(tmp_path / "empty")}, timeout=60)
+    assert result.returncode == 1
+    assert the_line(result) == "hub: error: aucun Kafka : lancez `hub kafka start` ou donnez HUB_KAFKA_BOOTSTRAP"
+
+
+def test_a_bad_as_of_says_what_is_expected_once(env):
+    result = run_hub("ingest", "cfa", "x.csv", "--as-of", "hier", env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).count("JJ/MM/AAAA ou AAAA-MM-JJ attendu") == 1
+
+
+def test_an_account_password_without_a_terminal_is_refused_not_echoed(env):
+    result = run_hub("accounts", "add", "obs-sans-tty", "--role", "observatoire", "--code", "OBS-86", "--no-check",
+                     env=env, input="", timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).endswith("donnez-le sur l'entrée standard avec --password-stdin")

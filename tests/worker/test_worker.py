@@ -83,6 +83,7 @@ def test_exit_opens_obligation_formation_after_the_grace_then_a_solution_resolve
     }
     assert cases(env, names=nom) == [line(opened)]
     assert cases(env, "--observatoire", "OBS-86", names=nom) == [line(opened)]
+    assert cases(env, "--observatoire", "obs-86", names=nom) == [line(opened)]  # codes in any case
     assert cases(env, "--status", "OUVERT", names=nom) == [line(opened)]
 
     # An accompaniment recorded by the Mission locale, without INE: linked by name key.
