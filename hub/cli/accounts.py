@@ -168,7 +168,10 @@ def list_(as_json: bool) -> None:
     for a in found:
         table.add_row(a.name, a.role, a.code or "", a.source or "", "oui" if a.has_password else "non",
                       "oui" if a.has_token else "non", "désactivé" if a.disabled else "actif", a.created_at[:10])
-    Console(soft_wrap=False).print(table)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # piped: the table at its natural width, never cut
+        console = Console(soft_wrap=False, width=4096)
+    console.print(table)
 
 
 @accounts.command()

@@ -90,6 +90,7 @@ def test_accounts_command_line(web, tmp_path):
     assert accounts["si-cfa"]["source"] == "cfa" and accounts["si-cfa"]["token"] is True
     table = run_hub("accounts", "list", env=env)
     assert "claire" in table.stdout and "$argon2" not in table.stdout + listed.stdout
+    assert "OBSERVATOIRE" in table.stdout and "…" not in table.stdout  # piped: nothing cut
     assert token not in table.stdout + listed.stdout
 
     assert run_hub("accounts", "disable", "claire", env=env).returncode == 0
