@@ -32,7 +32,7 @@ from hub.directory import load_directory
 from hub.directory_feed import publish_directory
 from hub.cli.serve import check_listen
 from hub.errors import HubError
-from hub.kafka.client import embedded_record, remember_embedded
+from hub.kafka.client import recorded_broker, remember_embedded
 from hub.kafka.embedded import REPO_ROOT, EmbeddedKafka
 from hub.kafka.topics import CASES, ensure_topics, observatory_topic
 from hub.settings import get_settings
@@ -51,12 +51,8 @@ def _ensure_broker() -> tuple[str, str]:
     settings = get_settings()
     if settings.kafka_bootstrap:
         return settings.kafka_bootstrap, "HUB_KAFKA_BOOTSTRAP"
-    record = embedded_record(settings.home)
-    if record and record.get("data_dir"):
-        broker = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache)
-        port = int(record["bootstrap"].rsplit(":", 1)[1])
-    else:
-        broker, port = EmbeddedKafka(settings.data_dir, settings.jar_cache), settings.kafka_port
+    broker, port = recorded_broker(settings) or (EmbeddedKafka(settings.data_dir, settings.jar_cache),
+                                                 settings.kafka_port)
     info = broker.running()
     done = "déjà en marche"
     if info is None:

@@ -77,12 +77,6 @@ async def list_(source: str, as_json: bool, history: bool) -> None:
     connector = get_connector(source)
     codec = get_codec()
     replayed = {} if history else await _replayed_up_to(settings, connector.dlq_topic)
-    seen = None
-    if not history:
-        directory = await read_directory(settings) if connector.needs_directory else None
-        ctx = make_context(connector, directory=directory, settings=settings)
-        seen = KafkaSeenEvents(settings)
-        await seen.load([connector.topic])
     letters: dict[Any, tuple[tuple, dict[str, Any]]] = {}
     async for record in read_until_end(connector.dlq_topic, settings):
         if record.offset < replayed.get(record.partition, 0):
@@ -98,7 +92,11 @@ async def list_(source: str, as_json: bool, history: bool) -> None:
         if key not in letters or letters[key][0] < order:
             letters[key] = (order, letter)
     shown = [letter for _, letter in sorted(letters.values(), key=lambda x: x[0])]
-    if seen is not None:
+    if shown and not history:
+        directory = await read_directory(settings) if connector.needs_directory else None
+        ctx = make_context(connector, directory=directory, settings=settings)
+        seen = KafkaSeenEvents(settings)
+        await seen.load([connector.topic])
         try:
             shown = [letter for letter in shown if not published_since(letter, connector, ctx, seen)]
         finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hub.errors import InputError
-from hub.kafka.client import embedded_record, remember_embedded
+from hub.kafka.client import recorded_broker, remember_embedded
 from hub.kafka.embedded import EmbeddedKafka, kafka_version
 from hub.settings import get_settings
 
@@ -16,8 +16,10 @@ from hub.settings import get_settings
 def _broker(data_dir: Path | None) -> EmbeddedKafka:
     settings = get_settings()
     if data_dir is None:
-        record = embedded_record(settings.home)
-        data_dir = Path(record["data_dir"]) if record else settings.data_dir
+        recorded = recorded_broker(settings)
+        if recorded is not None:
+            return recorded[0]
+        data_dir = settings.data_dir
     return EmbeddedKafka(data_dir, settings.jar_cache)
 
 
@@ -39,9 +41,9 @@ def start(port: int | None, data_dir: Path | None) -> None:
     # One embedded broker per HUB_HOME: every other command finds it through
     # `<HUB_HOME>/kafka.json`. Another one started beside it would take that record and
     # silently re-point them all.
-    record = embedded_record(settings.home)
-    if record:
-        current = EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache)
+    recorded = recorded_broker(settings)
+    if recorded is not None:
+        current, recorded_port = recorded
         info = current.running()
         if info is not None:
             same_dir = data_dir is None or data_dir.resolve() == current.data_dir.resolve()
@@ -53,8 +55,7 @@ def start(port: int | None, data_dir: Path | None) -> None:
                              "arrêtez-le d'abord (hub kafka stop) ou utilisez un autre HUB_HOME")
         if data_dir is None and port is None:
             # Stopped: `start` alone restarts it, with its data and its port.
-            data_dir = current.data_dir
-            port = int(record["bootstrap"].rsplit(":", 1)[1])
+            data_dir, port = current.data_dir, recorded_port
     data_dir = data_dir or settings.data_dir
     broker = EmbeddedKafka(data_dir, settings.jar_cache)
     info = broker.start(port or settings.kafka_port)

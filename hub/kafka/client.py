@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from hub.errors import BrokerError
 from hub.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hub.kafka.embedded import EmbeddedKafka
 
 CURRENT_BROKER = "kafka.json"
 
@@ -24,6 +28,17 @@ def embedded_record(home: Path) -> dict | None:
         return json.loads((home / CURRENT_BROKER).read_text())
     except (OSError, ValueError):
         return None
+
+
+def recorded_broker(settings: Settings) -> tuple[EmbeddedKafka, int] | None:
+    """The embedded broker `hub kafka start` last recorded for this HUB_HOME, and its
+    port: (EmbeddedKafka, port), or None when none was recorded."""
+    from hub.kafka.embedded import EmbeddedKafka
+
+    record = embedded_record(settings.home)
+    if not record or not record.get("data_dir"):
+        return None
+    return EmbeddedKafka(Path(record["data_dir"]), settings.jar_cache), int(record["bootstrap"].rsplit(":", 1)[1])
 
 
 def bootstrap_servers(settings: Settings | None = None) -> str:

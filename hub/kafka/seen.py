@@ -91,15 +91,11 @@ class KafkaSeenEvents:
             if self._tps:
                 consumer.assign(self._tps)
                 await self._read_to_end(consumer, into_bloom=False)
-        except BaseException:
-            await client.stop_consumer(consumer)
-            raise
-        else:
-            if follow and self._tps:
-                self._consumer = consumer
-            else:
-                await client.stop_consumer(consumer)
+                if follow:
+                    self._consumer = consumer
         finally:
+            if self._consumer is not consumer:
+                await client.stop_consumer(consumer)
             self._fill_bloom()
 
     async def catch_up(self) -> None:
