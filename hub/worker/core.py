@@ -95,7 +95,7 @@ from hub.types.cases import CLOS, RESOLU
 from hub.types.events import ACTION_SUIVI, CLOCK_SOURCES
 from hub.worker import messages
 from hub.worker.records import digest, holders
-from hub.worker.state import Emitted, PersonState
+from hub.worker.state import Emitted, PersonState, stored_event
 
 log = get_logger("hub.worker")
 
@@ -239,7 +239,9 @@ def hold(held: dict[str, dict], event: dict) -> bool:
     Two copies of one id are one fact, but may differ by when and where the hub received
     it (`received_at`, `source_ref`): a record posted over HTTP while a file holding it
     was being ingested. The copy received first is kept (then the smaller record, for
-    equal times), whatever order the copies arrive in (rules.md §3, determinism)."""
+    equal times), whatever order the copies arrive in (rules.md §3, determinism).
+    The event is kept in its stored form (`state.stored_event`)."""
+    event = stored_event(event)
     eid = event["event_id"]
     old = held.get(eid)
     if old is None:

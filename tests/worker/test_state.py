@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from hub.worker.state import ClockState, Emitted, PersonState, safe_loads
+from hub.worker.state import ClockState, Emitted, PersonState, safe_loads, stored_event
 
 
 def a_state() -> PersonState:
@@ -56,3 +56,27 @@ def test_a_state_that_would_run_code_or_load_a_global_is_refused(payload):
     with pytest.raises(pickle.UnpicklingError):
         PersonState.from_bytes(pickle.dumps((1, payload), protocol=5))
     assert not hasattr(hub, "PWNED")
+
+
+def test_an_event_is_stored_with_its_reception_time_in_epoch_milliseconds():
+    at = datetime(2026, 3, 2, 8, 0, 0, 123000, tzinfo=UTC)
+    event = {"event_id": "e-1", "received_at": at, "event_date": date(2026, 3, 1)}
+    stored = stored_event(event)
+    assert stored == {**event, "received_at": 1772438400123}
+    assert event["received_at"] is at  # the caller's dict is left alone
+    assert stored_event(stored) is stored
+    # Avro's timestamp-millis: the codec writes the integer as it is, and reads back the instant.
+    assert datetime.fromtimestamp(stored["received_at"] / 1000, UTC) == at
+
+
+def test_a_state_written_before_reception_times_were_stored_as_integers_is_read_in_the_new_form():
+    at = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    old = PersonState(events={"e-1": {"event_id": "e-1", "received_at": at}},
+                      nameless={"e-2": {"event_id": "e-2", "received_at": at}})
+    data = old.to_bytes()
+    fields = list(safe_loads(data))
+    fields[0] = 1  # the former format, its events as decoded
+    read = PersonState.from_bytes(pickle.dumps(tuple(fields), protocol=5))
+    ms = stored_event({"received_at": at})["received_at"]
+    assert read.events == {"e-1": {"event_id": "e-1", "received_at": ms}}
+    assert read.nameless == {"e-2": {"event_id": "e-2", "received_at": ms}}
