@@ -66,7 +66,9 @@ by the rule core's transfers dated after it (`with_history`): an update that cha
 who covers a territory the case only passed through rewrites nothing, and the
 observatories it left keep their TRANSFERE records. A closed case that a directory
 update would move is pinned to the observatory and counsellor it had
-(`PersonState.pinned`).
+(`PersonState.pinned`), and so is one that an event received after the update closed
+on or before its date (`_closed_before_update`): the update's move is undone, the case
+was not open when it came.
 
 Deadlines: `Evaluation.next_deadline` is indexed under `__due__:<p>:<ordinal>:<key>`
 (the partition's keys sort by date); a tick to clock C re-evaluates the persons indexed
@@ -84,6 +86,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from hub.directory.routing import OBSERVATOIRE
 from hub.identity import name_key_digest, person_key
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
@@ -544,6 +547,9 @@ class PersonProcessor:
             cid = case["case_id"]
             prev = st.emitted.get(cid)
             if case["status"] in CLOSED_STATUSES:
+                undone = _closed_before_update(case, st.history.get(cid))
+                if undone is not None:
+                    st.history[cid], st.pinned[cid] = undone
                 pin = st.pinned.get(cid)
                 if (
                     pin is None
@@ -558,7 +564,7 @@ class PersonProcessor:
             else:
                 st.pinned.pop(cid, None)
             if prev is not None and directory_changed and clock is not None:
-                st.history[cid] = _lived_through_update(case, prev, clock)
+                st.history[cid] = _lived_through_update(case, prev, clock, st.history.get(cid))
             history = st.history.get(cid)
             if history is not None:
                 case = with_history(case, history)
@@ -617,27 +623,55 @@ def owner_at(transfers: Iterable[dict], final: str, day: date) -> str:
     return final
 
 
-def _lived_through_update(case: dict, prev: Emitted, day: date) -> tuple[date, list[dict], str]:
+History = tuple  # (day, kept transfers, holder, moves): see _lived_through_update
+
+
+def _lived_through_update(case: dict, prev: Emitted, day: date, history: History | None = None) -> History:
     """A case's history when a directory update reaches it on `day`: the transfers
     published up to then, plus — for an open case whose observatory the update changes —
     a transfer "ANNUAIRE" dated `day` from where the case was to where the rule core,
-    with the new directory, now puts it (a closed case is pinned instead)."""
+    with the new directory, now puts it (a closed case is pinned instead); the holder
+    then; and the directory moves made so far, each as (day, observatory and counsellor
+    before it), for `_closed_before_update`."""
     kept = [t for t in prev.transfers if t["date"] <= day]
     holder = owner_at(prev.transfers, prev.observatoire, day)
+    moves = tuple(history[3]) if history is not None and len(history) > 3 else ()
     if case["status"] not in CLOSED_STATUSES:
         now = owner_at(case["transfers"], case["observatoire"], day)
         if now != holder:
             kept.append(transfer_entry(day, holder, now, DIRECTORY_TRANSFER))
+            # The counsellor is known for the case's last observatory only (a move dated
+            # after the update may have taken it further): elsewhere, the observatory's.
+            before = prev.assigned_to if holder == prev.observatoire and prev.assigned_to else \
+                {"role": OBSERVATOIRE, "code": holder}
+            moves = (*moves, (day, holder, before))
             holder = now
-    return day, kept, holder
+    return day, kept, holder, moves
 
 
-def with_history(case: dict, history: tuple[date, list[dict], str]) -> dict:
+def _closed_before_update(case: dict, history: History | None) -> tuple[History, tuple[str, dict]] | None:
+    """For a closed case that directory updates moved while it looked open, when an
+    event received since closed it on or before the first of those updates (rules.md
+    §6 re-routes open cases; §3: the result cannot depend on when the closing arrived):
+    its history without those moves, and the owner (observatory, counsellor) it had
+    before them, to pin. None when no move is undone."""
+    if history is None or len(history) < 4:  # histories written before moves were kept
+        return None
+    day, kept, _, moves = history
+    late = [m for m in moves if m[0] >= case["closed_on"]]
+    if not late:
+        return None
+    since, owner, assigned = late[0]
+    kept = [t for t in kept if t["date"] < since]
+    return (day, kept, owner, tuple(m for m in moves if m[0] < since)), (owner, assigned)
+
+
+def with_history(case: dict, history: History) -> dict:
     """The case with the transfers it had published up to its last directory update,
     then the rule core's own after that day. An event dated up to that day and received
     since may have moved the case meanwhile: a transfer from the holder then bridges the
     two, dated by the rule core's move there (the chain stays one, link by link)."""
-    day, kept, holder = history
+    day, kept, holder = history[:3]
     transfers = case["transfers"]
     after = [t for t in transfers if t["date"] > day]
     now = after[0]["from_observatoire"] if after else case["observatoire"]

@@ -20,9 +20,10 @@ only what changed and a replay can re-send it:
   the tombstones if the replay of an interrupted run asks for it (bounded);
 - `history[case_id]` = (date of the last directory update the case lived through, the
   transfers published up to that date — the update's own "ANNUAIRE" entry included —,
-  the observatory holding the case then): the rule core routes the whole history with
-  the current directory, but what was published before an update stays as it was
-  (core.py, "Directory transfers");
+  the observatory holding the case then, the directory moves made: (date, observatory
+  and counsellor before it) — older states have no moves): the rule core routes the
+  whole history with the current directory, but what was published before an update
+  stays as it was (core.py, "Directory transfers");
 - `pinned[case_id]` = (observatory, assigned_to) of a *closed* case at the directory
   update that would have moved it: rules.md §6 re-routes open cases only, so a closed
   case keeps the owner it had (the rule core routes from the current directory);
@@ -104,7 +105,7 @@ class PersonState:
     registered: set[str] = field(default_factory=set)
     emitted: dict[str, Emitted] = field(default_factory=dict)
     ghosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    history: dict[str, tuple[date, list[dict], str]] = field(default_factory=dict)
+    history: dict[str, tuple] = field(default_factory=dict)  # see the module doc
     pinned: dict[str, tuple[str, dict]] = field(default_factory=dict)
     dir_version: str | None = None
     deadline: date | None = None

@@ -373,6 +373,57 @@ def test_a_directory_update_leaves_closed_cases_with_their_owner():
     assert only(sim) == before
 
 
+@pytest.mark.parametrize("closing_day", [date(2026, 2, 20), date(2026, 3, 1)])
+def test_a_case_closed_before_a_directory_update_stays_where_it_was_whenever_its_closing_arrives(closing_day):
+    """rules.md §3 and §6: the update re-routes the cases *open* at its date; a case that
+    a solution dated up to then closed was not, even when the solution is received after
+    the update. Same result as when it is received before: no ANNUAIRE transfer (it
+    would be dated after the closing), the case where it was, the new owner never
+    holding it."""
+    def run(solution_first: bool) -> tuple:
+        sim = Sim(directory=DIRECTORY)
+        p = f.person("TARDIF", ine="823456789AH", dob=date(2007, 1, 1))
+        solution = f.jeune_ml(p, closing_day, "SITUATION", situation="EMPLOI", code_ml="ML-86-POI")
+        sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+        sim.clock(date(2026, 2, 15))
+        sim.run()
+        assert only(sim)["status"] == "OUVERT"
+        sim.clock(date(2026, 3, 1))
+        if solution_first:
+            sim.publish(solution)
+        sim.run()
+        sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
+        sim.run()
+        if not solution_first:
+            sim.publish(solution)
+            sim.run()
+        return (only(sim), view(sim, observatory_topic("OBS-86")), view(sim, observatory_topic("OBS-VIENNE")))
+
+    first, late = run(True), run(False)
+    assert late == first
+    case, at_86, at_vienne = late
+    assert (case["status"], case["observatoire"], case["transfers"]) == ("RESOLU", "OBS-86", [])
+    assert case["assigned_to"] == {"role": "MISSION_LOCALE", "code": "ML-86-POI"}
+    assert at_86 == [case] and at_vienne == []
+
+
+def test_a_case_closed_after_a_directory_update_keeps_its_transfer():
+    """The converse: closed after the update's date, the case was open then and moved."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("TARDIF", ine="823456789AJ", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
+    sim.run()
+    sim.publish(f.jeune_ml(p, date(2026, 3, 2), "SITUATION", situation="EMPLOI", code_ml="ML-86-POI"))
+    sim.run()
+    case = only(sim)
+    assert (case["status"], case["observatoire"]) == ("RESOLU", "OBS-VIENNE")
+    assert case["transfers"] == [transfer("2026-03-01", "OBS-86", "OBS-VIENNE", "ANNUAIRE")]
+    assert only(sim, observatory_topic("OBS-86"))["status"] == "TRANSFERE"
+
+
 def test_a_counsellor_action_keyed_by_case_id_reaches_its_person():
     sim = Sim(directory=DIRECTORY)
     p = f.person("ACTION", ine="923456789AB", dob=date(2007, 1, 1))

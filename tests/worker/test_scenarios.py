@@ -15,7 +15,8 @@ step, and keeps what `hub cases` prints after each step:
 - step 2, clock T2 = T1 + 20 days: late solutions, a move, and deadlines the clock
   passes with no new event (grace end, 16th birthday, 3-month and 150/180-day
   deadlines);
-- step 3: a modified directory (département 37 given to OBS-86) re-routes a case;
+- step 3: a modified directory (département 37 given to OBS-86) re-routes a case; then a
+  solution dated before the update arrives for another;
 - step 4: the sample directory loaded again (also in a `finally`: the broker is shared
   by the whole session) re-routes it back.
 
@@ -26,7 +27,7 @@ connector: they are produced on suivi.actions.v1 as the web application does).
 Shared state: people are named `SCN<tag><LABEL>`; the schools left are two fresh UAJs
 unknown to the directory (routing by residence), so their SIECLE snapshots are this
 module's own; the LP of Montmorillon's snapshot is touched too (prevention closed by an
-exit), which no other test uses. Cost: about 45 s (4 worker runs of ~6 s, 17 ingests,
+exit), which no other test uses. Cost: about 50 s (5 worker runs of ~6 s, 18 ingests,
 11 `hub cases`, 2 directory loads).
 """
 
@@ -280,6 +281,7 @@ class Scenarios:
         p = self.adult("DIRCLOSED", commune=TOURS)
         self.left_x(p, d(-60))
         p.ev["acc"] = inp.ml(p, "ENTREE_ACCOMPAGNEMENT", d(-20), dispositif="CEJ")
+        self.left_x(self.adult("DIRLATE", commune=TOURS), d(-60))  # a solution dated T1+10 arrives at step 3
 
         # §6 HORS_TERRITOIRE and the other routing lines.
         self.left_x(self.adult("HTCORSE", commune=AJACCIO), d(-60))
@@ -419,6 +421,11 @@ def world(prepared, tmp_path_factory) -> World:
     try:
         done = run_hub("directory", "load", str(modified_directory(folder)), env=env)
         assert done.returncode == 0, done.stderr
+        run_worker(env)
+        # A solution dated before the update, received after it (rules.md §3 and §6).
+        late = w.p["DIRLATE"]
+        late.ev["sit"] = sc.inp.ml(late, "SITUATION", sc.d(10), situation="EMPLOI")
+        w.counts[(3, "mission-locale")] = ingest(env, "mission-locale", sc.inp.write(t2)["mission-locale"], t2)
         run_worker(env)
         capture(env, w, 3)
     finally:
@@ -872,6 +879,23 @@ def test_a_directory_update_leaves_a_closed_case_where_it_was(world):
                     outcome="ACCOMPAGNEMENT_ML", closed=d(-20), evidence=(p.ev["sorti"], p.ev["acc"]))
     for step in (1, 2, 3, 4):
         check(world, step, [p], [resolved])
+
+
+def test_a_case_closed_before_a_directory_update_stays_where_it_was_when_its_closing_arrives_after(world):
+    """rules.md §3 (the result does not depend on when a record arrives) and §6 (an update
+    re-routes *open* cases): the case was moved at step 3 while it looked open, then a
+    solution dated before the update arrived. It ends as if the solution had come first:
+    resolved in the queue, no ANNUAIRE transfer, nothing left at OBS-86."""
+    p, d = world.p["DIRLATE"], world.d
+    outside = case(p, "DECROCHAGE", d(-30), obs=HT, to=OBS_QUEUE[HT], evidence=(p.ev["sorti"],))
+    check(world, 2, [p], [outside])
+    resolved = {**outside, "status": "RESOLU", "outcome": "EMPLOI", "closed_on": iso(d(10)),
+                "evidence": [p.ev["sorti"].entry(), p.ev["sit"].entry()]}
+    cid = (outside["case_id"],)
+    for step in (3, 4):
+        check(world, step, [p], [resolved])
+        check(world, step, [p], [resolved], view=HT)
+        check(world, step, [p], [], view="OBS-86", case_ids=cid)
 
 
 def test_hors_territoire(world):
