@@ -21,7 +21,9 @@ Rule as implemented:
   for the same establishment and month (a corrected export) count as the larger of the
   two.
 - **Belongs to the establishment** of the triggering report (routed by its UAI; no
-  moves); for absenteeism, the establishment of the row that reached the threshold.
+  moves); for absenteeism, the establishment with the most unjustified half-days in the
+  opening month (a tie: the row that reached the threshold), whatever order the rows
+  of that month arrive in.
 - **One open prevention case per person**: while it is open, further signals attach as
   evidence — absenteeism rows with at least one unjustified half-day, CTI `REPERAGE` and
   `SUIVI` reports — whatever their establishment.
@@ -77,19 +79,21 @@ def on_absence(sim, k: int, ev: dict) -> None:
             case.evidence.append(k)
         return
     this_month = _rows(sim, month)
-    total = sum(n for n, _ in this_month)
+    total = sum(n for n, _, _ in this_month)
+    # The month's establishment with the most half-days (then the latest row) owns it.
+    owner = max(this_month)[2]
     if total >= sim.abs_one:
-        sim.at(ev["event_date"], START, _open, uai, [j for n, j in this_month if n > 0])
+        sim.at(ev["event_date"], START, _open, owner, [j for n, j, _ in this_month if n > 0])
     elif total >= sim.abs_two:
         before = _rows(sim, month - 1)
-        if sum(n for n, _ in before) >= sim.abs_two:
-            sim.at(ev["event_date"], START, _open, uai, [j for n, j in before + this_month if n > 0])
+        if sum(n for n, _, _ in before) >= sim.abs_two:
+            sim.at(ev["event_date"], START, _open, owner, [j for n, j, _ in before + this_month if n > 0])
 
 
-def _rows(sim, month: int) -> list[tuple[int, int]]:
-    """(unjustified half-days, event) of every establishment's row for `month`, in the
-    order of the timeline."""
-    return sorted((v for (_, m), v in sim.absences.items() if m == month), key=lambda v: v[1])
+def _rows(sim, month: int) -> list[tuple[int, int, str | None]]:
+    """(unjustified half-days, event, establishment) of every establishment's row for
+    `month`, in the order of the timeline."""
+    return sorted(((n, k, uai) for (uai, m), (n, k) in sim.absences.items() if m == month), key=lambda v: v[1])
 
 
 def on_cti(sim, k: int, ev: dict) -> None:

@@ -71,6 +71,16 @@ def test_absences_count_per_person_across_establishments():
     assert cases([absence("2026-03", 6, uai=LYCEE_A), absence("2026-03", 3, uai=LYCEE_B)], CLOCK) == []
 
 
+@pytest.mark.parametrize("ref_a, ref_b", [(1, 2), (2, 1)])
+def test_a_month_at_two_establishments_belongs_to_the_one_with_most_half_days(ref_a, ref_b):
+    # Same month, same date: the rows' order (their event ids) must not decide.
+    a, b = absence("2026-03", 7, uai=LYCEE_A, ref=ref_a), absence("2026-03", 3, uai=LYCEE_B, ref=ref_b)
+    for rows in ([a, b], [b, a]):
+        assert one(rows, CLOCK)["assigned_to"] == {"role": "CTI_ETAT", "code": "CTI-E-86-01"}  # Lycée A's CTI
+    a, b = absence("2026-03", 2, uai=LYCEE_A, ref=ref_a), absence("2026-03", 8, uai=LYCEE_B, ref=ref_b)
+    assert one([a, b], CLOCK)["assigned_to"] == {"role": "OBSERVATOIRE", "code": "OBS-86"}  # Lycée B: no CTI
+
+
 def test_a_cloture_about_another_establishment_does_not_close_the_case():
     # inputs.md §5: "the CTI closes its prevention case" — not another establishment's.
     case = one([cti(d("2026-02-03")), cti(d("2026-04-01"), kind="CLOTURE", uai=LYCEE_B)], CLOCK)
