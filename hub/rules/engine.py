@@ -51,7 +51,10 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   exists by then) and always join its evidence. A case is also known by the ids it had
   under the person's `aliases` (the name keys whose INE-less events were linked to this
   INE, rules.md §1): an action recorded on the INE-less case before the linking follows
-  it, whatever the order of arrival (§3). `SOLUTION_CONSEILLER` with a known kind
+  it, whatever the order of arrival (§3). Likewise a trigger that joins an open case
+  (`Sim.absorb`) lends it the id of the case it would have opened: an action recorded
+  on that case, before an earlier trigger arrived or a linking merged the two, applies
+  to the case that absorbed it. `SOLUTION_CONSEILLER` with a known kind
   resolves an open case of any type (outcome = the kind). `ENTRETIEN_REALISE` is the
   interview of L313-8 (see `exit_rule.py`). The others are evidence only.
 - **Moves** (§6): while a residence-routed case (DECROCHAGE, OBLIGATION_FORMATION,
@@ -289,6 +292,16 @@ class Sim:
             self.by_id.setdefault(alias_id, case)
         self.open[case_type] = case
         return case
+
+    def absorb(self, case: Case, k: int, case_type: str | None, opened_on: date) -> None:
+        """Trigger k joins the open `case` instead of opening a case of its own, which
+        would have been `case_type` opened on `opened_on`: that case may have existed
+        before an earlier trigger arrived (or before the person's name key was linked to
+        this INE), and counsellors' actions recorded on it now apply to `case`."""
+        case.evidence.append(k)
+        if case_type is not None and self.tl.action_case_ids:
+            for cid in self.ids_of(case_type, opened_on):
+                self.by_id.setdefault(cid, case)
 
     def ids_of(self, case_type: str, opened_on: date) -> list[str]:
         """The case's id and the ids it had under the person's aliases."""

@@ -93,22 +93,22 @@ def on_eleve_sorti(sim, k: int, ev: dict) -> None:
 
 def trigger(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
     """An exit on `day` (event k): attach, or schedule the opening after the grace."""
-    case = sim.open_exit_case()
-    if case is not None:
-        case.evidence.append(k)
-        return
     opening = day + sim.grace
     if opening < sim.b16:
         opening = sim.b16
+    case = sim.open_exit_case()
+    if case is not None:
+        sim.absorb(case, k, case_type_at(sim, opening, diploma), opening)
+        return
     sim.at(opening, START, _open, k, day, diploma, uai)
 
 
 def _open(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
+    opening = sim.now_date
     case = sim.open_exit_case()
     if case is not None:
-        case.evidence.append(k)
+        sim.absorb(case, k, case_type_at(sim, opening, diploma), opening)
         return
-    opening = sim.now_date
     case_type = case_type_at(sim, opening, diploma)
     if case_type is None:
         return
@@ -123,11 +123,12 @@ def handover(sim, day: date, evidence: list[int], ctx: SolutionContext, uai: str
 
 
 def _open_handover(sim, evidence: list[int], ctx: SolutionContext, uai: str | None) -> None:
+    opening = sim.now_date
     case = sim.open_exit_case()
     if case is not None:
-        case.evidence.extend(evidence)
+        for k in evidence:
+            sim.absorb(case, k, case_type_at(sim, opening, False), opening)
         return
-    opening = sim.now_date
     case_type = case_type_at(sim, opening, False)
     if case_type is None:
         return

@@ -103,7 +103,10 @@ def on_cti(sim, k: int, ev: dict) -> None:
         if case is not None and case.uai == ev.get("uai"):
             sim.finish(case, CLOS, CLOTURE_CTI, ev["event_date"], k)
     elif case is not None:
-        case.evidence.append(k)
+        if kind == REPERAGE:
+            sim.absorb(case, k, PREVENTION, ev["event_date"])
+        else:
+            case.evidence.append(k)
     elif kind == REPERAGE:
         sim.at(ev["event_date"], START, _open, ev.get("uai"), [k])
 
@@ -120,6 +123,7 @@ def _open(sim, uai: str | None, evidence: list[int]) -> None:
         return
     case = sim.open.get(PREVENTION)
     if case is not None:
-        case.evidence.extend(evidence)
+        for k in evidence:
+            sim.absorb(case, k, PREVENTION, opening)
         return
     sim.new_case(PREVENTION, opening, uai, False, None, evidence)

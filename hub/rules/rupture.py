@@ -100,14 +100,14 @@ def _contract_start(sim, ev: dict) -> date | None:
 def on_contrat_rompu(sim, k: int, ev: dict) -> None:
     if ev.get("cause_rupture") == OBTENTION_DIPLOME:
         return
+    day = ev["event_date"]
+    opening = day if day >= sim.b16 else sim.b16
     case = sim.open.get(RUPTURE)
     if case is not None:
-        case.evidence.append(k)
+        sim.absorb(case, k, RUPTURE, opening)
         return
-    day = ev["event_date"]
     start = _contract_start(sim, ev)
     periode_essai = None if start is None else (day - start).days < sim.free_days
-    opening = day if day >= sim.b16 else sim.b16
     pending = PendingRupture(k, day, opening, ev.get("numero_contrat"), ev.get("uai_cfa"), periode_essai)
     sim.pending_ruptures.append(pending)
     sim.at(opening, START, _open, pending)
@@ -117,11 +117,11 @@ def _open(sim, p: PendingRupture) -> None:
     p.done = True
     if p.cancelled:
         return
+    opening = sim.now_date
     case = sim.open.get(RUPTURE)
     if case is not None:
-        case.evidence.append(p.k)
+        sim.absorb(case, p.k, RUPTURE, opening)
         return
-    opening = sim.now_date
     ctx = SolutionContext(p.day, exclude_contract=p.numero)
     if opening >= p.day + sim.rupture_close:
         exit_rule.handover(sim, opening, [p.k], ctx, p.uai)

@@ -202,6 +202,37 @@ def test_action_for_another_case_id_is_ignored():
     assert case["status"] == "OUVERT" and evidence_types(case) == ["ELEVE_SORTI"]
 
 
+@pytest.mark.parametrize("alias", [None, "n-name-key-digest"])
+def test_an_action_on_a_case_that_an_earlier_exit_absorbed_applies_to_the_case_that_absorbed_it(alias):
+    """rules.md §3 and §5 "General": the CFA exit of 2026-02-20 opened a case on
+    2026-03-22 and the counsellor recorded the interview on it; then an earlier school
+    exit arrives (or, known by name only, the CFA exit is linked to the INE of that exit):
+    the person has one exit case, opened on O, which the CFA exit joins. The action goes
+    with it, as if the school exit had come first: the interview within three months of O
+    means no alert."""
+    owner = alias or KEY
+    first = case_id(owner, "OBLIGATION_FORMATION", d("2026-03-22"))
+    ine = None if alias else KEY
+    cfa_exit = sortie_cfa(d("2026-02-20"), ine=ine)
+    interview = action(d("2026-03-30"), first, "ENTRETIEN_REALISE", ine=ine)
+    alone = one([cfa_exit, interview], d("2026-12-31"), key=owner)  # the case the action was recorded on
+    assert (alone["case_id"], alone["alerted_on"]) == (first, None)
+    aliases = {alias} if alias else ()
+    for evs in ([sorti(D), cfa_exit, interview], [interview, cfa_exit, sorti(D)]):
+        case = one(evs, d("2026-12-31"), aliases=aliases)
+        assert (case["case_id"], case["opened_on"]) == (case_id(KEY, "OBLIGATION_FORMATION", O), O)
+        assert (case["status"], case["alerted_on"]) == ("OUVERT", None)
+        assert evidence_types(case) == ["ELEVE_SORTI", "SORTIE_CFA", "ACTION_SUIVI"]
+
+
+def test_an_action_on_a_rupture_that_an_earlier_rupture_absorbed_applies_to_it():
+    first = case_id(KEY, "RUPTURE", d("2026-02-01"))
+    solution = action(d("2026-02-05"), first, "SOLUTION_CONSEILLER", "EMPLOI")
+    evs = [rompu(D, numero="C1"), rompu(d("2026-02-01"), numero="C2"), solution]
+    case = one(evs, d("2026-03-31"))
+    assert (case["opened_on"], case["status"], case["outcome"]) == (D, "RESOLU", "EMPLOI")
+
+
 # -- L313-8: a minor received within three months ------------------------------------
 
 ALERT = d("2026-05-09")  # O + 3 months

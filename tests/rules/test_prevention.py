@@ -177,3 +177,14 @@ def test_prevention_and_exit_cases_coexist_for_different_establishments():
     evs = [cti(d("2026-02-03")), sorti(d("2026-02-10"), uai=LYCEE_B)]
     types = sorted(c["type"] for c in cases(evs, CLOCK))
     assert types == ["OBLIGATION_FORMATION", "PREVENTION"]
+
+
+def test_an_action_on_a_prevention_case_that_an_earlier_signal_absorbed_applies_to_it():
+    # The REPERAGE of 04-01 opened a case, the CTI closed it through an action; then
+    # absences that opened a case on 02-28 arrive: the report joins that case, and so
+    # does the action recorded on the report's case.
+    later = case_id(KEY, "PREVENTION", d("2026-04-01"))
+    evs = [cti(d("2026-04-01")), action(d("2026-04-03"), later, "SOLUTION_CONSEILLER", "FORMATION")]
+    assert one(evs, CLOCK)["case_id"] == later
+    case = one([absence("2026-01", 4), absence("2026-02", 5), *evs], CLOCK)
+    assert (case["opened_on"], case["status"], case["outcome"]) == (d("2026-02-28"), "RESOLU", "FORMATION")

@@ -161,6 +161,31 @@ def test_a_counsellor_solution_on_a_name_only_case_survives_the_linking(order):
     assert [e["event_type"] for e in case["evidence"]] == ["CONTRAT_ROMPU", "ACTION_SUIVI"]
 
 
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))))
+def test_an_interview_on_a_name_only_case_that_the_linking_merges_stays_with_the_merged_case(order):
+    # The INE-less CFA exit opened its own OBLIGATION_FORMATION (2026-07-01), interviewed
+    # on 07-10; the name key then meets the INE of a pupil who left school on 05-01: one
+    # exit case, opened 05-31, which the CFA exit joins with its interview (within three
+    # months of 05-31: no alert), whatever the order.
+    p = f.person("MERGE", ine="770000001AA", dob=date(2009, 6, 1))
+    nameless = f.with_(p, ine=None)
+    old_id = case_id(digest_of(p), "OBLIGATION_FORMATION", date(2026, 7, 1))
+    events = [f.sortie_cfa(nameless, date(2026, 6, 1)),
+              f.action(nameless, date(2026, 7, 10), old_id, "ENTRETIEN_REALISE"),
+              f.eleve_sorti(p, date(2026, 5, 1))]
+    sim = Sim(directory=DIRECTORY)
+    sim.clock(date(2026, 7, 15))
+    for i in order:
+        sim.publish(events[i])
+        sim.run()
+    sim.clock(date(2026, 11, 30))
+    sim.run()
+    case = only(sim)
+    assert case["case_id"] == case_id("770000001AA", "OBLIGATION_FORMATION", date(2026, 5, 31))
+    assert (case["status"], case["alerted_on"]) == ("OUVERT", None)
+    assert [e["event_type"] for e in case["evidence"]] == ["ELEVE_SORTI", "SORTIE_CFA", "ACTION_SUIVI"]
+
+
 def test_a_person_known_by_name_only_is_a_person_of_its_own():
     sim = Sim(directory=DIRECTORY)
     p = f.person("SANSINE", dob=date(2007, 5, 1))
