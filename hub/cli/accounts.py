@@ -88,12 +88,12 @@ def _check_code(role: str, code: str | None, source: str | None) -> None:
         raise InputError(f"code {code!r} inconnu de l'annuaire pour le rôle {role}" + (f" ({source})" if source else ""))
 
 
-
 def _need_terminal() -> None:
     """A hidden prompt needs a terminal: without one it would echo the password."""
     if not sys.stdin.isatty():
         raise InputError("pas de terminal pour saisir le mot de passe : donnez-le sur l'entrée standard avec "
                          "--password-stdin")
+
 
 @click.group()
 def accounts() -> None:

@@ -231,4 +231,3 @@ def replay_input(letter: dict[str, Any], source: str) -> tuple[dict[str, Any] | 
         except ValueError:
             row = None
     return row, as_of
-

@@ -293,12 +293,13 @@ class Sim:
         self.open[case_type] = case
         return case
 
-    def absorb(self, case: Case, k: int, case_type: str | None, opened_on: date) -> None:
-        """Trigger k joins the open `case` instead of opening a case of its own, which
-        would have been `case_type` opened on `opened_on`: that case may have existed
-        before an earlier trigger arrived (or before the person's name key was linked to
-        this INE), and counsellors' actions recorded on it now apply to `case`."""
-        case.evidence.append(k)
+    def absorb(self, case: Case, evidence: list[int], case_type: str | None, opened_on: date) -> None:
+        """A trigger (its `evidence`) joins the open `case` instead of opening a case of
+        its own, which would have been `case_type` opened on `opened_on`: that case may
+        have existed before an earlier trigger arrived (or before the person's name key
+        was linked to this INE), and counsellors' actions recorded on it now apply to
+        `case`."""
+        case.evidence.extend(evidence)
         if case_type is not None and self.tl.action_case_ids:
             for cid in self.ids_of(case_type, opened_on):
                 self.by_id.setdefault(cid, case)

@@ -98,7 +98,7 @@ def trigger(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
         opening = sim.b16
     case = sim.open_exit_case()
     if case is not None:
-        sim.absorb(case, k, case_type_at(sim, opening, diploma), opening)
+        sim.absorb(case, [k], case_type_at(sim, opening, diploma), opening)
         return
     sim.at(opening, START, _open, k, day, diploma, uai)
 
@@ -107,7 +107,7 @@ def _open(sim, k: int, day: date, diploma: bool, uai: str | None) -> None:
     opening = sim.now_date
     case = sim.open_exit_case()
     if case is not None:
-        sim.absorb(case, k, case_type_at(sim, opening, diploma), opening)
+        sim.absorb(case, [k], case_type_at(sim, opening, diploma), opening)
         return
     case_type = case_type_at(sim, opening, diploma)
     if case_type is None:
@@ -126,8 +126,7 @@ def _open_handover(sim, evidence: list[int], ctx: SolutionContext, uai: str | No
     opening = sim.now_date
     case = sim.open_exit_case()
     if case is not None:
-        for k in evidence:
-            sim.absorb(case, k, case_type_at(sim, opening, False), opening)
+        sim.absorb(case, evidence, case_type_at(sim, opening, False), opening)
         return
     case_type = case_type_at(sim, opening, False)
     if case_type is None:

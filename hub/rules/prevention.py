@@ -104,7 +104,7 @@ def on_cti(sim, k: int, ev: dict) -> None:
             sim.finish(case, CLOS, CLOTURE_CTI, ev["event_date"], k)
     elif case is not None:
         if kind == REPERAGE:
-            sim.absorb(case, k, PREVENTION, ev["event_date"])
+            sim.absorb(case, [k], PREVENTION, ev["event_date"])
         else:
             case.evidence.append(k)
     elif kind == REPERAGE:
@@ -123,7 +123,6 @@ def _open(sim, uai: str | None, evidence: list[int]) -> None:
         return
     case = sim.open.get(PREVENTION)
     if case is not None:
-        for k in evidence:
-            sim.absorb(case, k, PREVENTION, opening)
+        sim.absorb(case, evidence, PREVENTION, opening)
         return
     sim.new_case(PREVENTION, opening, uai, False, None, evidence)

@@ -104,7 +104,7 @@ def on_contrat_rompu(sim, k: int, ev: dict) -> None:
     opening = day if day >= sim.b16 else sim.b16
     case = sim.open.get(RUPTURE)
     if case is not None:
-        sim.absorb(case, k, RUPTURE, opening)
+        sim.absorb(case, [k], RUPTURE, opening)
         return
     start = _contract_start(sim, ev)
     periode_essai = None if start is None else (day - start).days < sim.free_days
@@ -120,7 +120,7 @@ def _open(sim, p: PendingRupture) -> None:
     opening = sim.now_date
     case = sim.open.get(RUPTURE)
     if case is not None:
-        sim.absorb(case, p.k, RUPTURE, opening)
+        sim.absorb(case, [p.k], RUPTURE, opening)
         return
     ctx = SolutionContext(p.day, exclude_contract=p.numero)
     if opening >= p.day + sim.rupture_close:

@@ -31,9 +31,10 @@ only what changed and a replay can re-send it:
   `next_deadline` indexed for this person.
 
 The table is internal to the worker: values are pickled (protocol 5) plain tuples,
-written and read only by this module. Events are kept as decoded, except `received_at`,
-kept as epoch milliseconds (`stored_event`): the rule core never reads it, and an
-aware `datetime` is what made pickling a state slow (10 → 5 µs for three events). Never read a table value from anywhere else.
+written and read only by this module. Never read a table value from anywhere else.
+Events are kept as decoded, except `received_at`, kept as epoch milliseconds
+(`stored_event`): the rule core never reads it, and an aware `datetime` is what made
+pickling a state slow (10 → 5 µs for three events).
 They are read back with `safe_loads`, which refuses every global but a few `datetime`
 types: the table's changelog is a topic, and whoever can write to a topic must not be
 able to run code in the worker (the same rule as messages.py).
