@@ -6,24 +6,32 @@ Python, queueing it on Kafka and accounting for it ≈ 5 µs more: on one core t
 is bounded by their sum. Worker processes (forked: they inherit the opened batch, the
 context and a copy of the sink, no start-up cost) take the first part.
 
-What moves. Only batches whose records are independent (`Batch.records()` returns an
-iterator: CSV and JSON Lines sources, whose `map` is a pure function of the record and
-which have no `settle`) go through here; the SIECLE batch, which diffs against a state,
-keeps the single-process loop. Records are cut into chunks of `CHUNK` in file order;
-worker k of n reads the whole file through its own handle (`Batch.reopen()`) and maps
-the chunks c with c % n == k, running exactly what the single-process loop runs for a
-record — `map`, `screen`, the dead letter's fields, `sink.prepare` when the sink has one
-(else the event itself travels) — and writes one entry per record, chunk by chunk, on
-its pipe (8-byte length + pickle). The main process reads chunk 0, 1, 2… from the pipes
-in turn with the event loop (no thread) and does what depends on its own state, in the
-same order as the single-process loop: the seen-ids check and `add`, the publication,
-the flush every FLUSH_EVERY new events (then `seen.durable()`), the dead letters, the
-counts, the latest event date, the progress. Same events, same order, same counts and
-dead letters: only the process doing the work differs. Memory stays flat: a worker
-blocks once its pipe (1 MiB) and the reader's buffer are full.
+What moves. Two kinds of work go through here:
+- a whole batch whose records are independent (`Batch.records()` returns an iterator:
+  CSV and JSON Lines sources, whose `map` is a pure function of the record and which
+  keep no state): the workers are forked before the first record, and each reads the
+  file through its own handles (`Batch.reopen()`);
+- a `Records` item of a stateful batch (the pupils of one SIECLE export): the workers
+  are forked when the item comes, so they inherit the batch's state at that point (the
+  UAJ's previous snapshot), which `map` reads and does not change; what a record
+  changes in the state travels back as its `settlement`, which this process `apply`s in
+  record order — as the single-process loop does right after mapping it.
+Records are cut into chunks of `CHUNK` in file order; worker k of n reads every record
+and maps the chunks c with c % n == k, running exactly what the single-process loop
+runs for a record — `map`, `screen`, the dead letter's fields, `sink.prepare` when the
+sink has one (else the event itself travels), `settlement` — and writes one entry per
+record, chunk by chunk, on its pipe (8-byte length + pickle). The main process reads
+chunk 0, 1, 2… from the pipes in turn with the event loop (no thread) and does what
+depends on its own state, in the same order as the single-process loop: the seen-ids
+check and `add`, the publication, the flush every FLUSH_EVERY new events (then
+`seen.durable()`), the dead letters, the counts, `apply`, the latest event date, the
+progress. Same events, same order, same counts, dead letters and state: only the
+process doing the work differs. Memory stays flat: a worker blocks once its pipe
+(1 MiB) and the reader's buffer are full.
 
-When. `HUB_CONNECTOR_WORKER`: `auto` (default) uses workers for a file of at least
-`MIN_BYTES` when fork exists and the process may run on two CPUs or more; `1` always
+When. `HUB_CONNECTOR_WORKER`: `auto` (default) uses workers for a file (a SIECLE export:
+its `Records`, unless its state is in a scratch RocksDB, which a forked process must not
+touch) of at least `MIN_BYTES` when fork exists and the process may run on two CPUs or more; `1` always
 (tests/connectors pass both ways), `0` never. `HUB_CONNECTOR_WORKERS`: how many
 (default `WORKERS` = 2: with the main process, two cores kept busy). An exception in a
 worker is raised again in the main process; the workers are killed if the main process
@@ -58,6 +66,7 @@ from connectors.core.types import (
     Mapped,
     Progress,
     RawRecord,
+    Records,
     Rejected,
     SeenEvents,
     Sink,
@@ -87,16 +96,22 @@ def workers() -> int:
         return WORKERS
 
 
-def wanted(batch: Batch) -> bool:
-    """Should `run_ingest` hand this batch to a worker process?"""
+def wanted(work: Batch | Records) -> bool:
+    """Should `run_ingest` hand this batch, or these records of a batch, to worker processes?"""
     mode = os.environ.get(ENV, "auto").strip().lower()
     if mode in ("0", "no", "false", "off") or "fork" not in multiprocessing.get_all_start_methods():
         return False
-    if batch.records() is None:
-        return False
+    if isinstance(work, Records):
+        if not work.forkable:
+            return False
+        size = work.size
+    else:
+        if work.records() is None:
+            return False
+        size = work.bytes_total
     if mode in ("1", "yes", "true", "on"):
         return True
-    return _cpus() >= 2 and batch.bytes_total >= MIN_BYTES  # one CPU: nothing to share
+    return _cpus() >= 2 and size >= MIN_BYTES  # one CPU: nothing to share
 
 
 # A dead letter must fit in a Kafka message (1 MB): an over-long record (refused for its
@@ -149,6 +164,7 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
 
     map_record = batch.map
     replay_fields = batch.replay_fields
+    settlement = batch.settlement
 
     def entry(item: RawRecord) -> tuple:
         outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
@@ -169,10 +185,11 @@ def _entry_maker(batch: Batch, source: str, topic: str, ctx: Context,
                 messages = tuple((e["event_id"], key, e) for key, e in verdict.events)
             else:
                 messages = tuple((e["event_id"], key, prepare(topic, key, e)) for key, e in verdict.events)
-            return ACCEPTED, verdict.warnings, newest, messages
+            return ACCEPTED, verdict.warnings, newest, messages, settlement(item, verdict)
         if vcls is Filtered:
-            return FILTERED, verdict.warnings, newest
-        return REJECTED, dead_letter_record(source, item, verdict, ctx, replay_fields(item)), newest
+            return FILTERED, verdict.warnings, newest, None, settlement(item, verdict)
+        letter = dead_letter_record(source, item, verdict, ctx, replay_fields(item))
+        return REJECTED, letter, newest, None, settlement(item, verdict)
 
     return entry
 
@@ -198,10 +215,12 @@ def _send(fd: int, message: tuple) -> None:
 
 
 def _work(fd: int, inherited: list[int], batch: Batch, k: int, n: int, source: str, topic: str, ctx: Context,
-          prepare: Any) -> None:
-    """Worker `k` of `n`: reads every record (through its own file handle), maps those of
-    the chunks c with c % n == k and sends ("chunk", c, bytes_done, entries) for each, then
-    ("end", chunks, None); ("error", exception, None) if anything fails.
+          prepare: Any, work: Records | None) -> None:
+    """Worker `k` of `n`: reads every record (the batch's through its own file handles, or
+    `work`'s), maps those of the chunks c with c % n == k and sends ("chunk", c,
+    bytes_done, entries) for each, then ("end", chunks, None); ("error", exception, None)
+    if anything fails. The batch is this process's copy, forked with its state: `work`'s
+    records are mapped against that state, the main process applying their settlements.
 
     `inherited`: the read ends of the pipes (its own, the earlier workers') that the fork
     copied. Closed first, so that the main process is their only reader: when it dies,
@@ -213,8 +232,12 @@ def _work(fd: int, inherited: list[int], batch: Batch, k: int, n: int, source: s
         except OSError:
             pass
     try:
-        own = batch.reopen()  # type: ignore[attr-defined]
-        records = own.records(None if n == 1 else lambda i: (i // CHUNK) % n != k)
+        skip = None if n == 1 else (lambda i: (i // CHUNK) % n != k)
+        if work is None:
+            own = batch.reopen()  # type: ignore[attr-defined]
+            records = own.records(skip)
+        else:
+            own, records = batch, work.read(skip)
         assert records is not None
         entry = _entry_maker(own, source, topic, ctx, prepare)
         c = 0
@@ -225,7 +248,8 @@ def _work(fd: int, inherited: list[int], batch: Batch, k: int, n: int, source: s
             if c % n == k:
                 _send(fd, ("chunk", c, own.bytes_done, [entry(item) for item in block]))
             c += 1
-        own.close()
+        if work is None:
+            own.close()  # its own handles (the forked batch's files are the main process's)
         _send(fd, ("end", c, None))
     except BaseException as exc:  # noqa: BLE001 — everything goes back to the main process
         error: BaseException = exc
@@ -256,10 +280,12 @@ async def run_records(
     flush: Callable[[], Any],
     flush_every: int,
     load_seen: Callable[[], Any] | None = None,
+    records: Records | None = None,
 ) -> date | None:
-    """The record loop of `run_ingest` with worker processes; returns the latest event
-    date in the file (the default as-of: see runner). `load_seen()`, when
-    given, is awaited once the workers are started (it reads Kafka while they work)."""
+    """The record loop of `run_ingest` with worker processes, over the batch's records or,
+    given, over `records` only; returns the latest event date met (the default as-of: see
+    runner). `load_seen()`, when given, is awaited once the workers are started (it reads
+    Kafka while they work)."""
     topic, dlq, source = connector.topic, connector.dlq_topic, connector.source
     prepare = getattr(sink, "prepare", None)
     offer = getattr(sink, "offer", None)
@@ -298,7 +324,7 @@ async def run_records(
             gc.freeze()
             try:
                 process = mp.Process(target=_work, args=(wfd, list(read_ends), batch, k, n, source, topic, ctx,
-                                                         prepare),
+                                                         prepare, records),
                                      name=f"hub-ingest-{source}-{k}", daemon=True)
                 process.start()
             finally:
@@ -328,6 +354,7 @@ async def run_records(
             return ("error", RuntimeError(f"{source}: un processus de lecture s'est arrêté (code {code})"), None)
 
     contains, add, sink_publish = seen.contains, seen.add, sink.publish
+    apply = batch.apply if type(batch).apply is not Batch.apply else None
     latest: date | None = None
     since_flush = 0
     pending: asyncio.Task | None = None
@@ -347,9 +374,9 @@ async def run_records(
             pending = asyncio.ensure_future(receive(c % n))  # the next chunk, while this one is published
             for entry in entries:
                 result.read += 1
-                what = entry[0]
+                what, _, newest, messages, settlement = entry
                 if what == ACCEPTED:
-                    _, warnings, newest, messages = entry
+                    warnings = entry[1]
                     if newest is not None and (latest is None or newest > latest):
                         latest = newest
                     result.warnings += warnings
@@ -368,17 +395,17 @@ async def run_records(
                         since_flush = 0
                         await flush()
                 elif what == FILTERED:
-                    _, warnings, newest = entry
                     if newest is not None and (latest is None or newest > latest):
                         latest = newest
                     result.filtered += 1
-                    result.warnings += warnings
+                    result.warnings += entry[1]
                 else:
-                    _, letter, newest = entry
                     if newest is not None and (latest is None or newest > latest):
                         latest = newest
                     result.rejected += 1
-                    await sink.dead_letter(dlq, letter)
+                    await sink.dead_letter(dlq, entry[1])
+                if apply is not None:
+                    apply(settlement)
             if progress is not None:
                 progress(done, batch.bytes_total)
         return latest

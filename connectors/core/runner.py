@@ -15,9 +15,10 @@ record carries. `warnings` counts records kept whose invalid INE was dropped.
 
 Nothing is published before the batch's `prepare()` succeeded (file-level checks: an
 unreadable file, a bad CSV header, a malformed or truncated XML raise InputError).
-CSV and JSON Lines files of 1 MiB or more are read, validated, screened and encoded by
-worker processes (connectors.core.parallel), this process keeping the seen-ids check,
-the publication and the counts, in the same order: same results.
+CSV and JSON Lines files of 1 MiB or more, and the pupils of SIECLE exports of 1 MiB or
+more, are validated, screened and encoded by worker processes (connectors.core.parallel),
+this process keeping the seen-ids check, the publication, the counts and the batch's
+state (`Batch.apply`), in the same order: same results.
 After the last record the sink is flushed, then the watermark published with the as-of:
 `--as-of` when given, else the source's default (SIECLE: earliest DATE_EXPORT; other
 sources: the latest event date in the file — of the records accepted or filtered, and of
@@ -60,6 +61,7 @@ from connectors.core.types import (
     Mapped,
     Progress,
     RawRecord,
+    Records,
     Rejected,
     SeenEvents,
     Sink,
@@ -241,8 +243,8 @@ async def run_ingest(
 
         contains, add, sink_publish = seen.contains, seen.add, sink.publish
         durable = getattr(seen, "durable", None)  # KafkaSeenEvents: ids now acknowledged
-        settle = batch.settle if type(batch).settle is not Batch.settle else None
-        map_record = batch.map
+        stateful = type(batch).apply is not Batch.apply
+        settlement, apply, map_record = batch.settlement, batch.apply, batch.map
 
         async def publish(items: tuple[tuple[str, Event], ...]) -> int:
             new = 0
@@ -261,7 +263,47 @@ async def run_ingest(
                 durable()
             trim_heap()
 
-        if workers:  # the same loop, on worker processes and this one
+        since_flush = 0
+
+        async def record(item: RawRecord) -> None:
+            """One record read: map, screen, publish or dead-letter, account (the same
+            steps as connectors.core.parallel's worker and main sides together)."""
+            nonlocal latest, since_flush
+            result.read += 1
+            outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
+            if outcome.__class__ is Mapped:
+                verdict = screen(outcome, ctx)
+                events = outcome.events
+                if events and verdict.__class__ is not Rejected:
+                    newest = max(e["event_date"] for e in events) if len(events) > 1 else events[0]["event_date"]
+                    if latest is None or newest > latest:
+                        latest = newest
+            else:
+                verdict = outcome
+                if verdict.__class__ is Rejected:
+                    when = verdict.event_date  # rejected for another field: still dated
+                    if when is not None and (latest is None or when > latest):
+                        latest = when
+                    verdict = screen_rejected(verdict, ctx)
+            vcls = verdict.__class__
+            if vcls is Accepted:
+                new = await publish(verdict.events) if verdict.events else 0
+                result.warnings += verdict.warnings
+                since_flush += result.accepted(new)
+                if since_flush >= FLUSH_EVERY:
+                    since_flush = 0
+                    await flush()
+            elif vcls is Filtered:
+                result.filtered += 1
+                result.warnings += verdict.warnings
+            else:
+                result.rejected += 1
+                await sink.dead_letter(dlq, parallel.dead_letter_record(connector.source, item, verdict, ctx,
+                                                                        batch.replay_fields(item)))
+            if stateful:
+                apply(settlement(item, verdict))
+
+        if workers:  # the same steps, on worker processes and this one
             latest = await parallel.run_records(connector, batch, ctx, sink=sink, seen=seen, result=result,
                                                 progress=progress, flush=flush, flush_every=FLUSH_EVERY,
                                                 load_seen=lambda: seen.load([topic]))
@@ -269,46 +311,27 @@ async def run_ingest(
         else:
             items = batch.items()
         n = 0
-        since_flush = 0
         async for item in items:
-            n += 1
-            if progress is not None and n % PROGRESS_EVERY == 0:
-                progress(batch.bytes_done, batch.bytes_total)
             cls = item.__class__
             if cls is RawRecord:
-                result.read += 1
-                outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
-                if outcome.__class__ is Mapped:
-                    verdict = screen(outcome, ctx)
-                    events = outcome.events
-                    if events and verdict.__class__ is not Rejected:
-                        newest = max(e["event_date"] for e in events) if len(events) > 1 else events[0]["event_date"]
-                        if latest is None or newest > latest:
-                            latest = newest
-                else:
-                    verdict = outcome
-                    if verdict.__class__ is Rejected:
-                        when = verdict.event_date  # rejected for another field: still dated
-                        if when is not None and (latest is None or when > latest):
-                            latest = when
-                        verdict = screen_rejected(verdict, ctx)
-                vcls = verdict.__class__
-                if vcls is Accepted:
-                    new = await publish(verdict.events) if verdict.events else 0
-                    result.warnings += verdict.warnings
-                    since_flush += result.accepted(new)
-                    if since_flush >= FLUSH_EVERY:
-                        since_flush = 0
-                        await flush()
-                elif vcls is Filtered:
-                    result.filtered += 1
-                    result.warnings += verdict.warnings
-                else:
-                    result.rejected += 1
-                    await sink.dead_letter(dlq, parallel.dead_letter_record(connector.source, item, verdict, ctx,
-                                                                            batch.replay_fields(item)))
-                if settle is not None:
-                    settle(item, verdict)
+                n += 1
+                if progress is not None and n % PROGRESS_EVERY == 0:
+                    progress(batch.bytes_done, batch.bytes_total)
+                await record(item)
+            elif cls is Records:
+                if parallel.wanted(item):
+                    newest = await parallel.run_records(connector, batch, ctx, sink=sink, seen=seen, result=result,
+                                                        progress=progress, flush=flush, flush_every=FLUSH_EVERY,
+                                                        records=item)
+                    if newest is not None and (latest is None or newest > latest):
+                        latest = newest
+                    continue
+                for one in item.read(None):
+                    assert one is not None
+                    n += 1
+                    if progress is not None and n % PROGRESS_EVERY == 0:
+                        progress(batch.bytes_done, batch.bytes_total)
+                    await record(one)
             elif cls is Derived:
                 # Dated at the snapshot's own as-of: only the under-15 filter applies.
                 verdict = screen(Mapped(item.events, as_of=date.max), ctx)

@@ -180,7 +180,22 @@ class Commit:
     action: Callable[[], Awaitable[None]]
 
 
-Item = RawRecord | Derived | Commit
+@dataclass(frozen=True, slots=True)
+class Records:
+    """Records that the batch maps without changing its state — what mapping one record
+    changes goes through `Batch.settlement`/`Batch.apply` — so that processes forked
+    when this item comes may map them (connectors.core.parallel): the SIECLE pupils of
+    one export. `read(skip)` iterates them (None for record number i with `skip(i)`
+    true: not to be mapped here) and may be called once per process; `size` is their
+    share of the input in bytes; `forkable` false keeps them in this process (a state
+    in a scratch RocksDB, which a forked process must not touch)."""
+
+    read: Callable[[Callable[[int], bool] | None], Iterator[RawRecord | None]]
+    size: int
+    forkable: bool = True
+
+
+Item = RawRecord | Records | Derived | Commit
 
 
 # --------------------------------------------------------------------------- context
@@ -327,8 +342,10 @@ class Batch(ABC):
     """One run of a connector over a file (or a SIECLE directory).
 
     The runner calls `prepare` (file-level checks: InputError, nothing published yet),
-    then iterates `items`; for each RawRecord it calls `map` then `settle` with the
-    record's final verdict before asking for the next item.
+    then iterates `items`; for each RawRecord (alone, or from `Records`) it calls `map`,
+    screens the outcome, then `apply(settlement(record, verdict))` with the record's final
+    verdict, in record order. `map` and `settlement` may run in a worker process
+    (`Records`); `apply` always runs in the publishing process.
     """
 
     bytes_total: int = 0
@@ -353,7 +370,7 @@ class Batch(ABC):
     def records(self, skip: Callable[[int], bool] | None = None) -> Iterator[RawRecord | None] | None:
         """The records as a plain iterator when they are independent of each other —
         `items` yields nothing else, `map` is a pure function of the record and there is
-        no `settle` — so that worker processes may map them (connectors.core.parallel);
+        no state (`apply`) — so that worker processes may map them (connectors.core.parallel);
         None otherwise (the default). Record number i (from 0) with `skip(i)` true comes
         as None, unparsed. Such a batch also has `reopen()`: the same batch reading
         through its own file handles."""
@@ -365,8 +382,13 @@ class Batch(ABC):
         rejected records only, right after `map`."""
         return {}
 
-    def settle(self, record: RawRecord, verdict: Verdict) -> None:  # noqa: B027 - optional hook
-        """The record's final verdict (stateful connectors update their state here)."""
+    def settlement(self, record: RawRecord, verdict: Verdict) -> Any:
+        """What the record's final verdict changes in the batch's state, as picklable
+        data (None: nothing), taken right after `map` where the record was mapped."""
+        return None
+
+    def apply(self, settlement: Any) -> None:  # noqa: B027 - optional hook
+        """Change the state as `settlement` says (stateful connectors: SIECLE)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files."""

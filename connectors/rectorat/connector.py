@@ -96,7 +96,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -122,6 +122,7 @@ from connectors.core.types import (
     Progress,
     PupilState,
     RawRecord,
+    Records,
     Rejected,
     Rejection,
     Snapshot,
@@ -151,9 +152,7 @@ class _FileRun:
     newer: bool  # strictly newer than the base: a return to school can be seen
     infer: bool  # a stale export within RETENTION of the base: unknown pupils left since
     new: MutableMapping[str, PupilState] = field(default_factory=dict)
-    seen_ids: Any = field(default_factory=set)  # set, or state.DiskIds for a huge export
-    pending: tuple[str, PupilState | None] | None = None
-    duplicate: bool = False  # the pupil being mapped repeats an ELEVE_ID of the file
+    pending: tuple[str, PupilState | None] | None = None  # what `map` found, for `settlement`
     dirty: bool = False
 
 
@@ -197,7 +196,8 @@ class RectoratBatch(Batch):
         self._tmp = Path(tempfile.mkdtemp(prefix="hub-siecle-"))
         for i, (path, size) in enumerate(zip(paths, sizes, strict=True)):
             tick = (lambda pos, base=done: progress(base + pos, self.bytes_total)) if progress else None
-            info = siecle.scan(path, tick, siecle.Spill(self._tmp / f"{i}.spill"))
+            spill = _ListingSpill(self._tmp / f"{i}.spill", self._scratch_of, expected=size // 300)
+            info = siecle.scan(path, tick, spill)
             info.as_of = self.ctx.as_of or info.date_export
             if info.as_of is None:
                 raise InputError(f"{info.name}: PARAMETRES/DATE_EXPORT absent (ou donner --as-of)")
@@ -209,6 +209,11 @@ class RectoratBatch(Batch):
         self.infos.sort(key=lambda i: (i.as_of, i.name))
         self.files = [i.name for i in self.infos]
         self._as_of = self.ctx.as_of or min(i.date_export for i in self.infos if i.date_export)
+
+    def _scratch_of(self) -> Scratch:
+        if self._scratch is None:
+            self._scratch = Scratch()
+        return self._scratch
 
     # -- pass 2 ------------------------------------------------------------------
 
@@ -226,18 +231,12 @@ class RectoratBatch(Batch):
                 infer=base is not None and info.as_of >= base.as_of - RETENTION)
             # The new state holds this export's pupils and the base's exited ones.
             if info.eleves > MEMORY_LIMIT or (base is not None and not stale and len(base.pupils) > MEMORY_LIMIT):
-                scratch = self._scratch or Scratch()
-                self._scratch = scratch
                 base_size = len(base.pupils) if base is not None else 0
-                run.new, run.seen_ids = scratch.pupils(info.eleves + base_size), scratch.ids(info.eleves)
+                run.new = self._scratch_of().pupils(info.eleves + base_size)
             assert info.spill is not None
-            name, path, encoding = info.name, info.path, info.encoding
-            per_pupil = info.size / max(info.eleves, 1)
-            for n, fields, start, end in info.spill:
-                self._spilled = int(n * per_pupil)
-                position = f"ELEVE[{n}]"
-                yield RawRecord(name, position, f"{name}:{position}",
-                                partial(siecle.read_raw, path, start, end, encoding), row=fields)
+            # Mapping a pupil reads the base; a base in the scratch RocksDB stays in this process.
+            yield Records(partial(self._pupils, info), info.size,
+                          forkable=base is None or isinstance(base.pupils, dict))
             info.spill.discard()
             self._spilled = 0
             self._done_before += info.size
@@ -254,6 +253,20 @@ class RectoratBatch(Batch):
                 yield Commit(lambda s=snapshot: self.store.save(s))
         self._run = None
 
+    def _pupils(self, info: siecle.ExportInfo, skip: Callable[[int], bool] | None) -> Iterator[RawRecord | None]:
+        """The pupils of the current file, from its spill (`Records.read`)."""
+        assert info.spill is not None
+        name, path, encoding = info.name, info.path, info.encoding
+        per_pupil = info.size / max(info.eleves, 1)
+        for n, fields, start, end in info.spill:
+            self._spilled = int(n * per_pupil)
+            if skip is not None and skip(n - 1):
+                yield None
+                continue
+            position = f"ELEVE[{n}]"
+            yield RawRecord(name, position, f"{name}:{position}",
+                            partial(siecle.read_raw, path, start, end, encoding), row=fields)
+
     def _carry_over(self, run: _FileRun, chunk: int = 1000) -> Iterator[list[Event]]:
         """The base's pupils absent from a current export, into the new state: a pupil
         present leaves by disappearance (its exit yielded by lists of at most `chunk`
@@ -261,14 +274,14 @@ class RectoratBatch(Batch):
         than RETENTION before this export (forgotten)."""
         if run.base is None:
             return
-        uaj, name, seen, as_of = run.info.uaj, run.info.name, run.seen_ids, run.as_of
+        uaj, name, as_of = run.info.uaj, run.info.name, run.as_of
         horizon = as_of - RETENTION
-        new = run.new
+        new = run.new  # every pupil of the base listed in the file is in it by now (`apply`)
         put = getattr(new, "put_new", new.__setitem__)  # absent from the file → not in `new` yet
         gone = PupilState.gone(as_of)
         events: list[Event] = []
         for eleve_id, state in run.base.pupils.items():
-            if eleve_id in seen:
+            if eleve_id in new:
                 continue
             if state.exited:
                 if state.exited_on is None or state.exited_on >= horizon:
@@ -288,13 +301,10 @@ class RectoratBatch(Batch):
         assert run is not None and record.row is not None
         eleve_id = str(record.row.get("eleve_id", "")).strip()
         pupil = validate_eleve(record.row)
-        run.duplicate = bool(eleve_id) and eleve_id in run.seen_ids
-        if run.duplicate:
+        if DUPLICATE in record.row:  # marked by the first pass (_ListingSpill)
             run.pending = None
             born = pupil.born if isinstance(pupil, Rejected) else pupil.date_naissance
             return screen_rejected(duplicate(eleve_id, born), self.ctx, run.as_of)
-        if eleve_id:
-            run.seen_ids.add(eleve_id)
         if isinstance(pupil, Rejected):
             run.pending = (eleve_id, None) if eleve_id else None
             return screen_rejected(pupil, self.ctx, run.as_of)
@@ -326,14 +336,12 @@ class RectoratBatch(Batch):
 
     def replay_fields(self, record: RawRecord) -> dict[str, str]:
         """A pupil's UAJ is its file's (PARAMETRES), and so is its as-of: the dead letter
-        carries both, so that `hub dlq replay` validates the pupil as this run did."""
+        carries both, so that `hub dlq replay` validates the pupil as this run did (a
+        repeated ELEVE_ID: its row carries DUPLICATE)."""
         run = self._run
         if run is None:
             return {}
-        fields = {"uaj": run.info.uaj, REPLAY_AS_OF: run.as_of.isoformat()}
-        if run.duplicate:
-            fields[DUPLICATE] = "1"
-        return fields
+        return {"uaj": run.info.uaj, REPLAY_AS_OF: run.as_of.isoformat()}
 
     def _derive(self, run: _FileRun, p: Pupil, prev: PupilState | None,
                 ref: str) -> tuple[list[Event], PupilState | None, Event | None]:
@@ -378,18 +386,26 @@ class RectoratBatch(Batch):
             return events, prev if run.stale else PupilState.gone(p.date_sortie), None
         return [], prev if run.stale else p.present(), None
 
-    def settle(self, record: RawRecord, verdict: Verdict) -> None:
+    def settlement(self, record: RawRecord, verdict: Verdict) -> tuple[str, PupilState | None, bool] | None:
+        """(ELEVE_ID, its state as `map` derived it, refused?) — None for a pupil that
+        leaves no trace (a repeated ELEVE_ID, or none at all)."""
         run = self._run
         if run is None or run.pending is None:
-            return
+            return None
         eleve_id, state = run.pending
         run.pending = None
-        rejected = isinstance(verdict, Rejected)
+        return eleve_id, state, isinstance(verdict, Rejected)
+
+    def apply(self, settlement: tuple[str, PupilState | None, bool] | None) -> None:
+        run = self._run
+        if run is None or settlement is None:
+            return
+        eleve_id, state, rejected = settlement
         if run.stale:
             # An older export teaches the state a pupil it does not know, or a return
             # and departure it missed (`_derive` then gives a new state, else `prev`).
             assert run.base is not None
-            if state is not None and not rejected and run.base.pupils.get(eleve_id) is not state:
+            if state is not None and not rejected and run.base.pupils.get(eleve_id) != state:
                 run.base.pupils[eleve_id] = state
                 run.dirty = True
             return
@@ -425,6 +441,39 @@ def _return_day(p: Pupil, prev: PupilState, as_of: date) -> date:
 # In the dead letter of a pupil whose ELEVE_ID repeats an earlier one of its file: the
 # refusal holds on the file, not on the record, so `hub dlq replay` refuses it again.
 DUPLICATE = "@duplicate"
+
+
+class _ListingSpill(siecle.Spill):
+    """The first pass's spill, marking a pupil whose ELEVE_ID an earlier pupil of the file
+    has (DUPLICATE in its fields): so the second pass maps each pupil alone, in any
+    process. The ids met are kept in a set, moved to the batch's scratch past
+    MEMORY_LIMIT; dropped once the file is read."""
+
+    def __init__(self, path: Path, scratch: Callable[[], Scratch], expected: int) -> None:
+        super().__init__(path)
+        self._scratch = scratch
+        self._expected = expected  # pupils, roughly (the Bloom filter's size)
+        self._ids: Any = set()
+
+    def add(self, record: tuple) -> None:
+        fields = record[1]
+        eleve_id = str(fields.get("eleve_id", "")).strip()
+        if eleve_id:
+            ids = self._ids
+            if eleve_id in ids:
+                fields[DUPLICATE] = "1"
+            else:
+                if ids.__class__ is set and len(ids) >= MEMORY_LIMIT:
+                    disk = self._scratch().ids(self._expected)
+                    for known in ids:
+                        disk.add(known)
+                    ids = self._ids = disk
+                ids.add(eleve_id)
+        super().add(record)
+
+    def finish(self) -> None:
+        self._ids = set()
+        super().finish()
 
 
 def duplicate(eleve_id: str, born: date | None) -> Rejected:

@@ -91,6 +91,70 @@ async def test_worker_processes_give_the_single_process_results(tmp_path, monkey
     assert again[0]["published"] == 0 and again[0]["unchanged"] == counts["published"] + counts["unchanged"]
 
 
+def _siecle_exports(tmp_path):
+    """Three exports of one UAJ, several chunks each: new pupils, exits stated and by
+    disappearance, refused and under-15 pupils, ELEVE_IDs repeated across chunks; the
+    third is older than the second (a stale export)."""
+    from tests.connectors.siecle_files import eleve, export, write
+
+    def pupil(i, export_no):
+        rng = random.Random(i)  # one pupil, the same in every export
+        born = "14/02/2013" if i % 11 == 0 else f"{rng.randint(1, 28):02d}/0{rng.randint(1, 9)}/2008"
+        left, draw = rng.choice([("20/01/2026", 1), ("01/03/2026", 2)]), rng.random()
+        if draw < 0.03:
+            return eleve(str(i), naiss="31/02/2008")  # BAD_DATE
+        if draw < 0.15 and export_no >= left[1]:
+            return eleve(str(i), naiss=born, sortie=left[0], motif=rng.choice(["", "04", "07", "5"]))
+        return eleve(str(i), ine=f"{i:09d}AB" if i % 3 else "", nom=rng.choice(NAMES), naiss=born)
+
+    first = [pupil(i, 1) for i in range(3_500)]
+    first.insert(2_600, first[10])  # a repeated ELEVE_ID two chunks later
+    first.insert(1_500, eleve(""))  # no ELEVE_ID
+    second = [pupil(i, 2) for i in range(4_200) if i % 9]  # every 9th gone, 700 new
+    second.insert(3_100, second[5])
+    stale = [pupil(i, 1) for i in range(0, 5_000, 2)]
+    return [write(tmp_path / f"{n}.xml", export(pupils, date_export=day, encoding="UTF-8"))
+            for n, (pupils, day) in enumerate([(first, "15/02/2026"), (second, "15/03/2026"),
+                                               (stale, "01/03/2026")], start=1)]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+async def test_siecle_snapshots_through_workers_give_the_single_process_results(tmp_path, monkeypatch, workers):
+    """The SIECLE diff, mapped by worker processes (Records) and settled here, publishes
+    the same events and dead letters and saves the same snapshots as in one process."""
+    paths = _siecle_exports(tmp_path)
+    calls = []
+    original = parallel.run_records
+
+    async def spy(*args, **kwargs):  # noqa: ANN002, ANN003
+        calls.append(kwargs.get("records") is not None)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "run_records", spy)
+    monkeypatch.setenv(parallel.ENV + "S", str(workers))
+
+    async def run_all(mode):
+        monkeypatch.setenv(parallel.ENV, mode)
+        sink, seen, store = MemorySink(), MemorySeenEvents(), MemorySnapshotStore()
+        results = []
+        for path in [*paths, paths[1]]:  # and a re-ingest
+            result = await run_ingest(get_connector("rectorat"), path, sink=sink, seen=seen, snapshots=store,
+                                      settings=SETTINGS, clock=lambda: CLOCK)
+            results.append(result.to_json())
+        return results, sink.published, sink.dead_letters, store.snapshots, store.saves
+
+    plain = await run_all("0")
+    assert not calls
+    forked = await run_all("1")
+    assert calls == [True] * 4
+    assert forked == plain
+    results = plain[0]
+    assert all(r["rejected"] >= 3 and r["filtered"] > 100 for r in results[:3])  # BAD_DATE, two repeats
+    assert results[1]["events"] > results[1]["published"]  # exits by disappearance
+    assert results[2]["published"] > 0 and results[3]["published"] == 0
+    assert any("en double" in dl["detail"] for _, dl in plain[2])
+
+
 async def test_worker_with_future_dates_and_cti(tmp_path, monkeypatch):
     import json
 

@@ -10,11 +10,20 @@ import pytest
 
 from hub.errors import InputError
 
+from connectors.core import parallel
 from connectors.rectorat import siecle
 from tests.connectors.helpers import UAI_B, UAI_LP, Harness, counts
 from tests.connectors.siecle_files import eleve, export, write
 
 AS_OF = date(2026, 3, 15)
+
+
+@pytest.fixture(autouse=True, params=["0", "1"], ids=["one-process", "workers"])
+def worker_mode(request, monkeypatch):
+    """Every test twice: pupils mapped in this process, and by forked workers applying
+    their settlements here (connectors.core.parallel) — the same results either way."""
+    monkeypatch.setenv(parallel.ENV, request.param)
+    return request.param
 
 
 def by_type(events):
