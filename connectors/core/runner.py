@@ -270,6 +270,8 @@ async def run_ingest(
             steps as connectors.core.parallel's worker and main sides together)."""
             nonlocal latest, since_flush
             result.read += 1
+            if progress is not None and result.read % PROGRESS_EVERY == 0:
+                progress(batch.bytes_done, batch.bytes_total)
             outcome = Rejected((item.error,)) if item.error is not None else map_record(item)
             if outcome.__class__ is Mapped:
                 verdict = screen(outcome, ctx)
@@ -310,13 +312,9 @@ async def run_ingest(
             items = _nothing()
         else:
             items = batch.items()
-        n = 0
         async for item in items:
             cls = item.__class__
             if cls is RawRecord:
-                n += 1
-                if progress is not None and n % PROGRESS_EVERY == 0:
-                    progress(batch.bytes_done, batch.bytes_total)
                 await record(item)
             elif cls is Records:
                 if parallel.wanted(item):
@@ -328,9 +326,6 @@ async def run_ingest(
                     continue
                 for one in item.read(None):
                     assert one is not None
-                    n += 1
-                    if progress is not None and n % PROGRESS_EVERY == 0:
-                        progress(batch.bytes_done, batch.bytes_total)
                     await record(one)
             elif cls is Derived:
                 # Dated at the snapshot's own as-of: only the under-15 filter applies.
