@@ -11,7 +11,10 @@ record, t_last at the TOTAL-th).
 - `raw`: the ceiling — one aiokafka consumer (no group: every partition assigned, from the
   beginning) that only decodes every record with the hub codec.
 - `bare`: a Faust agent that only iterates (`async for _ in stream`), its own app id and
-  consumer group.
+  consumer group, with Faust's own fetch loop (`Consumer._drain_messages`): the
+  framework's ceiling.
+- `bare-hub`: the same agent with the engine's fetch loop
+  (`hub.worker.transport.RewindingConsumer._drain_messages`, no tasks per record).
 - `naive`: a Faust agent that decodes every record (`codec.decode`, a dict) and writes one
   entry per event in a RocksDB table (key = event id, value = the pickled dict; the
   engine's RocksDB options), its own app id.
@@ -95,6 +98,13 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
     from hub.types.events import SOURCE_TOPICS
     from hub.worker.app import ROCKSDB_OPTIONS, new_app
 
+    if mode in ("bare", "naive"):  # Faust's own fetch loop (the engine's is for `bare-hub`)
+        from faust.transport.drivers.aiokafka import Consumer
+
+        from hub.worker.transport import RewindingConsumer
+
+        RewindingConsumer._drain_messages = Consumer._drain_messages
+
     settings = get_settings()
     partitions = int(os.environ.get("BENCH_PARTITIONS", settings.topic_partitions))
     datadir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +120,7 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
                      t_last=time.time())
         os.kill(os.getpid(), signal.SIGTERM)
 
-    if mode == "bare":
+    if mode in ("bare", "bare-hub"):
 
         @app.agent(channel, concurrency=1, name="bench-bare")
         async def bare(stream):
@@ -153,7 +163,7 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("raw", "bare", "naive"))
+    ap.add_argument("mode", choices=("raw", "bare", "bare-hub", "naive"))
     ap.add_argument("total", type=int)
     ap.add_argument("result", type=Path)
     ap.add_argument("--app-id", default="bench-baseline")

@@ -1,11 +1,20 @@
-"""`hub.worker.transport.seek_to_committed_or_beginning` on the real broker: after a
-rebalance Faust drops the records it had fetched and seeks back to the committed
-offsets; a partition the group never committed must go back to its beginning, not stay
-past the dropped records (the stall of `hub worker --until-idle` it caused)."""
+"""`hub.worker.transport`.
+
+- `seek_to_committed_or_beginning` on the real broker: after a rebalance Faust drops the
+  records it had fetched and seeks back to the committed offsets; a partition the group
+  never committed must go back to its beginning, not stay past the dropped records (the
+  stall of `hub worker --until-idle` it caused).
+- `expedite` on the real broker.
+- `deliver`, the fetch loop's hand-over of a record without tasks (pure: a hand-over that
+  completes, waits, is given up on a rebalance, fails); every worker test on the broker
+  runs the fetch loop itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import uuid
 
 import pytest
@@ -13,9 +22,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
-from hub.worker.transport import expedite, seek_to_committed_or_beginning
+from faust.transport.consumer import Consumer
+from mode import Service
+from mode.utils.locks import Event
 
-pytestmark = pytest.mark.kafka
+from hub.worker.transport import deliver, expedite, seek_to_committed_or_beginning
+
+kafka = pytest.mark.kafka
 
 
 @pytest.fixture
@@ -45,18 +58,21 @@ async def read_all(kafka_broker):
     await consumer.stop()
 
 
+@kafka
 async def test_aiokafka_alone_leaves_a_never_committed_partition_past_its_records(read_all):
     consumer, tp = read_all
     assert (await consumer.seek_to_committed())[tp] is None
     assert await consumer.position(tp) == 5  # the premise of the fix
 
 
+@kafka
 async def test_a_never_committed_partition_goes_back_to_its_beginning(read_all):
     consumer, tp = read_all
     assert (await seek_to_committed_or_beginning(consumer))[tp] is None
     assert await consumer.position(tp) == 0
 
 
+@kafka
 async def test_a_committed_partition_goes_back_to_its_committed_offset(read_all):
     consumer, tp = read_all
     await consumer.commit({tp: OffsetAndMetadata(3, "")})
@@ -64,6 +80,7 @@ async def test_a_committed_partition_goes_back_to_its_committed_offset(read_all)
     assert await consumer.position(tp) == 3
 
 
+@kafka
 async def test_partitions_of_kept_topics_are_left_where_they_are(read_all):
     consumer, tp = read_all
     await seek_to_committed_or_beginning(consumer, keep={tp.topic})
@@ -87,12 +104,14 @@ async def lingering(kafka_broker):
     await producer.stop()
 
 
+@kafka
 async def test_without_expedite_a_record_waits_out_the_linger(lingering):
     _, futures = lingering
     done, _ = await asyncio.wait(futures, timeout=2)
     assert not done  # the premise: an awaited send would idle for the linger
 
 
+@kafka
 async def test_expedite_sends_lingering_batches_at_once(lingering):
     producer, futures = lingering
     expedite(producer)
@@ -104,3 +123,85 @@ async def test_expedite_sends_lingering_batches_at_once(lingering):
     assert not done
     expedite(producer)
     assert (await asyncio.wait_for(more, timeout=20)).offset == 2
+
+
+# -- deliver: the fetch loop's hand-over ------------------------------------------------
+
+
+class FetchLoop(Service):
+    """What `deliver` uses of Faust's consumer: `wait_first` (mode's) and `suspend_flow`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = Event()
+        self.waits = 0
+
+    async def wait_first(self, *coros, timeout=None):
+        self.waits += 1
+        return await super().wait_first(*coros, timeout=timeout)
+
+
+async def handover(log: list, gate: asyncio.Future | None = None, fail: str = ""):
+    """A conductor's hand-over: waits on `gate` when given (a full stream buffer)."""
+    log.append("start")
+    try:
+        if fail == "at once":
+            raise ValueError(fail)
+        if gate is not None:
+            log.append(("got", await gate))
+        if fail == "after waiting":
+            raise ValueError(fail)
+        log.append("delivered")
+    except asyncio.CancelledError:
+        log.append("given up")
+        raise
+
+
+async def test_a_handover_that_does_not_wait_runs_without_a_task():
+    loop, log = FetchLoop(), []
+    tasks = len(asyncio.all_tasks())
+    await deliver(loop, handover(log))
+    assert log == ["start", "delivered"]
+    assert loop.waits == 0 and len(asyncio.all_tasks()) == tasks
+
+
+async def test_a_handover_that_waits_is_resumed_where_it_stopped():
+    loop, log = FetchLoop(), []
+    gate = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(deliver(loop, handover(log, gate)))
+    await asyncio.sleep(0.01)
+    assert log == ["start"] and not task.done()  # still waiting for room
+    gate.set_result("room")
+    await asyncio.wait_for(task, 1)
+    assert log == ["start", ("got", "room"), "delivered"]
+    assert loop.waits == 1  # Faust's wait_first, as the whole hand-over would have had
+
+
+async def test_a_waiting_handover_is_given_up_when_a_rebalance_suspends_the_flow():
+    loop, log = FetchLoop(), []
+    gate = asyncio.get_running_loop().create_future()
+    task = asyncio.ensure_future(deliver(loop, handover(log, gate)))
+    await asyncio.sleep(0.01)
+    loop.suspend_flow.set()
+    await asyncio.wait_for(task, 1)  # returns: the record is dropped, Faust seeks back to it
+    await asyncio.sleep(0)
+    assert log == ["start", "given up"]
+    assert gate.cancelled()  # its wait was cancelled, as the task of Faust's loop would have been
+
+
+@pytest.mark.parametrize("when", ["at once", "after waiting"])
+async def test_a_failing_handover_raises_in_the_fetch_loop(when):
+    loop, log = FetchLoop(), []
+    gate = asyncio.get_running_loop().create_future()
+    gate.get_loop().call_later(0.01, gate.set_result, "room")
+    with pytest.raises(ValueError, match=when):
+        await asyncio.wait_for(deliver(loop, handover(log, gate, fail=when)), 1)
+
+
+def test_faust_drain_loop_is_the_one_adapted():
+    """`RewindingConsumer._drain_messages` is Faust 0.15.3's loop with one line changed:
+    when Faust's changes, compare them and adapt ours, then update this digest."""
+    source = inspect.getsource(Consumer._drain_messages)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
+    )
