@@ -97,7 +97,10 @@ log = get_logger("hub.worker")
 
 # Person-keyed source topics (suivi.actions.v1, keyed by case id, is re-routed).
 PERSON_TOPICS: tuple[str, ...] = tuple(t for s, t in SOURCE_TOPICS.items() if s != "suivi")
-CHUNK = 256  # persons per chunk when a tick or a directory update re-evaluates many
+# Persons per chunk when a tick or a directory update re-evaluates many. Each chunk waits
+# for its outputs (a broker round trip): 1,024 rather than 256 made bench/engine.py's
+# 50k-event run ≈ 11 % faster (alternated runs); a chunk is ≈ 0.1 s of the agent's time.
+CHUNK = 1024
 BUNDLE_BYTES = 200_000  # internal messages per bundle (the producer's batch is 256 KB)
 # Person messages handled together (core.py, "Batches"): up to BATCH_MAX, or what arrived
 # within BATCH_WITHIN seconds (the latency a quiet stream adds).
