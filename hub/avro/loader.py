@@ -17,6 +17,7 @@ import fastavro
 
 from hub.errors import HubError
 from hub.avro.fingerprint import SchemaParseError, canonical_form, crc64_avro, fingerprint_hex
+from hub.avro.strict import schema_problems
 
 FILE_RE = re.compile(r"^(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 MAGIC = b"\xc3\x01"
@@ -77,6 +78,9 @@ def make_version(name: str, version: int, schema: Any, path: Path | None = None)
         parsed = fastavro.parse_schema(schema, named_schemas={})
     except (SchemaParseError, fastavro.schema.SchemaParseException, ValueError, TypeError, KeyError) as e:
         raise SchemaFileError(f"{where}: invalid Avro schema: {e}") from e
+    problems = schema_problems(schema)  # what fastavro lets pass and other implementations refuse
+    if problems:
+        raise SchemaFileError(f"{where}: invalid Avro schema: {'; '.join(problems)}")
     return SchemaVersion(name, version, schema, canon, crc64_avro(canon.encode()), parsed, path)
 
 

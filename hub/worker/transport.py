@@ -41,6 +41,9 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP
 
 from hub.kafka.topics import compacted_topics
+from hub.logging import get_logger
+
+log = get_logger("hub.worker.transport")
 
 
 class IdempotentProducer(AIOKafkaFaustProducer):
@@ -112,18 +115,37 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return _RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def may_have_holes(self, topic: str) -> bool:
+        """Compacted topics (ours, and the tables' changelogs) have offsets with no record."""
+        return topic in self.compacted or topic in self.app.tables.changelog_topics
+
     async def _drain_messages(self, fetcher) -> None:  # pragma: no cover — run by every worker test
         """Faust's fetch loop (faust-streaming 0.15.3, `Consumer._drain_messages`; the
-        test `test_faust_drain_loop_is_the_one_adapted` fails if Faust's changes), with one
-        difference: a record goes to the conductor through `deliver` instead of
-        `wait_first(callback(message), suspend_flow.wait())`.
+        test `test_faust_drain_loop_is_the_one_adapted` fails if Faust's changes), with
+        two differences.
+
+        **No record skipped.** When the next record of a partition is not the one after
+        the last it handed over, Faust takes the offsets between for holes (compaction,
+        transaction markers) and lets its commits pass them (`_add_gap`). On a topic
+        without holes (every engine input) they are records it fetched and never handed
+        over — its `getmany` drops the records of a partition it is not fetching at that
+        moment, and a hand-over given up on a rebalance still counted as read — and
+        passing them lost them: seen as a TICK never applied on one partition while the
+        group committed past it (tests/worker/test_two_workers.py, under load). Here the
+        partition is sought back to the first record not handed over and the rest of
+        the fetched batch for it dropped; Faust's own rule stays for compacted topics,
+        and for a jump met right after a seek (records deleted by retention). A record
+        counts as read only once handed over.
+
+        **No tasks per record.** A record goes to the conductor through `deliver` instead
+        of `wait_first(callback(message), suspend_flow.wait())`.
 
         Faust's `wait_first` makes four tasks and an `asyncio.wait` per record so that a
         hand-over stuck on a full stream buffer (or a paused flow) can be given up when a
         rebalance suspends the flow; the hand-over almost never waits, and those tasks
         were nearly half of Faust's own cost per record (bench/engine.py, same run: a bare
         agent 208 → 114 µs of CPU per record, 5,800 → 12,500 records/s).
-        PRIVATE API: `_read_offset`, `_add_gap`, `_commit_every`, `_n_acked`.
+        PRIVATE API: `_read_offset`, `_add_gap`, `_commit_every`, `_n_acked`, `_thread.seek_wait`.
         """
         callback = self.callback
         getmany = self.getmany
@@ -138,21 +160,31 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         yield_every = 100
         num_since_yield = 0
         sleep = asyncio.sleep
+        delivered: dict[TP, int] = {}  # the last offset handed over, per partition
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
+                sought: set[TP] = set()
                 if not self.should_stop:
                     async for tp, message in ait:
                         num_since_yield += 1
                         if num_since_yield > yield_every:
                             await sleep(0)
                             num_since_yield = 0
+                        if tp in sought:
+                            continue  # fetched before the seek back: they come again
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
                             gap = offset - (r_offset or 0)
+                            if gap > 1 and delivered.get(tp, -1) == r_offset and not self.may_have_holes(tp.topic):
+                                log.warning("records fetched but never handed over: read again", topic=tp.topic,
+                                            partition=tp.partition, missed=gap - 1, offset=r_offset + 1)
+                                sought.add(tp)
+                                await self._thread.seek_wait({tp: r_offset + 1})  # sets the read offset too
+                                continue
                             if gap > 1 and r_offset:
                                 if acks_enabled_for(message.topic):
                                     await self._add_gap(tp, r_offset + 1, offset)
@@ -160,8 +192,9 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
                                 if self._n_acked >= commit_every:
                                     self._n_acked = 0
                                     await self.commit()
-                            await deliver(self, callback(message))
-                            set_read_offset(tp, offset)
+                            if await deliver(self, callback(message)):
+                                set_read_offset(tp, offset)
+                                delivered[tp] = offset
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -180,7 +213,7 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
             unset_flag(CONSUMER_FETCHING)
 
 
-async def deliver(consumer, handover: Coroutine) -> None:
+async def deliver(consumer, handover: Coroutine) -> bool:
     """Run `handover` (Faust's conductor handing a record to its streams) as Faust's
     fetch loop does — given up if the consumer's flow is suspended (a rebalance) or the
     consumer stops while it waits —, without a task when it does not wait.
@@ -188,12 +221,15 @@ async def deliver(consumer, handover: Coroutine) -> None:
     Its first step runs here: when it completes (the stream buffers had room, the flow
     was on: nearly always), that is all. When it suspends instead, the rest of it
     (`_Rest`, the awaitable that resumes it where it stopped) goes to Faust's
-    `wait_first` with the consumer's `suspend_flow`, exactly as the whole would have."""
+    `wait_first` with the consumer's `suspend_flow`, exactly as the whole would have.
+    True when the record was handed over, False when it was given up."""
     try:
         waiting = handover.send(None)
     except StopIteration:
-        return
-    await consumer.wait_first(_Rest(handover, waiting), consumer.suspend_flow.wait())
+        return True
+    rest = _Rest(handover, waiting)
+    result = await consumer.wait_first(rest, consumer.suspend_flow.wait())
+    return rest in result.done
 
 
 class _Rest(Awaitable):

@@ -8,6 +8,9 @@
 - `deliver`, the fetch loop's hand-over of a record without tasks (pure: a hand-over that
   completes, waits, is given up on a rebalance, fails); every worker test on the broker
   runs the fetch loop itself.
+- The fetch loop never skips a record of an input topic (scripted fetches): records
+  fetched but never handed over are sought again instead of becoming Faust "gaps" that
+  commits pass; holes of compacted topics and after a seek stay gaps.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import asyncio
 import hashlib
 import inspect
 import uuid
+from collections import defaultdict
+from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -23,10 +28,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
 from faust.transport.consumer import Consumer
+from faust.types import TP
 from mode import Service
 from mode.utils.locks import Event
 
-from hub.worker.transport import deliver, expedite, seek_to_committed_or_beginning
+from hub.worker.transport import RewindingConsumer, deliver, expedite, seek_to_committed_or_beginning
 
 kafka = pytest.mark.kafka
 
@@ -205,3 +211,109 @@ def test_faust_drain_loop_is_the_one_adapted():
     assert hashlib.sha256(source.encode()).hexdigest() == (
         "44a2500309e83c630493f6828af50166ec8d96a0b3e4fb2bab735f704ae93417"
     )
+
+
+# -- the fetch loop never skips a record ------------------------------------------------
+
+
+class Msg:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.topic, self.offset = tp, tp.topic, offset
+
+
+class FakeConsumer:
+    """What `RewindingConsumer._drain_messages` uses of Faust's consumer, scripted:
+    `batches` are what successive `getmany` calls fetch; seeks and gaps are recorded."""
+
+    def __init__(self, batches: list[list[tuple[TP, int]]], *, give_up: set[int] = frozenset()) -> None:
+        self.batches, self.give_up = list(batches), give_up
+        self.delivered: list[tuple[str, int]] = []
+        self.seeks: list[tuple[str, int]] = []
+        self.gaps: list[tuple[str, int, int]] = []
+        self._stopped = Event()
+        self._read_offset: dict = defaultdict(lambda: None)
+        self._commit_every = None
+        self.suspend_flow = Event()
+        self.compacted = frozenset({"compacted.topic"})
+        self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                                   tables=SimpleNamespace(changelog_topics={"w-persons-changelog"}))
+        self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
+        self._thread = SimpleNamespace(seek_wait=self._seek_wait)
+        self.should_stop = False
+        self.may_have_holes = RewindingConsumer.may_have_holes.__get__(self)
+
+    async def _seek_wait(self, partitions) -> None:
+        for tp, offset in partitions.items():
+            self.seeks.append((tp.topic, offset))
+            self._read_offset[tp] = offset
+
+    async def _add_gap(self, tp, start, end) -> None:
+        self.gaps.append((tp.topic, start, end))
+
+    async def sleep(self, seconds) -> None:
+        await asyncio.sleep(0)
+
+    async def getmany(self, timeout):
+        if not self.batches:
+            self._stopped.set()
+            return
+        for tp, offset in self.batches.pop(0):
+            yield tp, Msg(tp, offset)
+
+    async def callback(self, message) -> None:
+        if message.offset in self.give_up:
+            self.give_up = self.give_up - {message.offset}
+            await asyncio.get_running_loop().create_future()  # stuck until given up
+        self.delivered.append((message.topic, message.offset))
+
+    async def wait_first(self, *coros, timeout=None):
+        for c in coros:  # a rebalance suspends the flow: the stuck hand-over is given up
+            if hasattr(c, "close"):
+                c.close()
+        return SimpleNamespace(done=[], results=[], stopped=False)
+
+    async def drain(self) -> None:
+        await RewindingConsumer._drain_messages(self, SimpleNamespace(_stopped=Event()))
+
+
+INPUT, COMPACTED = TP("rectorat.eleves.v1", 0), TP("compacted.topic", 0)
+
+
+async def test_records_fetched_but_never_handed_over_are_read_again():
+    consumer = FakeConsumer([
+        [(INPUT, 0), (INPUT, 1), (INPUT, 2)],
+        [(INPUT, 5), (INPUT, 6)],  # 3 and 4 were dropped between two fetches
+        [(INPUT, 3), (INPUT, 4), (INPUT, 5), (INPUT, 6)],  # fetched again after the seek
+    ])
+    await consumer.drain()
+    assert consumer.seeks == [(INPUT.topic, 3)]
+    assert [o for _, o in consumer.delivered] == [0, 1, 2, 3, 4, 5, 6]
+    assert consumer.gaps == []  # no commit may pass 3 and 4
+
+
+async def test_a_handover_given_up_does_not_count_as_read():
+    consumer = FakeConsumer([[(INPUT, 0), (INPUT, 1), (INPUT, 2)], [(INPUT, 1), (INPUT, 2)]], give_up={1})
+    await consumer.drain()
+    assert consumer.seeks == [(INPUT.topic, 1)]  # 2 came after 0: 1 is read again
+    assert [o for _, o in consumer.delivered] == [0, 1, 2]
+
+
+async def test_holes_of_compacted_topics_and_after_a_seek_are_faust_gaps():
+    compacted = FakeConsumer([[(COMPACTED, 0), (COMPACTED, 1), (COMPACTED, 4)]])
+    await compacted.drain()
+    assert compacted.seeks == [] and compacted.gaps == [(COMPACTED.topic, 2, 4)]
+    assert [o for _, o in compacted.delivered] == [0, 1, 4]
+    # Right after a seek (here to the committed offset 10), the first record may be past it:
+    # records deleted by retention. Taken as a hole, not sought again for ever.
+    after_seek = FakeConsumer([[(INPUT, 0)], [(INPUT, 15)]])
+
+    async def seek_to_committed_then_fetch(timeout, _orig=after_seek.getmany):
+        if len(after_seek.batches) == 1:
+            after_seek._read_offset[INPUT] = 10
+        async for item in _orig(timeout):
+            yield item
+
+    after_seek.getmany = seek_to_committed_then_fetch
+    await after_seek.drain()
+    assert after_seek.seeks == [] and after_seek.gaps == [(INPUT.topic, 11, 15)]
+    assert [o for _, o in after_seek.delivered] == [0, 15]

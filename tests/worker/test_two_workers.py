@@ -196,8 +196,9 @@ def test_two_workers_in_one_group_give_the_cases_of_one_worker_alone(worker_env,
 
     # cases.v1: the same case ids, none missing, none extra, the same records.
     pair_live = {k: r for k, r in pair[CASES].items() if r is not None}
-    assert sorted(set(live) - set(pair_live)) == [], "missing with two workers"
-    assert sorted(set(pair_live) - set(live)) == [], "extra with two workers"
+    logs = "\n".join(timeline(tmp_path / "pair" / name) for name in ("one.log", "two.log"))
+    assert sorted(set(live) - set(pair_live)) == [], f"missing with two workers\n{logs}"
+    assert sorted(set(pair_live) - set(live)) == [], f"extra with two workers\n{logs}"
     assert pair_live == live
     # No duplicate: one case per person, type and opening date, one open case per person and type.
     people = Counter((r["person"]["ine"] or r["person"]["nom"], r["type"], r["opened_on"]) for r in pair_live.values())
