@@ -6,8 +6,14 @@ the hub publishes its schemas on `hub.schemas.v1` (see hub.avro.registry).
 
 Hot path: schemas are parsed once; the 10-byte header of each version is precomputed
 and is itself the dict key used to find the writer on decode (no struct unpacking);
-encode/decode add one dict lookup and a BytesIO to fastavro's schemaless calls. The
-codec holds no mutable state, so one instance is safe to share between threads.
+encode/decode add one dict lookup and a BytesIO to fastavro's schemaless calls.
+
+Newer versions: a process started before a schema's new version was added meets its
+fingerprint in messages (a connector upgraded first). `learn` takes that version from
+its `hub.schemas.v1` record and reads its data into the latest local version's shape
+(the worker follows the topic: `hub/worker/schemas.py`). The only state that changes is
+that a decoder is added (one dict assignment each), so one instance is still safe to
+share between threads.
 
 Values follow hub/types: dates are `datetime.date`, timestamps aware UTC `datetime`
 (timestamp-millis: microseconds are truncated on the wire).
@@ -15,6 +21,7 @@ Values follow hub/types: dates are `datetime.date`, timestamps aware UTC `dateti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from io import BytesIO
@@ -24,8 +31,9 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
 
+from hub.avro.compat import check_pair
 from hub.avro.fingerprint import fingerprint_hex
-from hub.avro.loader import MAGIC, SchemaVersion, load_dir
+from hub.avro.loader import MAGIC, SchemaFileError, SchemaVersion, load_dir, make_version
 from hub.errors import HubError
 
 HEADER_SIZE = 10
@@ -142,6 +150,40 @@ class Codec:
     def __iter__(self) -> Iterator[SchemaVersion]:
         for vs in self._versions.values():
             yield from vs
+
+    def learn(self, record: bytes) -> SchemaVersion | None:
+        """Read messages written with the schema of a `hub.schemas.v1` record from now on,
+        in the latest local version's shape; the version learned, or None when there is
+        nothing to learn (already known, or a record this codec has no schema for).
+
+        Nothing of the record is trusted: its schema must meet the Avro rules
+        (`make_version`), its fingerprint is computed here, and it must resolve against
+        the local version it will be read as (`compat.check_pair`): otherwise
+        CodecError, and its messages stay unreadable (UnknownFingerprint)."""
+        try:
+            value = json.loads(record)
+            schema, version = value["schema"], int(value.get("version") or 0)
+            name = schema["name"]
+            space = schema.get("namespace")
+        except (ValueError, KeyError, TypeError) as e:
+            raise CodecError(f"not a schema record: {type(e).__name__}") from None
+        fullname = name if "." in str(name) or not space else f"{space}.{name}"
+        local = self._aliases.get(fullname)
+        if local is None:
+            return None
+        try:
+            v = make_version(local, version, schema)
+        except SchemaFileError as e:
+            raise CodecError(str(e)) from None
+        if v.header in self._dec:
+            return None
+        latest = self._versions[local][-1]
+        problems = check_pair(v, latest)
+        if problems:
+            raise CodecError(f"{fullname} {v.fingerprint_hex} cannot be read as {latest.label}: {problems[0]}")
+        self._by_header[v.header] = v
+        self._dec[v.header] = (v.parsed, latest.parsed)
+        return v
 
     # -- encode -----------------------------------------------------------------------
 

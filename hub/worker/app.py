@@ -70,7 +70,8 @@ import faust
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from hub.avro import CodecError, get_codec
+from hub.avro import CodecError, UnknownFingerprint, get_codec
+from hub.avro.fingerprint import fingerprint_hex
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
 from hub.kafka.sink import partition_for
@@ -90,6 +91,7 @@ from hub.types.events import SOURCE_TOPICS
 from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
+from hub.worker.schemas import SchemaFollower
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
 from hub.worker.watchdog import CHECK_EVERY, StallWatch, read_again
 
@@ -244,6 +246,7 @@ class Engine:
     partitions: int
     app: faust.App
     follower: DirectoryFollower
+    schemas: SchemaFollower
     processor: PersonProcessor
     internal: str
     topics: tuple[str, ...]  # every topic the app consumes (for --until-idle)
@@ -490,6 +493,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         partitions=partitions,
         app=app,
         follower=follower,
+        schemas=SchemaFollower(settings, codec),
         processor=processor,
         internal=internal,
         topics=(*PERSON_TOPICS, ACTIONS, internal, WATERMARKS, DIRECTORY),
@@ -538,13 +542,13 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                     elif m.kind == messages.BUNDLE:
                         for key, inner in messages.unbundle(m.payload):
                             try:
-                                outs += processor.on_internal(batch_of(batches, partition), key, inner)
+                                outs += await readable(processor.on_internal, batch_of(batches, partition), key, inner)
                             except CodecError as exc:  # one entry's event: the others are applied
                                 skipped(msg, exc)
                     else:
-                        outs += processor.on_internal(batch_of(batches, partition), msg.key, m)
+                        outs += await readable(processor.on_internal, batch_of(batches, partition), msg.key, m)
                 else:
-                    outs += processor.on_source(batch_of(batches, partition), msg.key, msg.value)
+                    outs += await readable(processor.on_source, batch_of(batches, partition), msg.key, msg.value)
                 engine.processed += 1
             except (CodecError, messages.BadMessage) as exc:
                 # Raised before any state change: nothing of the record was applied.
@@ -559,8 +563,22 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             log.error("person agent failed", error=where(exc))
             await engine.halt(exc)
 
+    async def readable(handler, *args) -> list[Send]:
+        """`handler(*args)`, run again once the schema reader has caught up with
+        hub.schemas.v1 when the record's schema version is not known yet (schemas.py).
+        Handlers decode before they change anything, so the first try left no trace."""
+        try:
+            return handler(*args)
+        except UnknownFingerprint:
+            await engine.schemas.catch_up()
+            return handler(*args)
+
     def skipped(msg, exc: Exception) -> None:
         engine.skipped += 1
+        if isinstance(exc, UnknownFingerprint):  # not on hub.schemas.v1 either: an operator must look
+            log.error("record skipped: its schema is on neither schemas/ nor hub.schemas.v1", topic=msg.topic,
+                      partition=msg.partition, offset=msg.offset, fingerprint=fingerprint_hex(exc.fingerprint))
+            return
         log.warning("record skipped", topic=msg.topic, partition=msg.partition, offset=msg.offset,
                     reason=type(exc).__name__)
 

@@ -385,3 +385,53 @@ def test_bench_script_runs() -> None:
     out = subprocess.run([sys.executable, str(root / "bench" / "codec.py"), "--n", "2000", "--rounds", "1"],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.count("ratio") == 2
+
+
+# -- learning a newer version from hub.schemas.v1 -------------------------------------------
+
+
+def newer_contrat_rompu(schemas_copy: Path, field: dict[str, Any]) -> Codec:
+    """A codec of a hub one version ahead: contrat_rompu v2 = v1 + `field`."""
+    v1 = json.loads((schemas_copy / "contrat_rompu.v1.avsc").read_text())
+    v1["fields"].append(field)
+    (schemas_copy / "contrat_rompu.v2.avsc").write_text(json.dumps(v1))
+    return Codec(schemas_copy)
+
+
+def test_a_version_learned_from_hub_schemas_is_read_into_the_local_shape(schemas_copy: Path) -> None:
+    from hub.avro.registry import schema_record
+
+    newer = newer_contrat_rompu(schemas_copy, {"name": "canal", "type": ["null", "string"], "default": None})
+    data = newer.encode_event({**SAMPLES["CONTRAT_ROMPU"], "canal": "api"})
+    local = Codec()
+    with pytest.raises(UnknownFingerprint):
+        local.decode(data)
+    _, record = schema_record(newer.latest("contrat_rompu"))
+    learned = local.learn(record)
+    assert learned is not None and learned.fullname == "fr.hub.events.ContratRompu"
+    assert local.decode(data) == SAMPLES["CONTRAT_ROMPU"]  # `canal` dropped: the local (v1) shape
+    assert local.learn(record) is None  # known now
+    _, known = schema_record(local.latest("contrat_rompu"))
+    assert local.learn(known) is None  # the local version itself
+
+
+def test_a_version_that_does_not_resolve_or_breaks_avro_rules_is_not_learned(schemas_copy: Path) -> None:
+    from hub.avro.registry import schema_record
+
+    local = Codec()
+    retyped = json.loads((schemas_copy / "contrat_rompu.v1.avsc").read_text())
+    next(f for f in retyped["fields"] if f["name"] == "numero_contrat")["type"] = "long"
+    bad = {"name": "contrat_rompu", "version": 2, "schema": retyped}
+    with pytest.raises(CodecError, match="cannot be read as contrat_rompu v1"):
+        local.learn(json.dumps(bad).encode())
+    broken = json.loads((schemas_copy / "contrat_rompu.v1.avsc").read_text())
+    broken["fields"].append({"name": "x", "type": "int", "default": "zero"})
+    with pytest.raises(CodecError, match="invalid Avro schema"):
+        local.learn(json.dumps({"name": "contrat_rompu", "version": 2, "schema": broken}).encode())
+    with pytest.raises(CodecError, match="not a schema record"):
+        local.learn(b"{not json")
+    with pytest.raises(CodecError, match="not a schema record"):
+        local.learn(b'{"schema": 3}')
+    # A schema this hub has no version of: nothing to read it into.
+    other = {"type": "record", "name": "Other", "namespace": "org.elsewhere", "fields": [{"name": "a", "type": "int"}]}
+    assert local.learn(json.dumps({"name": "other", "version": 1, "schema": other}).encode()) is None

@@ -16,7 +16,8 @@ N = 4
 
 
 def engine() -> Engine:
-    return Engine(settings=None, partitions=N, app=None, follower=None, processor=None, internal="w-engine-persons",
+    return Engine(settings=None, partitions=N, app=None, follower=None, schemas=None, processor=None,
+                  internal="w-engine-persons",
                   topics=())
 
 
