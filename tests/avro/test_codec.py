@@ -20,6 +20,7 @@ import hub.types.events as E
 from hub.avro import Codec, CodecError, CorruptMessage, EncodeError, UnknownFingerprint, read_header
 from hub.avro.codec import get_codec
 from hub.avro.fingerprint import fingerprint_hex
+from hub.avro.registry import schema_record
 
 UTC = timezone.utc
 RECEIVED = datetime(2026, 3, 15, 21, 4, 11, 250000, tzinfo=UTC)  # millisecond precision
@@ -399,8 +400,6 @@ def newer_contrat_rompu(schemas_copy: Path, field: dict[str, Any]) -> Codec:
 
 
 def test_a_version_learned_from_hub_schemas_is_read_into_the_local_shape(schemas_copy: Path) -> None:
-    from hub.avro.registry import schema_record
-
     newer = newer_contrat_rompu(schemas_copy, {"name": "canal", "type": ["null", "string"], "default": None})
     data = newer.encode_event({**SAMPLES["CONTRAT_ROMPU"], "canal": "api"})
     local = Codec()
@@ -416,8 +415,6 @@ def test_a_version_learned_from_hub_schemas_is_read_into_the_local_shape(schemas
 
 
 def test_a_version_that_does_not_resolve_or_breaks_avro_rules_is_not_learned(schemas_copy: Path) -> None:
-    from hub.avro.registry import schema_record
-
     local = Codec()
     retyped = json.loads((schemas_copy / "contrat_rompu.v1.avsc").read_text())
     next(f for f in retyped["fields"] if f["name"] == "numero_contrat")["type"] = "long"
