@@ -34,7 +34,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hub.avro.codec import Codec, CodecError, get_codec
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
-from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, WATERMARKS
+from hub.kafka.compacted import read_table
+from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, SCHEMAS, WATERMARKS
 from hub.logging import get_logger
 from hub.settings import Settings
 from hub.types.events import SOURCE_TOPICS
@@ -48,7 +49,7 @@ _SOURCE_OF_TOPIC = {t: s for s, t in SOURCE_TOPICS.items()}
 
 def wanted(topic: str) -> bool:
     return (
-        topic in (CASES, ACTIONS, DIRECTORY, WATERMARKS)
+        topic in (CASES, ACTIONS, DIRECTORY, WATERMARKS, SCHEMAS)
         or OBSERVATORY_TOPIC.match(topic) is not None
         or topic.endswith(DLQ_SUFFIX)
     )
@@ -109,6 +110,13 @@ class TopicView:
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
+        # The schema versions first: cases a newer worker wrote are then readable from the
+        # first fetch (later versions come with the topic's records, see `_run`).
+        for value in (await read_table(SCHEMAS, self.settings)).values():
+            try:
+                self.codec.learn(value)
+            except CodecError as exc:
+                log.warning("schema record not usable", reason=str(exc)[:200])
         self._consumer = client.consumer(settings=self.settings, group_id=None, max_poll_records=5000,
                                          fetch_max_wait_ms=200)
         await self._consumer.start()
@@ -232,7 +240,8 @@ class TopicView:
                 log.warning("view consumer error", reason=f"{type(exc).__name__}: {exc}"[:200])
                 await asyncio.sleep(1)
                 continue
-            for tp, records in batches.items():
+            # A newer schema version before the records written with it (Codec.learn).
+            for tp, records in sorted(batches.items(), key=lambda item: item[0].topic != SCHEMAS):
                 if tp not in self._assigned:
                     continue
                 done = self._next.get(tp, 0)
@@ -247,7 +256,10 @@ class TopicView:
 
     def _apply(self, topic: str, record) -> None:
         try:
-            if topic == CASES:
+            if topic == SCHEMAS:
+                if record.value is not None:
+                    self.codec.learn(record.value)
+            elif topic == CASES:
                 self._apply_case(record.key, record.value)
             elif topic == ACTIONS:
                 self._apply_action(record.value)

@@ -362,3 +362,45 @@ def test_a_new_observatory_topic_is_picked_up_while_running(web, seeded):
                                         password="nouvel-observatoire-mdp")
     c = web.login(f"u{seeded.tag.lower()}", "nouvel-observatoire-mdp")
     assert case_ids_in(c.get("/dossiers").text) == {new["case_id"]}
+
+
+def test_a_case_written_with_a_newer_case_schema_is_shown(web, tmp_path):
+    """A newer worker (case v2 = v1 + an optional field) wrote a case while `hub serve`
+    runs: its schema comes on hub.schemas.v1 first, and the page shows the case."""
+    import asyncio
+    import json
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    from hub.avro import Codec
+    from hub.avro.registry import schema_record
+    from hub.kafka import client
+    from hub.kafka.topics import CASES, SCHEMAS, observatory_topic
+    from tests.web.conftest import case_record
+
+    tag = uuid.uuid4().hex[:6].upper()
+    folder = tmp_path / "schemas"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "schemas", folder)
+    v1 = json.loads((folder / "case.v1.avsc").read_text())
+    v1["fields"].append({"name": f"priorite_{tag.lower()}", "type": ["null", "int"], "default": None})
+    (folder / "case.v2.avsc").write_text(json.dumps(v1))
+    newer = Codec(folder)
+    case = case_record(tag, "NOUVEAU", obs="OBS-86", role="MISSION_LOCALE", code="ML-86-POI")
+
+    async def go() -> None:
+        producer = client.producer(web.settings)
+        await producer.start()
+        try:
+            key, value = schema_record(newer.latest("case"))
+            await producer.send_and_wait(SCHEMAS, value, key=key.encode())
+            data = newer.encode("case", {**case, f"priorite_{tag.lower()}": 1})
+            for topic in (CASES, observatory_topic("OBS-86")):
+                await producer.send_and_wait(topic, data, key=case["case_id"].encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(go())
+    c = web.login("obs86")
+    assert case["case_id"] in case_ids_in(c.get("/dossiers").text)
+    assert f"WEB{tag}NOUVEAU" in c.get(f"/dossiers/{case['case_id']}").text
