@@ -19,7 +19,7 @@ from hub.kafka import client
 from hub.kafka.compacted import read_until_end
 from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
-from hub.kafka.topics import ensure_topics
+from hub.kafka.topics import ensure_topics, learn_schemas
 from hub.locks import source_lock
 from hub.settings import Settings, get_settings
 
@@ -76,6 +76,7 @@ async def list_(source: str, as_json: bool, history: bool) -> None:
     settings = get_settings()
     connector = get_connector(source)
     codec = get_codec()
+    await learn_schemas(codec, settings)  # dead letters of a newer connector (Codec.learn)
     replayed = {} if history else await _replayed_up_to(settings, connector.dlq_topic)
     letters: dict[Any, tuple[tuple, dict[str, Any]]] = {}
     async for record in read_until_end(connector.dlq_topic, settings):
@@ -140,6 +141,7 @@ async def _replay(settings: Settings, source: str) -> dict[str, int]:
     seen = KafkaSeenEvents(settings)
     await seen.load([connector.topic])
     codec = get_codec()
+    await learn_schemas(codec, settings)
     consumer = client.consumer(settings=settings, group_id=f"hub-dlq-replay.{source}")
     await client.started(consumer)
     counts = {"replayed": 0, "published": 0, "unchanged": 0, "filtered": 0, "rejected": 0, "unreadable": 0,

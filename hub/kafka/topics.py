@@ -197,6 +197,23 @@ async def complete_schemas(settings: Settings | None = None) -> int:
     return await publish_schemas(settings, {k for k, v in wanted.items() if table.get(k.encode()) != v})
 
 
+async def learn_schemas(codec, settings: Settings | None = None) -> int:
+    """Make `codec` read the schema versions on `hub.schemas.v1` it lacks (a newer
+    worker's or connector's, `Codec.learn`) before reading other topics; how many it
+    learned. A record it cannot use is logged and left: its messages stay unreadable."""
+    from hub.avro import CodecError
+    from hub.kafka.compacted import read_table
+    from hub.logging import get_logger
+
+    learned = 0
+    for value in (await read_table(SCHEMAS, settings)).values():
+        try:
+            learned += codec.learn(value) is not None
+        except CodecError as exc:
+            get_logger("hub.kafka.topics").warning("schema record not usable", reason=str(exc)[:200])
+    return learned
+
+
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 15.0) -> None:
     """New topics are usable only once every partition has a leader; producing earlier
     only earns retries and warnings."""

@@ -34,8 +34,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from hub.avro.codec import Codec, CodecError, get_codec
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
-from hub.kafka.compacted import read_table
-from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, SCHEMAS, WATERMARKS
+from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, SCHEMAS, WATERMARKS, learn_schemas
 from hub.logging import get_logger
 from hub.settings import Settings
 from hub.types.events import SOURCE_TOPICS
@@ -112,11 +111,7 @@ class TopicView:
     async def start(self) -> None:
         # The schema versions first: cases a newer worker wrote are then readable from the
         # first fetch (later versions come with the topic's records, see `_run`).
-        for value in (await read_table(SCHEMAS, self.settings)).values():
-            try:
-                self.codec.learn(value)
-            except CodecError as exc:
-                log.warning("schema record not usable", reason=str(exc)[:200])
+        await learn_schemas(self.codec, self.settings)
         self._consumer = client.consumer(settings=self.settings, group_id=None, max_poll_records=5000,
                                          fetch_max_wait_ms=200)
         await self._consumer.start()
