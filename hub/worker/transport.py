@@ -183,7 +183,11 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
                                 log.warning("records fetched but never handed over: read again", topic=tp.topic,
                                             partition=tp.partition, missed=gap - 1, offset=r_offset + 1)
                                 sought.add(tp)
-                                await self._thread.seek_wait({tp: r_offset + 1})  # sets the read offset too
+                                try:
+                                    await self._thread.seek_wait({tp: r_offset + 1})  # sets the read offset
+                                except Exception as exc:  # noqa: BLE001 — revoked meanwhile: the rebalance seeks
+                                    log.warning("seek back failed", topic=tp.topic, partition=tp.partition,
+                                                reason=type(exc).__name__)
                                 continue
                             if gap > 1 and r_offset:
                                 if acks_enabled_for(message.topic):
