@@ -131,6 +131,10 @@ def changelog_topic_name(settings: Settings, table: str) -> str:
     return f"{settings.worker_id}-{table}-changelog"
 
 
+class Abandoned(Exception):
+    """A batch given up before its writes: its records are read again (`fence`)."""
+
+
 class HubFaustApp(faust.App):
     #: Table changelog records Faust may buffer before the stream waits for them to be
     #: handed to the producer (Faust's default, 100, stalls the agent on every burst).
@@ -386,9 +390,10 @@ class Engine:
     # -- many persons at once (ticks, directory updates) --------------------------------------
 
     async def reevaluate_many(self, store: PartitionStore, partition: int, targets, *, clock,
-                              only_published=False) -> int:
+                              only_published=False, fence=lambda partitions: None) -> int:
         n = 0
         for i in range(0, len(targets), CHUNK):
+            fence([partition])
             overlay = Overlay(store)
             outs: list[Send] = []
             for target in targets[i : i + CHUNK]:
@@ -398,6 +403,7 @@ class Engine:
                 )
                 n += 1
             await self.send(outs, wait=True)
+            fence([partition])
             overlay.apply()
             await self.send_changes(store)
             await asyncio.sleep(0)
@@ -515,15 +521,67 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
 
     @app.agent(person_channel, concurrency=1, name="hub-persons")
     async def persons_agent(stream):
-        # Faust acks a batch's events once the loop body is done with them.
+        # Faust acks a batch's events once the loop body is done with them — also when
+        # the body was interrupted (a stop cancels it): such a batch is forgotten first,
+        # so that its offsets are not committed and the next owner reads it again.
         async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            await handle(events)
+            try:
+                await handle(events)
+            except BaseException:
+                forget(events)
+                raise
+
+    def forget(events) -> None:
+        """Never acknowledge these events (their records are read again): Faust's ack
+        skips a message already marked acked, and a rebalance or a stop no longer waits
+        for them. PRIVATE API: `Message.acked`, `Consumer._unacked_messages`."""
+        unacked = app.consumer._unacked_messages  # noqa: SLF001
+        for event in events:
+            event.message.acked = True
+            unacked.discard(event.message)
 
     async def handle(events) -> None:
+        try:
+            await process(events)
+        except Abandoned as why:
+            forget(events)
+            log.info("batch abandoned, its records will be read again", reason=str(why))
+
+    async def process(events) -> None:
         batches: dict[int, Batch] = {}
         outs: list[Send] = []
+        generation = app.consumer_generation_id
+        changelog = persons.changelog_topic.get_topic_name()
+        refused: set[int] = set()
+
+        def fence(partitions: Iterable[int]) -> None:
+            """Before any write: the partitions' state is still this worker's. A worker
+            that stops, or whose partitions a rebalance has moved, must not write a state
+            another worker has already restored (a later restore would take the stale
+            one): the batch is given up instead, and read again by the owner."""
+            if app.should_stop:
+                raise Abandoned("the worker stops")
+            if app.consumer_generation_id != generation:
+                raise Abandoned("a rebalance happened")
+            for p in partitions:
+                if not app.assignor.is_active(TP(changelog, p)):
+                    raise Abandoned(f"partition {p} is no longer this worker's")
         for event in events:
             msg = event.message
+            if msg.generation_id is not None and msg.generation_id != generation:
+                # Fetched before a rebalance: the partition may be another worker's now,
+                # and its state with it; read again from the committed offset if ours.
+                forget([event])
+                continue
+            if not app.assignor.is_active(TP(changelog, msg.partition)):
+                # The person state of this partition is not ours (not restored here): a
+                # write would be made over another worker's state.
+                if msg.partition not in refused:
+                    refused.add(msg.partition)
+                    log.error("records of a partition whose state this worker does not hold: not processed",
+                              topic=msg.topic, partition=msg.partition, offset=msg.offset)
+                forget([event])
+                continue
             if msg.value is None:
                 continue
             partition = msg.partition
@@ -532,12 +590,13 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                     m = messages.parse(msg.value)
                     if m.kind == messages.TICK or m.kind == messages.DIRECTORY:
                         # Everything before it is flushed first: see core.py, "Batches".
-                        await flush(batches, outs)
+                        await flush(batches, outs, fence)
                         store = PartitionStore(persons, partition)
                         if m.kind == messages.TICK:
-                            await _tick(store, partition, m.clock)
+                            await _tick(store, partition, m.clock, fence)
                         else:
-                            await _directory(store, partition, *m.directory)
+                            await _directory(store, partition, *m.directory, fence)
+                        fence([partition])
                         await engine.send_changes(store)
                     elif m.kind == messages.BUNDLE:
                         for key, inner in messages.unbundle(m.payload):
@@ -553,12 +612,16 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             except (CodecError, messages.BadMessage) as exc:
                 # Raised before any state change: nothing of the record was applied.
                 skipped(msg, exc)
+            except Abandoned:
+                raise
             except Exception as exc:  # noqa: BLE001
                 log.error("person agent failed", topic=msg.topic, partition=partition, offset=msg.offset,
                           error=where(exc))
                 await engine.halt(exc)
         try:
-            await flush(batches, outs)
+            await flush(batches, outs, fence)
+        except Abandoned:
+            raise
         except Exception as exc:  # noqa: BLE001
             log.error("person agent failed", error=where(exc))
             await engine.halt(exc)
@@ -588,7 +651,8 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             b = batches[partition] = Batch(PartitionStore(persons, partition), partition)
         return b
 
-    async def flush(batches: dict[int, Batch], outs: list[Send]) -> None:
+    async def flush(batches: dict[int, Batch], outs: list[Send], fence: Callable[[Iterable[int]], None]) -> None:
+        fence(batches)
         for b in batches.values():
             outs += processor.flush(b)
         # The batch's state is durable before its outputs leave: a record on an output
@@ -602,21 +666,21 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         await engine.send(outs)
         outs.clear()
 
-    async def _tick(store: PartitionStore, partition: int, clock: date) -> None:
+    async def _tick(store: PartitionStore, partition: int, clock: date, fence) -> None:
         targets = processor.tick_targets(store, partition, clock)
         if targets is None:
             return
-        n = await engine.reevaluate_many(store, partition, targets, clock=clock)
+        n = await engine.reevaluate_many(store, partition, targets, clock=clock, fence=fence)
         processor.set_clock(store, partition, clock)
         log.info("clock applied", partition=partition, clock=clock.isoformat(), persons=n)
 
-    async def _directory(store: PartitionStore, partition: int, offset: int, version: str) -> None:
+    async def _directory(store: PartitionStore, partition: int, offset: int, version: str, fence) -> None:
         targets = processor.directory_targets(store, partition, offset, version)
         if targets is None:
             return
         await follower.wait_position(offset + 1)
         n = await engine.reevaluate_many(
-            store, partition, targets, clock=processor.clock(store, partition), only_published=True
+            store, partition, targets, clock=processor.clock(store, partition), only_published=True, fence=fence
         )
         processor.set_directory(store, partition, offset, version)
         log.info("directory applied", partition=partition, version=version[:19], persons=n)
