@@ -28,7 +28,11 @@ Choices (see also `core.py` for the processing itself):
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
   agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
   seconds; Faust acks them after the batch): per-record framework costs (awaits, table
-  writes, sends) are paid once per person per batch, see core.py "Batches". Every
+  writes, sends) are paid once per person per batch, see core.py "Batches".
+  A batch writes nothing for partitions no longer this worker's (`fence`: stopping,
+  rebalanced, changelog partition not active) and a batch interrupted or given up is
+  never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
+  happened to it. Every
   record is handled inside a try: a record that does not decode is logged (no personal
   data) and skipped; any other error stops the worker at once with status 1 (a hard
   exit, no commit) rather than losing data silently: the batch is processed again at
