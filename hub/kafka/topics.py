@@ -200,17 +200,29 @@ async def complete_schemas(settings: Settings | None = None) -> int:
 async def learn_schemas(codec, settings: Settings | None = None) -> int:
     """Make `codec` read the schema versions on `hub.schemas.v1` it lacks (a newer
     worker's or connector's, `Codec.learn`) before reading other topics; how many it
+    learned."""
+    from hub.kafka.compacted import read_table
+
+    return len(learn_from(codec, (await read_table(SCHEMAS, settings)).values()))
+
+
+def learn_from(codec, records) -> list:
+    """`Codec.learn` each `hub.schemas.v1` record value (tombstones skipped); the versions
     learned. A record it cannot use is logged and left: its messages stay unreadable."""
     from hub.avro import CodecError
-    from hub.kafka.compacted import read_table
     from hub.logging import get_logger
 
-    learned = 0
-    for value in (await read_table(SCHEMAS, settings)).values():
+    learned = []
+    for value in records:
+        if value is None:
+            continue
         try:
-            learned += codec.learn(value) is not None
+            version = codec.learn(value)
         except CodecError as exc:
-            get_logger("hub.kafka.topics").warning("schema record not usable", reason=str(exc)[:200])
+            get_logger("hub.kafka.topics").warning("schema record not usable", reason=str(exc)[:300])
+            continue
+        if version is not None:
+            learned.append(version)
     return learned
 
 

@@ -549,14 +549,13 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             await process(events)
         except Abandoned as why:
             forget(events)
-            log.info("batch abandoned, its records will be read again", reason=str(why))
+            log.warning("batch abandoned, its records will be read again", reason=str(why))
 
     async def process(events) -> None:
         batches: dict[int, Batch] = {}
         outs: list[Send] = []
         generation = app.consumer_generation_id
         changelog = persons.changelog_topic.get_topic_name()
-        refused: set[int] = set()
 
         def fence(partitions: Iterable[int]) -> None:
             """Before any write: the partitions' state is still this worker's. A worker
@@ -575,15 +574,6 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             if msg.generation_id is not None and msg.generation_id != generation:
                 # Fetched before a rebalance: the partition may be another worker's now,
                 # and its state with it; read again from the committed offset if ours.
-                forget([event])
-                continue
-            if not app.assignor.is_active(TP(changelog, msg.partition)):
-                # The person state of this partition is not ours (not restored here): a
-                # write would be made over another worker's state.
-                if msg.partition not in refused:
-                    refused.add(msg.partition)
-                    log.error("records of a partition whose state this worker does not hold: not processed",
-                              topic=msg.topic, partition=msg.partition, offset=msg.offset)
                 forget([event])
                 continue
             if msg.value is None:

@@ -14,9 +14,8 @@ topic and decodes again (`app.py`).
 
 from __future__ import annotations
 
-from hub.avro import CodecError
 from hub.avro.codec import Codec
-from hub.kafka.topics import SCHEMAS
+from hub.kafka.topics import SCHEMAS, learn_from
 from hub.logging import get_logger
 from hub.settings import Settings
 from hub.worker.follow import TopicFollower
@@ -35,14 +34,6 @@ class SchemaFollower(TopicFollower):
         self.codec = codec
 
     def apply(self, records) -> None:
-        for record in records:
-            if record.value is None:
-                continue
-            try:
-                learned = self.codec.learn(record.value)
-            except CodecError as exc:
-                log.warning("schema record not usable", offset=record.offset, reason=str(exc)[:300])
-                continue
-            if learned is not None:
-                log.info("schema version learned from hub.schemas.v1", schema=learned.fullname,
-                         fingerprint=learned.fingerprint_hex)
+        for learned in learn_from(self.codec, (record.value for record in records)):
+            log.info("schema version learned from hub.schemas.v1", schema=learned.fullname,
+                     fingerprint=learned.fingerprint_hex)

@@ -221,8 +221,8 @@ def test_sigterm_in_the_middle_of_batches_then_restart_gives_the_same_cases(work
     """A clean stop (SIGTERM) cancels the batch in hand, and Faust acknowledges a
     `take_events` batch even when its processing was interrupted: committed on the way
     out, its records were lost (a black-box audit: members of a group stopped and started
-    while input flowed lost hundreds of cases). The engine holds the commit of an
-    unfinished batch (`Engine.unfinished`). Stopped three times in the middle of its work,
+    while input flowed lost hundreds of cases). The engine never acknowledges an
+    interrupted batch (`forget` in hub/worker/app.py). Stopped three times in the middle of its work,
     the engine ends with the cases of an undisturbed run."""
     import signal
 
