@@ -23,8 +23,10 @@ Choices (see also `core.py` for the processing itself):
 - **Consumer**: `RewindingConsumer` (`transport.py`): after a rebalance, a partition the
   group has never committed is read again from its beginning; aiokafka left it past the
   records Faust dropped during the rebalance, and they were never processed.
-- **Persons table**: written through `PartitionStore` (RocksDB directly, changelog
-  records sent by the batch), not the table's `__setitem__`; see that class.
+- **Persons table**: written through `PartitionStore`, not the table's `__setitem__`:
+  a batch's changelog records first, awaited, then RocksDB, so that the local
+  database is always a prefix of the changelog, as Faust's restore assumes; see that
+  class.
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
   agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
   seconds; Faust acks them after the batch): per-record framework costs (awaits, table
@@ -32,7 +34,8 @@ Choices (see also `core.py` for the processing itself):
   A batch writes nothing for partitions no longer this worker's (`fence`: stopping,
   rebalanced, changelog partition not active) and a batch interrupted or given up is
   never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
-  happened to it. Every
+  happened to it. Each agent adds the messages it takes to `consumer.handled`: only
+  their acknowledgements count (`RewindingConsumer.ack`). Every
   record is handled inside a try: a record that does not decode is logged (no personal
   data) and skipped; any other error stops the worker at once with status 1 (a hard
   exit, no commit) rather than losing data silently: the batch is processed again at
@@ -163,83 +166,93 @@ class HubFaustApp(faust.App):
 class PartitionStore:
     """One partition of a table (`persons`, `clock`) as a `core.Store`.
 
-    Writes are kept (the last value per key) until `Engine.send_changes`, which writes
-    them to the partition's RocksDB in one `WriteBatch` (one WAL write instead of one per
-    key, and a batch's state lands whole or not at all), then sends their changelog
-    records, awaited by the batch. Reads see the kept writes first. Faust still owns the
-    table: it creates the changelog topic, restores the partition from it after a move or
-    a lost disk, and flushes the producer before every commit, our changelog records
-    included. Going around the table's `__setitem__` spares, per write, Faust's
-    buffer-and-task path to the producer, and its need of a *current event* (Faust finds
-    a write's partition from the record being processed, and a batch is handled outside
-    any one record).
+    The partition's RocksDB database always holds a prefix of its changelog: the records
+    up to the offset it records (Faust's persisted offset), and perhaps some after it.
+    Faust relies on it: a partition that comes back to this worker is restored from that
+    offset on, nothing before it is read again. So writes are kept (the last value per
+    key; reads see them first) until `Engine.persist` has their changelog records on the
+    broker; only then `write` puts them in RocksDB, in one `WriteBatch` (one WAL write,
+    the batch lands whole or not at all) with the offset of the last record — recorded
+    only if the records directly follow the recorded one. Otherwise another worker wrote
+    this partition meanwhile (it owned it for a while, or still believed it did): its
+    records are not in this database, so the recorded offset stays, and the next restore
+    reads from there, ours included. Both could fail before (found while looking for
+    the churn audit's loss, README "Status"): with RocksDB written first, a worker killed
+    between the two came back to the partition with state the changelog never got, took
+    the records it read again for replays, and what they changed was lost to every
+    later owner; an offset recorded past another worker's records made a later restore
+    skip them.
 
-    PRIVATE API (faust-streaming 0.15, kept in this class and `rocksdb_items`): the
-    store's per-partition rocksdict database (`Store._db_for_partition`, opened in raw
-    mode) and its persisted changelog offset (`Store.set_persisted_offset`), as Faust's
-    own `Table._on_changelog_sent` sets it.
+    Faust still owns the table: it creates the changelog topic, restores partitions and
+    flushes the producer before every commit. Going around the table's `__setitem__`
+    spares, per write, Faust's buffer-and-task path to the producer, and its need of a
+    *current event* (Faust finds a write's partition from the record being processed, and
+    a batch is handled outside any one record).
     """
 
-    __slots__ = ("table", "partition", "db", "changes", "unwritten")
+    __slots__ = ("db", "offset_key", "partition", "topic", "pending")
 
-    def __init__(self, table, partition: int) -> None:
-        self.table = table
+    def __init__(self, db, offset_key: bytes, topic: str, partition: int) -> None:
+        self.db = db  # the partition's rocksdict database, in raw mode
+        self.offset_key = offset_key
+        self.topic = topic  # the changelog topic
         self.partition = partition
-        self.db = table._data._db_for_partition(partition)  # noqa: SLF001
-        self.changes: dict[bytes, bytes | None] = {}  # changelog records not sent yet
-        self.unwritten: dict[bytes, bytes | None] = {}  # writes not in RocksDB yet
+        self.pending: dict[bytes, bytes | None] = {}  # writes not in RocksDB yet (None: delete)
+
+    @classmethod
+    def of(cls, table, partition: int) -> PartitionStore:
+        """PRIVATE API (faust-streaming 0.15, kept in this method): the
+        store's per-partition database (`Store._db_for_partition`) and the key of its
+        persisted offset (`Store.offset_key`, as `Store.set_persisted_offset` writes it)."""
+        store = table.data
+        return cls(store._db_for_partition(partition), store.offset_key,  # noqa: SLF001
+                   table.changelog_topic.get_topic_name(), partition)
 
     def get(self, key: str) -> bytes | None:
         k = key.encode()
-        if k in self.unwritten:
-            return self.unwritten[k]
+        if k in self.pending:
+            return self.pending[k]
         return self.db.get(k)
 
     def put(self, key: str, value: bytes) -> None:
-        k = key.encode()
-        self.unwritten[k] = value
-        self.changes[k] = value
+        self.pending[key.encode()] = value
 
     def delete(self, key: str) -> None:
-        k = key.encode()
-        self.unwritten[k] = None
-        self.changes[k] = None
+        self.pending[key.encode()] = None
 
-    def write(self) -> None:
-        """Write the kept writes to RocksDB, in one batch."""
-        if self.unwritten:
-            batch = WriteBatch(raw_mode=True)
-            for k, v in self.unwritten.items():
-                if v is None:
-                    batch.delete(k)
-                else:
-                    batch.put(k, v)
-            self.db.write(batch)
-            self.unwritten = {}
+    def recorded(self) -> int | None:
+        """The changelog offset up to which this database holds every record."""
+        raw = self.db.get(self.offset_key)
+        return int(raw) if raw is not None else None
+
+    def write(self, offsets: Sequence[int]) -> bool:
+        """Write the pending writes, whose changelog records the broker has at `offsets`
+        (in the order of `pending`), to RocksDB; False when the offset could not be
+        recorded (the records do not follow the recorded one)."""
+        batch = WriteBatch(raw_mode=True)
+        for k, v in self.pending.items():
+            if v is None:
+                batch.delete(k)
+            else:
+                batch.put(k, v)
+        recorded = self.recorded()
+        follows = bool(offsets) and offsets[0] == (-1 if recorded is None else recorded) + 1 and all(
+            b == a + 1 for a, b in zip(offsets, offsets[1:]))
+        if follows:
+            batch.put(self.offset_key, str(offsets[-1]).encode())
+        self.db.write(batch)
+        self.pending = {}
+        return follows
 
     def scan(self, start: str | None, stop: str | None):
-        self.write()
+        if self.pending:  # scans start ticks and directory updates, after a flush
+            raise RuntimeError("scan of a partition with writes not persisted")
         stop_b = stop.encode() if stop is not None else None
-        for k, v in rocksdb_items(self.table, self.partition, start.encode() if start else None):
+        for k, v in self.db.items(from_key=start.encode() if start else None):
             if stop_b is not None and k >= stop_b:
                 break
-            yield k.decode(), v
-
-
-def rocksdb_items(table, partition: int, from_key: bytes | None) -> Iterable[tuple[bytes, bytes]]:
-    """Items of one partition of a RocksDB-backed Faust table, in key order.
-
-    PRIVATE API: Faust has no public way to iterate one partition of a table (its
-    iterators cover every active partition and no key range). This reads the store's
-    per-partition rocksdict database (`Store._db_for_partition`, faust-streaming 0.15)
-    and skips Faust's own offset key. Kept in this one function on purpose.
-    """
-    store = table._data  # noqa: SLF001
-    db = store._db_for_partition(partition)  # noqa: SLF001
-    offset_key = store.offset_key
-    for k, v in db.items(from_key=from_key):
-        if k != offset_key:
-            yield k, v
+            if k != self.offset_key:
+                yield k.decode(), v
 
 
 class Fatal(Exception):
@@ -317,30 +330,27 @@ class Engine:
             kept.append(Send(None, messages.BUNDLE_KEY, messages.bundle(entries[start:]), p))
         return kept
 
-    async def send_changes(self, store: PartitionStore) -> list[asyncio.Future]:
-        """Send the changelog records of `store`'s writes (see PartitionStore); their
-        delivery futures, for `delivered` when the caller must wait for them. The writes
-        reach RocksDB first."""
-        store.write()
-        if not store.changes:
-            return []
+    async def persist(self, *stores: PartitionStore) -> None:
+        """Make the stores' writes durable: their changelog records on the broker, then
+        in RocksDB (see PartitionStore). One round trip for all of them."""
         producer = self.app.producer
-        table = store.table
-        topic = table.changelog_topic.get_topic_name()
-        futures = []
-        for key, value in store.changes.items():
-            fut = await producer.send(topic, key, value, store.partition, None, None)
-            fut.add_done_callback(self._check_delivery)
-            futures.append(fut)
-        store.changes.clear()
-        tp = TP(topic, store.partition)
-
-        def persisted(f: asyncio.Future) -> None:
-            if not f.cancelled() and f.exception() is None:
-                table.data.set_persisted_offset(tp, f.result().offset)
-
-        futures[-1].add_done_callback(persisted)
-        return futures
+        sent = []
+        for store in stores:
+            if store.pending:
+                futures = []
+                for key, value in store.pending.items():
+                    fut = await producer.send(store.topic, key, value, store.partition, None, None)
+                    fut.add_done_callback(self._check_delivery)
+                    futures.append(fut)
+                sent.append((store, futures))
+        await self.delivered([fut for _, futures in sent for fut in futures])
+        for store, futures in sent:
+            offsets = [fut.result().offset for fut in futures]
+            recorded = store.recorded()
+            if not store.write(offsets):
+                log.warning("changelog written by another worker meanwhile: the partition's state will be read "
+                            "again from the changelog at its next restore", topic=store.topic,
+                            partition=store.partition, recorded=recorded, first=offsets[0])
 
     def _check_delivery(self, fut: asyncio.Future) -> None:
         if fut.cancelled():
@@ -409,7 +419,7 @@ class Engine:
             await self.send(outs, wait=True)
             fence([partition])
             overlay.apply()
-            await self.send_changes(store)
+            await self.persist(store)
             await asyncio.sleep(0)
         return n
 
@@ -539,10 +549,12 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         """Never acknowledge these events (their records are read again): Faust's ack
         skips a message already marked acked, and a rebalance or a stop no longer waits
         for them. PRIVATE API: `Message.acked`, `Consumer._unacked_messages`."""
-        unacked = app.consumer._unacked_messages  # noqa: SLF001
+        consumer = app.consumer
+        unacked = consumer._unacked_messages  # noqa: SLF001
         for event in events:
             event.message.acked = True
             unacked.discard(event.message)
+            consumer.handled.discard(event.message)
 
     async def handle(events) -> None:
         try:
@@ -569,6 +581,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             for p in partitions:
                 if not app.assignor.is_active(TP(changelog, p)):
                     raise Abandoned(f"partition {p} is no longer this worker's")
+        handled = app.consumer.handled
         for event in events:
             msg = event.message
             if msg.generation_id is not None and msg.generation_id != generation:
@@ -576,6 +589,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 # and its state with it; read again from the committed offset if ours.
                 forget([event])
                 continue
+            handled.add(msg)  # its acknowledgement counts (RewindingConsumer.ack)
             if msg.value is None:
                 continue
             partition = msg.partition
@@ -585,13 +599,13 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                     if m.kind == messages.TICK or m.kind == messages.DIRECTORY:
                         # Everything before it is flushed first: see core.py, "Batches".
                         await flush(batches, outs, fence)
-                        store = PartitionStore(persons, partition)
+                        store = PartitionStore.of(persons, partition)
                         if m.kind == messages.TICK:
                             await _tick(store, partition, m.clock, fence)
                         else:
                             await _directory(store, partition, *m.directory, fence)
                         fence([partition])
-                        await engine.send_changes(store)
+                        await engine.persist(store)
                     elif m.kind == messages.BUNDLE:
                         for key, inner in messages.unbundle(m.payload):
                             try:
@@ -642,7 +656,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     def batch_of(batches: dict[int, Batch], partition: int) -> Batch:
         b = batches.get(partition)
         if b is None:
-            b = batches[partition] = Batch(PartitionStore(persons, partition), partition)
+            b = batches[partition] = Batch(PartitionStore.of(persons, partition), partition)
         return b
 
     async def flush(batches: dict[int, Batch], outs: list[Send], fence: Callable[[Iterable[int]], None]) -> None:
@@ -652,10 +666,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         # The batch's state is durable before its outputs leave: a record on an output
         # topic is always known to the state a restart finds, which can then re-send or
         # tombstone it (core.py, "At-least-once").
-        changes = []
-        for b in batches.values():
-            changes += await engine.send_changes(b.store)
-        await engine.delivered(changes)
+        await engine.persist(*(b.store for b in batches.values()))
         batches.clear()
         await engine.send(outs)
         outs.clear()
@@ -683,10 +694,11 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     async def clock_agent(stream):
         async for event in stream.events():
             msg = event.message
+            app.consumer.handled.add(msg)
             try:
-                store = PartitionStore(clock_table, msg.partition)
+                store = PartitionStore.of(clock_table, msg.partition)
                 clock = keeper.on_watermark(store, msg.offset, msg.value)
-                await engine.send_changes(store)
+                await engine.persist(store)
                 if clock is not None:
                     await broadcast(messages.tick(clock), b"__tick__")
                     log.info("clock", clock=clock.isoformat())
@@ -700,6 +712,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     async def directory_agent(stream):
         async for event in stream.events():
             msg = event.message
+            app.consumer.handled.add(msg)
             try:
                 if msg.key == META_KEY.encode() and msg.value is not None:
                     version = str(json.loads(msg.value).get("hash", ""))

@@ -21,6 +21,8 @@
   compacted topic may be a hole); on the engine's uncompacted inputs that offset is a
   record that was not processed, so the commit waits there and the commit watchdog
   (watchdog.py) has it read again. A record is never skipped.
+  It counts an acknowledgement only for a record an agent has handled (`ack`): Faust's
+  stream also acknowledges the records it skips without handing them over.
   And it hands each fetched record to Faust's conductor without four tasks and an
   `asyncio.wait` when the hand-over does not have to wait (`deliver`, `_drain_messages`).
 """
@@ -39,6 +41,8 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 
 from hub.kafka.topics import compacted_topics
 from hub.logging import get_logger
@@ -105,6 +109,34 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         """Compaction leaves holes in these topics' offsets: Faust's own rule applies."""
         return compacted_topics()
 
+    @cached_property
+    def handled(self) -> set:
+        """The messages an agent has handled and not acknowledged yet (`ack`)."""
+        return set()
+
+    def ack(self, message) -> bool:
+        """Count the acknowledgement of a record only if an agent has handled it.
+
+        Faust's stream acknowledges the records it skips as well — fetched under a
+        generation that is gone, or met while a rebalance has suspended the flow — "so
+        that the lag does not grow" (`Stream._py_aiter`). Counted, they let the next
+        commit pass records no agent had processed, lost if the worker stopped or the
+        partition moved before they were fetched again (found by reading Faust while
+        looking for the churn audit's loss, which was the fetch loop's: see
+        `_drain_messages`). Such a record is only marked done for Faust (a rebalance
+        does not wait for it), and it is read again from the committed offset. The
+        agents add each message they take to `handled` (`hub.worker.app`).
+        """
+        try:
+            self.handled.remove(message)
+        except KeyError:
+            with ack_lock:
+                message.acked = True
+                self._unacked_messages.discard(message)
+                notify(self._waiting_for_ack)
+            return False
+        return super().ack(message)
+
     def _new_offset(self, tp: TP) -> int | None:
         acked, committed = self._acked[tp], self._committed_offset[tp]
         if acked and committed is not None and tp.topic not in self.compacted and not self._gap[tp]:
@@ -118,6 +150,21 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
     def may_have_holes(self, topic: str) -> bool:
         """Compacted topics (ours, and the tables' changelogs) have offsets with no record."""
         return topic in self.compacted or topic in self.app.tables.changelog_topics
+
+    async def _log_start(self, tp: TP) -> int | None:
+        """The partition's first offset (records before it were deleted by retention);
+        None when the broker cannot say now."""
+        try:
+            return (await self.earliest_offsets(tp)).get(tp)
+        except Exception as exc:  # noqa: BLE001 — e.g. revoked meanwhile: the rebalance seeks
+            log.warning("log start unknown", topic=tp.topic, partition=tp.partition, reason=type(exc).__name__)
+            return None
+
+    async def _seek_back(self, tp: TP, offset: int) -> None:
+        try:
+            await self._thread.seek_wait({tp: offset})  # sets the read offset
+        except Exception as exc:  # noqa: BLE001 — revoked meanwhile: the rebalance seeks
+            log.warning("seek back failed", topic=tp.topic, partition=tp.partition, reason=type(exc).__name__)
 
     async def _drain_messages(self, fetcher) -> None:  # pragma: no cover — run by every worker test
         """Faust's fetch loop (faust-streaming 0.15.3, `Consumer._drain_messages`; the
@@ -133,9 +180,13 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         passing them lost them: seen as a TICK never applied on one partition while the
         group committed past it (tests/worker/test_two_workers.py, under load). Here the
         partition is sought back to the first record not handed over and the rest of
-        the fetched batch for it dropped; Faust's own rule stays for compacted topics,
-        and for a jump met right after a seek (records deleted by retention). A record
-        counts as read only once handed over.
+        the fetched batch for it dropped; Faust's own rule stays for compacted topics. A
+        record counts as read only once handed over. After a seek (a rebalance seeks
+        every partition to its committed offset; Faust's read offset is then the offset
+        sought) the record expected is the one sought: a fetch made before the rebalance
+        can come back after the seek, and its records taken for the first ones after it
+        lost those between (the churn audit, README "Status"). Only a jump to the
+        partition's first offset is a hole there: records deleted by retention.
 
         **No tasks per record.** A record goes to the conductor through `deliver` instead
         of `wait_first(callback(message), suspend_flow.wait())`.
@@ -160,7 +211,9 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         yield_every = 100
         num_since_yield = 0
         sleep = asyncio.sleep
-        delivered: dict[TP, int] = {}  # the last offset handed over, per partition
+        delivered: dict[TP, int] = {}  # the last offset handed over, per partition, since the last seek
+        app = self.app
+        generation = app.consumer_generation_id
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
@@ -175,21 +228,33 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
                             num_since_yield = 0
                         if tp in sought:
                             continue  # fetched before the seek back: they come again
+                        if app.consumer_generation_id != generation:  # a rebalance sought them all
+                            generation = app.consumer_generation_id
+                            delivered.clear()
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and delivered.get(tp, -1) == r_offset and not self.may_have_holes(tp.topic):
-                                log.warning("records fetched but never handed over: read again", topic=tp.topic,
-                                            partition=tp.partition, missed=gap - 1, offset=r_offset + 1)
-                                sought.add(tp)
-                                try:
-                                    await self._thread.seek_wait({tp: r_offset + 1})  # sets the read offset
-                                except Exception as exc:  # noqa: BLE001 — revoked meanwhile: the rebalance seeks
-                                    log.warning("seek back failed", topic=tp.topic, partition=tp.partition,
-                                                reason=type(exc).__name__)
-                                continue
-                            if gap > 1 and r_offset:
+                            if not self.may_have_holes(tp.topic):
+                                # The record expected: the one after the last handed over, or,
+                                # after a seek (Faust's read offset is then the offset sought,
+                                # None for the beginning), the one sought.
+                                if r_offset is not None and delivered.get(tp, -1) == r_offset:
+                                    expected = r_offset + 1
+                                else:
+                                    expected = r_offset if r_offset is not None else await self._log_start(tp)
+                                if expected is not None and offset > expected:
+                                    start = await self._log_start(tp)
+                                    if start is None or offset > start:  # not deleted by retention
+                                        log.warning("records fetched but never handed over: read again",
+                                                    topic=tp.topic, partition=tp.partition,
+                                                    missed=offset - expected, offset=expected)
+                                        sought.add(tp)
+                                        delivered.pop(tp, None)
+                                        await self._seek_back(tp, expected)
+                                        continue
+                                    if acks_enabled_for(message.topic):  # commits may pass what is gone
+                                        await self._add_gap(tp, expected, offset)
+                            elif offset - (r_offset or 0) > 1 and r_offset:
                                 if acks_enabled_for(message.topic):
                                     await self._add_gap(tp, r_offset + 1, offset)
                             if commit_every is not None:

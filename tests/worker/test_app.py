@@ -3,16 +3,27 @@ test_worker.py and test_scenarios.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import date
+from types import SimpleNamespace
+
+import faust
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP
+from rocksdict import Options, Rdict
+from structlog.testing import capture_logs
 
 from hub.kafka.sink import partition_for
 from hub.worker import app as worker_app
 from hub.worker import messages as m
-from hub.worker.app import Engine
+from hub.worker.app import Engine, PartitionStore
 from hub.worker.core import Send
 
 N = 4
+OFFSET_KEY = RocksDBStore.offset_key
 
 
 def engine() -> Engine:
@@ -59,3 +70,129 @@ def test_a_large_bundle_is_split_without_losing_or_reordering_anything(monkeypat
 def test_nothing_to_bundle_changes_nothing():
     outs = [Send("cases.v1", b"k", b"v"), Send(None, b"__tick__", m.tick(date(2026, 1, 1)), 2)]
     assert engine().bundled(outs) == outs
+
+
+# -- PartitionStore and Engine.persist: the local database is a prefix of the changelog ----------
+
+
+class Changelog:
+    """A producer that appends to in-memory changelog partitions, as the broker would;
+    `foreign` appends records of another worker."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.logs: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
+        self.fail = fail
+
+    def foreign(self, topic: str, partition: int, n: int) -> None:
+        self.logs.setdefault((topic, partition), []).extend([(b"other", b"x")] * n)
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        fut = asyncio.get_running_loop().create_future()
+        if self.fail:
+            fut.set_exception(KafkaTimeoutError())
+        else:
+            log = self.logs.setdefault((topic, partition), [])
+            log.append((key, value))
+            fut.set_result(SimpleNamespace(offset=len(log) - 1))
+        return fut
+
+    def expedite(self) -> None:
+        pass
+
+
+def store_engine(tmp_path, producer: Changelog) -> tuple[Engine, PartitionStore]:
+    db = Rdict(str(tmp_path / "db"), options=Options(raw_mode=True))
+    e = engine()
+    e.app = SimpleNamespace(producer=producer)
+    e.exit = lambda code: None
+    return e, PartitionStore(db, OFFSET_KEY, "w-persons-changelog", 1)
+
+
+def test_writes_reach_rocksdb_only_once_their_changelog_records_are_on_the_broker(tmp_path):
+    log = Changelog()
+    e, store = store_engine(tmp_path, log)
+    store.put("a", b"1")
+    store.put("b", b"2")
+    store.delete("c")
+    assert store.get("a") == b"1" and store.get("c") is None  # reads see the pending writes
+    assert store.db.get(b"a") is None and store.recorded() is None
+    asyncio.run(e.persist(store))
+    assert log.logs[("w-persons-changelog", 1)] == [(b"a", b"1"), (b"b", b"2"), (b"c", None)]
+    assert (store.db.get(b"a"), store.db.get(b"b"), store.recorded(), store.pending) == (b"1", b"2", 2, {})
+    store.put("a", b"3")
+    asyncio.run(e.persist(store))
+    assert (store.db.get(b"a"), store.recorded()) == (b"3", 3)
+
+
+def test_a_delivery_that_fails_leaves_rocksdb_as_it_was(tmp_path):
+    """The worker then stops (status 1): had RocksDB been written first, its next start
+    would hold state the changelog never got, and take the records it reads again for
+    replays of what it had applied."""
+    e, store = store_engine(tmp_path, Changelog(fail=True))
+    stopped = []
+    e.exit = stopped.append
+    store.put("a", b"1")
+    with pytest.raises(KafkaTimeoutError):
+        asyncio.run(e.persist(store))
+    assert (store.db.get(b"a"), store.recorded()) == (None, None)
+    assert stopped == [1]
+
+
+def test_records_after_another_workers_are_written_but_the_offset_stays(tmp_path, caplog):
+    """Another worker wrote the partition meanwhile: its records are not in this
+    database, so the offset a later restore starts from must stay before them."""
+    log = Changelog()
+    e, store = store_engine(tmp_path, log)
+    store.put("a", b"1")
+    asyncio.run(e.persist(store))
+    assert store.recorded() == 0
+    log.foreign("w-persons-changelog", 1, 3)  # offsets 1-3
+    store.put("a", b"2")
+    with capture_logs() as logs:
+        asyncio.run(e.persist(store))
+    assert (store.db.get(b"a"), store.recorded()) == (b"2", 0)
+    assert [x["event"] for x in logs if x["log_level"] == "warning"] == [
+        "changelog written by another worker meanwhile: the partition's state will be read again from the "
+        "changelog at its next restore"]
+    store.put("b", b"1")  # still not after the recorded offset
+    asyncio.run(e.persist(store))
+    assert store.recorded() == 0
+
+
+def test_a_fresh_database_records_an_offset_only_from_the_changelogs_start(tmp_path):
+    log = Changelog()
+    e, store = store_engine(tmp_path, log)
+    log.foreign("w-persons-changelog", 1, 2)
+    store.put("a", b"1")
+    asyncio.run(e.persist(store))
+    assert store.recorded() is None
+    assert not store.write([]) and store.recorded() is None  # nothing sent: nothing recorded
+
+
+def test_scan_skips_the_offset_key_and_refuses_pending_writes(tmp_path):
+    e, store = store_engine(tmp_path, Changelog())
+    for k in ("a", "b", "c"):
+        store.put(k, k.encode())
+    with pytest.raises(RuntimeError):
+        list(store.scan(None, None))
+    asyncio.run(e.persist(store))
+    assert store.recorded() == 2
+    assert list(store.scan(None, None)) == [("a", b"a"), ("b", b"b"), ("c", b"c")]
+    assert list(store.scan("b", "c")) == [("b", b"b")]
+
+
+def test_the_offset_is_the_one_faust_restores_from(tmp_path):
+    """PartitionStore.of reads Faust's private store API: Faust must see the offset it
+    records (`Store.persisted_offset`, which decides where a restore starts)."""
+    app = faust.App("store-test", store="rocksdb://", datadir=str(tmp_path))
+    table = app.Table("persons", partitions=2, key_type=bytes, value_type=bytes)
+    store = PartitionStore.of(table, 1)
+    assert store.topic == "store-test-persons-changelog"
+    store.put("a", b"1")
+    assert store.write([0])
+    assert table.data.persisted_offset(TP(store.topic, 1)) == 0
+    table.data.set_persisted_offset(TP(store.topic, 1), 41)  # as a restore would
+    store.put("a", b"2")
+    assert store.write([42])
+    assert table.data.persisted_offset(TP(store.topic, 1)) == 42
+    assert table.data.persisted_offset(TP(store.topic, 0)) is None

@@ -11,6 +11,8 @@
 - The fetch loop never skips a record of an input topic (scripted fetches): records
   fetched but never handed over are sought again instead of becoming Faust "gaps" that
   commits pass; holes of compacted topics and after a seek stay gaps.
+- Only the acknowledgements of records an agent handled count (`RewindingConsumer.ack`):
+  those of the records Faust's stream skips do not.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
 
+import faust
 from faust.transport.consumer import Consumer
-from faust.types import TP
+from faust.types import TP, ConsumerMessage
 from mode import Service
 from mode.utils.locks import Event
 
@@ -236,11 +239,18 @@ class FakeConsumer:
         self.suspend_flow = Event()
         self.compacted = frozenset({"compacted.topic"})
         self.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
-                                   tables=SimpleNamespace(changelog_topics={"w-persons-changelog"}))
+                                   tables=SimpleNamespace(changelog_topics={"w-persons-changelog"}),
+                                   consumer_generation_id=1)
+        self.log_start = 0  # the partitions' first offset (retention deletes before it)
         self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
         self._thread = SimpleNamespace(seek_wait=self._seek_wait)
         self.should_stop = False
         self.may_have_holes = RewindingConsumer.may_have_holes.__get__(self)
+        self._log_start = RewindingConsumer._log_start.__get__(self)
+        self._seek_back = RewindingConsumer._seek_back.__get__(self)
+
+    async def earliest_offsets(self, *tps):
+        return {tp: self.log_start for tp in tps}
 
     async def _seek_wait(self, partitions) -> None:
         for tp, offset in partitions.items():
@@ -298,22 +308,115 @@ async def test_a_handover_given_up_does_not_count_as_read():
     assert [o for _, o in consumer.delivered] == [0, 1, 2]
 
 
-async def test_holes_of_compacted_topics_and_after_a_seek_are_faust_gaps():
+def seek_before(consumer: FakeConsumer, fetch: int, offset: int | None, *, rebalance: bool = False) -> None:
+    """Before the `fetch`-th fetch (from 0), a seek sets the read offset to `offset`, as
+    Faust's seek to the committed offsets does after a rebalance (None: never committed,
+    sought to the beginning)."""
+    orig = consumer.getmany
+
+    async def getmany(timeout):
+        if len(consumer.batches) == len_at[0] - fetch:
+            consumer._read_offset[INPUT] = offset
+            if rebalance:
+                consumer.app.consumer_generation_id += 1
+        async for item in orig(timeout):
+            yield item
+
+    len_at = [len(consumer.batches)]
+    consumer.getmany = getmany
+
+
+async def test_holes_of_compacted_topics_are_faust_gaps():
     compacted = FakeConsumer([[(COMPACTED, 0), (COMPACTED, 1), (COMPACTED, 4)]])
     await compacted.drain()
     assert compacted.seeks == [] and compacted.gaps == [(COMPACTED.topic, 2, 4)]
     assert [o for _, o in compacted.delivered] == [0, 1, 4]
-    # Right after a seek (here to the committed offset 10), the first record may be past it:
-    # records deleted by retention. Taken as a hole, not sought again for ever.
-    after_seek = FakeConsumer([[(INPUT, 0)], [(INPUT, 15)]])
 
-    async def seek_to_committed_then_fetch(timeout, _orig=after_seek.getmany):
-        if len(after_seek.batches) == 1:
-            after_seek._read_offset[INPUT] = 10
-        async for item in _orig(timeout):
-            yield item
 
-    after_seek.getmany = seek_to_committed_then_fetch
-    await after_seek.drain()
-    assert after_seek.seeks == [] and after_seek.gaps == [(INPUT.topic, 11, 15)]
-    assert [o for _, o in after_seek.delivered] == [0, 15]
+async def test_records_fetched_before_a_seek_and_handed_in_after_it_are_read_again():
+    """The churn audit's loss: a fetch made before a rebalance returned after Faust had
+    sought the partition back to its committed offset (10); its records (from 15) were
+    taken for the first ones after the seek, 10 to 14 for holes, and commits passed them."""
+    consumer = FakeConsumer([
+        [(INPUT, 0)],
+        [(INPUT, 15), (INPUT, 16)],  # stale: fetched from where the position was before the seek
+        [(INPUT, 10), (INPUT, 11)],  # from the committed offset
+    ])
+    seek_before(consumer, 1, 10, rebalance=True)
+    await consumer.drain()
+    assert consumer.seeks == [(INPUT.topic, 10)] and consumer.gaps == []
+    assert [o for _, o in consumer.delivered] == [0, 10, 11]
+
+
+async def test_after_a_seek_to_the_beginning_the_first_record_must_be_the_first_one():
+    consumer = FakeConsumer([[(INPUT, 5)], [(INPUT, 3), (INPUT, 4), (INPUT, 5)]])
+    consumer.log_start = 3
+    seek_before(consumer, 0, None)
+    await consumer.drain()
+    assert consumer.seeks == [(INPUT.topic, 3)] and consumer.gaps == []
+    assert [o for _, o in consumer.delivered] == [3, 4, 5]
+
+
+async def test_records_deleted_by_retention_are_gaps_the_commit_may_pass():
+    consumer = FakeConsumer([[(INPUT, 15), (INPUT, 16)]])
+    consumer.log_start = 15  # 10 to 14 deleted since the group committed 10
+    seek_before(consumer, 0, 10)
+    await consumer.drain()
+    assert consumer.seeks == [] and consumer.gaps == [(INPUT.topic, 10, 15)]
+    assert [o for _, o in consumer.delivered] == [15, 16]
+
+
+async def test_after_a_rebalance_the_record_expected_is_the_committed_one():
+    """3 was handed over but its batch never acknowledged; the rebalance seeks back to
+    the committed offset 3: 3 must come first, whatever was handed over before."""
+    consumer = FakeConsumer([[(INPUT, 2), (INPUT, 3)], [(INPUT, 4)], [(INPUT, 3), (INPUT, 4)]])
+    consumer._read_offset[INPUT] = 2  # the group had committed 2
+    seek_before(consumer, 1, 3, rebalance=True)
+    await consumer.drain()
+    assert consumer.seeks == [(INPUT.topic, 3)]
+    assert [o for _, o in consumer.delivered] == [2, 3, 3, 4]
+
+
+# -- only the records an agent handled count as acknowledged ------------------------------------
+
+
+@pytest.fixture
+def consumer():
+    app = faust.App("ack-test", broker="kafka://127.0.0.1:1")
+    async def nothing(*args) -> None:
+        pass
+
+    c = RewindingConsumer(app.transport, callback=nothing, on_partitions_revoked=nothing,
+                          on_partitions_assigned=nothing)
+    c._committed_offset[INPUT] = 10
+    app.topics.acks_enabled_for = lambda topic: True  # as for a topic an agent consumes
+    return c
+
+
+def message(offset: int) -> ConsumerMessage:
+    return ConsumerMessage(INPUT.topic, INPUT.partition, offset, 0.0, 0, [], b"k", b"v", None, 1, 1, INPUT)
+
+
+def test_a_record_the_stream_skipped_is_not_counted_as_acknowledged(consumer):
+    """Faust's stream acknowledges the records it skips (fetched under a generation
+    that is gone, or met while a rebalance suspends the flow): counted, the next commit
+    passed them, and a stop before they were fetched again lost them."""
+    skipped = [message(10), message(11)]
+    for m in skipped:
+        consumer._unacked_messages.add(m)
+        assert m.ack(consumer) is False
+    assert all(m.acked for m in skipped)  # done for Faust: a rebalance does not wait for it
+    assert not consumer._unacked_messages
+    assert consumer._acked[INPUT] == []
+    assert consumer._new_offset(INPUT) is None  # nothing to commit: 10 is read again
+
+
+def test_a_record_an_agent_handled_is_counted(consumer):
+    handled = [message(10), message(11)]
+    consumer.handled.update(handled)
+    assert [m.ack(consumer) for m in handled] == [True, True]
+    assert consumer.handled == set()
+    assert consumer._new_offset(INPUT) == 12
+    skipped = message(12)  # after them, one the stream skipped: the commit stops before it
+    skipped.ack(consumer)
+    assert consumer._new_offset(INPUT) is None
