@@ -31,7 +31,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from hub.avro.codec import Codec, CodecError, get_codec
+from hub.avro.codec import Codec, CodecError, UnknownFingerprint, get_codec
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
 from hub.kafka.topics import ACTIONS, CASES, DIRECTORY, SCHEMAS, WATERMARKS, learn_schemas
@@ -92,6 +92,7 @@ class TopicView:
         # <topic>.dlq: (source, reason) → count
         self.dead_letters: Counter[tuple[str, str]] = Counter()
         self.unreadable: Counter[str] = Counter()
+        self._unknown_fingerprints: set[int] = set()  # on hub.schemas.v1 neither
 
         self._consumer: AIOKafkaConsumer | None = None
         # Metadata and end offsets are asked on a connection of their own: on the
@@ -242,14 +243,34 @@ class TopicView:
                 done = self._next.get(tp, 0)
                 for record in records:
                     if record.offset >= done:  # never twice (DLQ counts add up)
-                        self._apply(tp.topic, record)
+                        await self._apply_learning(tp.topic, record)
                 if records:
                     self._next[tp] = max(self._next.get(tp, 0), records[-1].offset + 1)
             self._progress.set()
 
     # -- applying records ---------------------------------------------------------------
 
+    async def _apply_learning(self, topic: str, record) -> None:
+        """`_apply`, after reading hub.schemas.v1 again when the record's schema version
+        is not known yet: its schema record may come in a later fetch than the record
+        (the schemas topic is read first in each fetch only). A fingerprint still
+        unknown after that is remembered, and its records counted unreadable without
+        reading the topic again for each."""
+        try:
+            self._apply(topic, record)
+        except UnknownFingerprint as exc:
+            if exc.fingerprint not in self._unknown_fingerprints:
+                await learn_schemas(self.codec, self.settings)
+                try:
+                    self._apply(topic, record)
+                    return
+                except UnknownFingerprint:
+                    self._unknown_fingerprints.add(exc.fingerprint)
+            self.unreadable[topic] += 1
+
     def _apply(self, topic: str, record) -> None:
+        """Apply one record; raises UnknownFingerprint (nothing applied) when its schema
+        version is not known (see `_apply_learning`)."""
         try:
             if topic == SCHEMAS:
                 if record.value is not None:
@@ -268,6 +289,8 @@ class TopicView:
                 match = OBSERVATORY_TOPIC.match(topic)
                 if match:
                     self._apply_observatory(match.group(1), record.key, record.value)
+        except UnknownFingerprint:
+            raise
         except (CodecError, ValueError, KeyError, TypeError):
             self.unreadable[topic] += 1
 

@@ -404,3 +404,69 @@ def test_a_case_written_with_a_newer_case_schema_is_shown(web, tmp_path):
     c = web.login("obs86")
     assert case["case_id"] in case_ids_in(c.get("/dossiers").text)
     assert f"WEB{tag}NOUVEAU" in c.get(f"/dossiers/{case['case_id']}").text
+
+
+def test_a_case_fetched_before_its_schema_record_is_read_once_the_view_has_caught_up(settings, tmp_path, monkeypatch):
+    """The view reads hub.schemas.v1 first in each fetch; a case written with a newer
+    version can still come in a fetch before its schema record's. It is then read
+    after the view catches up with the schemas topic; a version on that topic neither
+    is counted unreadable, and the topic is not read again for each of its records."""
+    import asyncio
+    import json
+    import shutil
+    import uuid
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from hub.avro import Codec
+    from hub.avro.registry import schema_record
+    from hub.kafka import client
+    from hub.kafka.topics import CASES, SCHEMAS, apply_topics, declared_topics
+    from hub.web import view as view_module
+    from tests.web.conftest import case_record
+
+    def newer_codec(name: str) -> Codec:
+        folder = tmp_path / name
+        shutil.copytree(Path(__file__).resolve().parents[2] / "schemas", folder)
+        v1 = json.loads((folder / "case.v1.avsc").read_text())
+        v1["fields"].append({"name": f"{name}_{uuid.uuid4().hex[:6]}", "type": ["null", "int"], "default": None})
+        (folder / "case.v2.avsc").write_text(json.dumps(v1))
+        return Codec(folder)
+
+    published, unpublished = newer_codec("published"), newer_codec("nowhere")
+    case = case_record("LATE", "SCHEMA", obs="OBS-86", role="MISSION_LOCALE", code="ML-86-POI")
+    reads = []
+    learn = view_module.learn_schemas
+
+    async def counted(codec, s=None):
+        reads.append(1)
+        return await learn(codec, s)
+
+    monkeypatch.setattr(view_module, "learn_schemas", counted)
+
+    async def go() -> None:
+        admin = client.admin(settings)
+        await admin.start()
+        try:
+            await apply_topics(admin, [t for t in declared_topics(settings, []) if t.name == SCHEMAS], 1)
+        finally:
+            await admin.close()
+        view = view_module.TopicView(settings, Codec(Path(__file__).resolve().parents[2] / "schemas"))
+        producer = client.producer(settings)
+        await producer.start()
+        try:
+            key, value = schema_record(published.latest("case"))
+            await producer.send_and_wait(SCHEMAS, value, key=key.encode())
+        finally:
+            await producer.stop()
+        record = SimpleNamespace(key=case["case_id"].encode(), value=published.encode("case", case), offset=0)
+        await view._apply_learning(CASES, record)
+        assert view.cases[case["case_id"]]["case_id"] == case["case_id"] and reads == [1]
+        other = dict(case, case_id="c-" + uuid.uuid4().hex[:24])
+        for _ in range(3):
+            record = SimpleNamespace(key=other["case_id"].encode(), value=unpublished.encode("case", other), offset=1)
+            await view._apply_learning(CASES, record)
+        assert other["case_id"] not in view.cases
+        assert view.unreadable[CASES] == 3 and reads == [1, 1]
+
+    asyncio.run(go())
