@@ -110,9 +110,6 @@ class TopicView:
     # -- life cycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        # The schema versions first: cases a newer worker wrote are then readable from the
-        # first fetch (later versions come with the topic's records, see `_run`).
-        await learn_schemas(self.codec, self.settings)
         self._consumer = client.consumer(settings=self.settings, group_id=None, max_poll_records=5000,
                                          fetch_max_wait_ms=200)
         await self._consumer.start()
@@ -236,7 +233,8 @@ class TopicView:
                 log.warning("view consumer error", reason=f"{type(exc).__name__}: {exc}"[:200])
                 await asyncio.sleep(1)
                 continue
-            # A newer schema version before the records written with it (Codec.learn).
+            # A newer schema version before the records written with it (Codec.learn); a
+            # record whose version comes in a later fetch reads the topic (`_apply_learning`).
             for tp, records in sorted(batches.items(), key=lambda item: item[0].topic != SCHEMAS):
                 if tp not in self._assigned:
                     continue

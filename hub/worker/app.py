@@ -346,11 +346,10 @@ class Engine:
         await self.delivered([fut for _, futures in sent for fut in futures])
         for store, futures in sent:
             offsets = [fut.result().offset for fut in futures]
-            recorded = store.recorded()
-            if not store.write(offsets):
+            if not store.write(offsets):  # the recorded offset stays what it was
                 log.warning("changelog written by another worker meanwhile: the partition's state will be read "
                             "again from the changelog at its next restore", topic=store.topic,
-                            partition=store.partition, recorded=recorded, first=offsets[0])
+                            partition=store.partition, recorded=store.recorded(), first=offsets[0])
 
     def _check_delivery(self, fut: asyncio.Future) -> None:
         if fut.cancelled():
@@ -546,15 +545,9 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 raise
 
     def forget(events) -> None:
-        """Never acknowledge these events (their records are read again): Faust's ack
-        skips a message already marked acked, and a rebalance or a stop no longer waits
-        for them. PRIVATE API: `Message.acked`, `Consumer._unacked_messages`."""
-        consumer = app.consumer
-        unacked = consumer._unacked_messages  # noqa: SLF001
+        """Never acknowledge these events: their records are read again."""
         for event in events:
-            event.message.acked = True
-            unacked.discard(event.message)
-            consumer.handled.discard(event.message)
+            app.consumer.forget(event.message)
 
     async def handle(events) -> None:
         try:

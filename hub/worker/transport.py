@@ -130,12 +130,20 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         try:
             self.handled.remove(message)
         except KeyError:
-            with ack_lock:
-                message.acked = True
-                self._unacked_messages.discard(message)
-                notify(self._waiting_for_ack)
+            self.forget(message)
             return False
         return super().ack(message)
+
+    def forget(self, message) -> None:
+        """Never count this record as acknowledged (it is read again from the committed
+        offset): marked done for Faust, whose ack then skips it and whose rebalance or
+        stop no longer waits for it. PRIVATE API: `Message.acked`,
+        `Consumer._unacked_messages`, `Consumer._waiting_for_ack`."""
+        with ack_lock:
+            self.handled.discard(message)
+            message.acked = True
+            self._unacked_messages.discard(message)
+            notify(self._waiting_for_ack)
 
     def _new_offset(self, tp: TP) -> int | None:
         acked, committed = self._acked[tp], self._committed_offset[tp]
@@ -150,6 +158,36 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
     def may_have_holes(self, topic: str) -> bool:
         """Compacted topics (ours, and the tables' changelogs) have offsets with no record."""
         return topic in self.compacted or topic in self.app.tables.changelog_topics
+
+    async def _sought_back(self, tp: TP, offset: int, r_offset: int | None, last: int | None) -> bool:
+        """For a record that is not the one after the last handed over (`last`): True
+        when records before it were fetched and never handed over, and the partition is
+        sought back to them (see `_drain_messages`); otherwise its gap, if any, is one
+        commits may pass (`_add_gap`): holes of a compacted topic, records deleted by
+        retention."""
+        acks = self.app.topics.acks_enabled_for(tp.topic)
+        if self.may_have_holes(tp.topic):  # Faust's own rule
+            if r_offset and offset - r_offset > 1 and acks:
+                await self._add_gap(tp, r_offset + 1, offset)
+            return False
+        # The record expected: the one after the last handed over, or, after a seek
+        # (Faust's read offset is then the offset sought, None for the beginning), the
+        # one sought.
+        if r_offset is not None and last == r_offset:
+            expected = r_offset + 1
+        else:
+            expected = r_offset if r_offset is not None else await self._log_start(tp)
+        if expected is None or offset <= expected:
+            return False
+        start = await self._log_start(tp)
+        if start is not None and offset <= start:  # deleted by retention: commits may pass them
+            if acks:
+                await self._add_gap(tp, expected, offset)
+            return False
+        log.warning("records fetched but never handed over: read again", topic=tp.topic, partition=tp.partition,
+                    missed=offset - expected, offset=expected)
+        await self._seek_back(tp, expected)
+        return True
 
     async def _log_start(self, tp: TP) -> int | None:
         """The partition's first offset (records before it were deleted by retention);
@@ -207,7 +245,6 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         set_flag = self.diag.set_flag
         unset_flag = self.diag.unset_flag
         commit_every = self._commit_every
-        acks_enabled_for = self.app.topics.acks_enabled_for
         yield_every = 100
         num_since_yield = 0
         sleep = asyncio.sleep
@@ -234,29 +271,12 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:
-                            if not self.may_have_holes(tp.topic):
-                                # The record expected: the one after the last handed over, or,
-                                # after a seek (Faust's read offset is then the offset sought,
-                                # None for the beginning), the one sought.
-                                if r_offset is not None and delivered.get(tp, -1) == r_offset:
-                                    expected = r_offset + 1
-                                else:
-                                    expected = r_offset if r_offset is not None else await self._log_start(tp)
-                                if expected is not None and offset > expected:
-                                    start = await self._log_start(tp)
-                                    if start is None or offset > start:  # not deleted by retention
-                                        log.warning("records fetched but never handed over: read again",
-                                                    topic=tp.topic, partition=tp.partition,
-                                                    missed=offset - expected, offset=expected)
-                                        sought.add(tp)
-                                        delivered.pop(tp, None)
-                                        await self._seek_back(tp, expected)
-                                        continue
-                                    if acks_enabled_for(message.topic):  # commits may pass what is gone
-                                        await self._add_gap(tp, expected, offset)
-                            elif offset - (r_offset or 0) > 1 and r_offset:
-                                if acks_enabled_for(message.topic):
-                                    await self._add_gap(tp, r_offset + 1, offset)
+                            # Not the record after the last one handed over (a seek, a jump):
+                            if (r_offset is None or offset != r_offset + 1 or delivered.get(tp) != r_offset) \
+                                    and await self._sought_back(tp, offset, r_offset, delivered.get(tp)):
+                                sought.add(tp)
+                                delivered.pop(tp, None)
+                                continue
                             if commit_every is not None:
                                 if self._n_acked >= commit_every:
                                     self._n_acked = 0

@@ -246,6 +246,7 @@ class FakeConsumer:
         self._thread = SimpleNamespace(seek_wait=self._seek_wait)
         self.should_stop = False
         self.may_have_holes = RewindingConsumer.may_have_holes.__get__(self)
+        self._sought_back = RewindingConsumer._sought_back.__get__(self)
         self._log_start = RewindingConsumer._log_start.__get__(self)
         self._seek_back = RewindingConsumer._seek_back.__get__(self)
 
