@@ -100,7 +100,7 @@ from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, 
 from hub.worker.directory import DirectoryFollower
 from hub.worker.schemas import SchemaFollower
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
-from hub.worker.watchdog import CHECK_EVERY, StallWatch, read_again
+from hub.worker.watchdog import CHECK_EVERY, BrokerWatch, StallWatch, broker_answers, read_again
 
 log = get_logger("hub.worker")
 
@@ -737,5 +737,22 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             log.warning("partitions stalled: read again from their committed offset",
                         partitions=[f"{tp.topic}:{tp.partition} {committed[tp]}/{ends[tp]}" for tp in stalled])
             await read_again(consumer, stalled, committed)
+
+    broker, bootstrap = BrokerWatch(), client.bootstrap_servers(settings)
+
+    @app.timer(CHECK_EVERY)
+    async def broker_watch() -> None:
+        # See watchdog.py: aiokafka's own lines about an unreachable broker are silenced.
+        answered = await broker_answers(app.producer, timeout=CHECK_EVERY)
+        if answered is None:
+            return
+        change = broker.observe(asyncio.get_running_loop().time(), answered)
+        if change is not None:
+            what, seconds = change
+            if what == "down":
+                log.warning("Kafka is not answering: the worker waits for it and goes on by itself",
+                            seconds=round(seconds), bootstrap=bootstrap)
+            else:
+                log.info("Kafka answers again", after_seconds=round(seconds))
 
     return engine

@@ -1,5 +1,5 @@
-"""The commit watchdog: a partition whose committed offset no longer moves although
-records wait behind it is read again from that offset.
+"""Two watchdogs of the worker. The commit watchdog: a partition whose committed offset
+no longer moves although records wait behind it is read again from that offset.
 
 Why: Faust commits a partition up to the first offset its streams have not acknowledged
 (`Consumer._new_offset`). Across a rebalance with a backlog, it can lose track of a
@@ -19,10 +19,19 @@ it has seen (event id) and its internal messages are idempotent (core.py).
 
 While the engine processes anything, or while Faust rebalances or recovers its tables,
 nothing is judged: a long tick is not a stall.
+
+The broker watch: the clients retry an unreachable broker for ever, and their own error
+lines are silenced (one per retry, see hub/cli/main.py), so a worker whose Kafka is down
+would say nothing. Every CHECK_EVERY seconds it asks the broker for its metadata; after
+BROKER_PATIENCE seconds without an answer it warns, again every BROKER_REPEAT seconds,
+and says when the broker answers again. Nothing else changes: the worker waits and goes
+on by itself (a record still undelivered after Faust's producer request timeout, 20 min,
+stops it: app.py `stop_fatal`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +40,8 @@ from faust.types import TP
 
 CHECK_EVERY = 5.0  # seconds between two looks
 PATIENCE = 30.0  # seconds without progress before a partition counts as stalled (settings)
+BROKER_PATIENCE = 10.0  # seconds without an answer from Kafka before the first warning
+BROKER_REPEAT = 60.0  # seconds between two warnings while it stays silent
 
 
 @dataclass
@@ -81,3 +92,47 @@ async def read_again(consumer: Any, tps: Iterable[TP], committed: Mapping[TP, in
         consumer._acked_index.pop(tp, None)  # noqa: SLF001
         consumer._gap.pop(tp, None)  # noqa: SLF001
         await consumer.seek(tp, committed[tp])
+
+
+@dataclass
+class BrokerWatch:
+    """What to say about the broker (pure: the probes' times and results are given).
+
+    `observe` returns ("down", seconds) when the broker has not answered for `patience`
+    seconds, then every `repeat` seconds while that lasts; ("back", seconds) at the first
+    answer after a warning; None otherwise (a short hiccup says nothing)."""
+
+    patience: float = BROKER_PATIENCE
+    repeat: float = BROKER_REPEAT
+    _silent_since: float | None = None
+    _warned_at: float | None = None
+
+    def observe(self, now: float, answered: bool) -> tuple[str, float] | None:
+        if answered:
+            since, warned = self._silent_since, self._warned_at
+            self._silent_since = self._warned_at = None
+            return ("back", now - since) if since is not None and warned is not None else None
+        if self._silent_since is None:
+            self._silent_since = now
+        silent = now - self._silent_since
+        if silent < self.patience:
+            return None
+        if self._warned_at is None or now - self._warned_at >= self.repeat:
+            self._warned_at = now
+            return ("down", silent)
+        return None
+
+
+async def broker_answers(producer: Any, timeout: float) -> bool | None:
+    """Whether a broker answers a metadata request within `timeout` seconds, asked with
+    the worker's producer client (its connections, on this event loop); None while the
+    producer is not started."""
+    try:
+        kafka = producer._ensure_producer()  # noqa: SLF001 — Faust's aiokafka producer
+    except Exception:  # noqa: BLE001 — not started yet (or stopping): nothing to say
+        return None
+    try:
+        await asyncio.wait_for(kafka.client.fetch_all_metadata(), timeout)
+        return True
+    except Exception:  # noqa: BLE001 — any failure is "not answering"
+        return False

@@ -3,19 +3,39 @@ does to Faust's consumer bookkeeping."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import queue
+import threading
+import time
 from collections import defaultdict
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
+from hub.kafka.embedded import EmbeddedKafka, free_port
 from hub.kafka.topics import CASES
+from hub.settings import Settings
 from hub.types.events import CLOCK_SOURCES
-from hub.worker.watchdog import StallWatch, read_again
+from hub.worker.watchdog import BrokerWatch, StallWatch, broker_answers, read_again
 from tests.conftest import run_hub
 from tests.worker import factory as f
-from tests.worker.conftest import base, end_offsets, offsets, produce, run_worker, written_since
+from tests.worker.conftest import (
+    SAMPLE_DIRECTORY,
+    base,
+    cases,
+    end_offsets,
+    offsets,
+    produce,
+    run_worker,
+    start_worker,
+    written_since,
+    years_before,
+)
 
 D = timedelta(days=1)
 
@@ -94,6 +114,59 @@ async def test_reading_again_forgets_the_acknowledgements_and_seeks_to_the_commi
     assert consumer._acked[B] == [10] and consumer._acked_index[B] == {10}  # others untouched
 
 
+# -- the broker watch ---------------------------------------------------------------------
+
+
+def test_a_silent_broker_is_reported_after_the_patience_then_every_repeat_then_its_return():
+    watch = BrokerWatch(patience=10, repeat=60)
+    assert watch.observe(0, True) is None
+    assert watch.observe(5, False) is None  # silent since 5
+    assert watch.observe(10, False) is None
+    assert watch.observe(15, False) == ("down", 10)
+    assert [watch.observe(t, False) for t in range(20, 75, 5)] == [None] * 11
+    assert watch.observe(75, False) == ("down", 70)
+    assert watch.observe(80, True) == ("back", 75)
+    assert watch.observe(85, True) is None
+
+
+def test_a_short_silence_says_nothing_and_a_new_one_waits_again():
+    watch = BrokerWatch(patience=10, repeat=60)
+    assert watch.observe(0, False) is None
+    assert watch.observe(9, False) is None
+    assert watch.observe(10, True) is None  # back before any warning: nothing to say
+    assert watch.observe(20, False) is None
+    assert watch.observe(29, False) is None
+    assert watch.observe(30, False) == ("down", 10)
+
+
+class _Client:
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    async def fetch_all_metadata(self):
+        if self.how == "hangs":
+            await asyncio.Event().wait()
+        if self.how == "fails":
+            raise KafkaError("Unable to get cluster metadata over all known brokers")
+        return object()
+
+
+class _Producer:
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def _ensure_producer(self):
+        if self.how == "not started":
+            raise RuntimeError("Producer service not yet started")
+        return SimpleNamespace(client=_Client(self.how))
+
+
+@pytest.mark.parametrize(("how", "expected"), [("answers", True), ("fails", False), ("hangs", False),
+                                                ("not started", None)])
+async def test_broker_answers_with_the_metadata_of_the_producer_client_within_the_timeout(how, expected):
+    assert await broker_answers(_Producer(how), timeout=0.05) is expected
+
+
 # -- on the real broker ------------------------------------------------------------------
 
 # Loaded by the worker's interpreter (PYTHONPATH): Faust loses the acknowledgement of one
@@ -150,3 +223,69 @@ def test_a_partition_faust_no_longer_commits_is_read_again_and_nothing_is_lost(w
     live = {k: r for k, r in want[CASES].items() if r is not None}
     assert len(live) > 50
     assert {k: r for k, r in got[CASES].items() if r is not None} == live
+
+
+class _Lines:
+    """The JSON log lines of a running worker's stderr, read by a thread."""
+
+    def __init__(self, proc) -> None:
+        self.lines: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(proc.stderr,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for raw in stream:
+            self.lines.put(raw.decode(errors="replace"))
+
+    def wait_for(self, event: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if line.startswith("{") and json.loads(line)["event"].startswith(event):
+                return json.loads(line)
+        raise AssertionError(f"no {event!r} within {timeout} s:\n" + "".join(self.seen[-30:]))
+
+
+@pytest.mark.kafka
+def test_a_worker_says_when_kafka_stops_answering_and_goes_on_when_it_is_back(tmp_path_factory, tmp_path, unique):
+    """The broker stopped under a running worker, then started again (same port, same
+    data): the worker warns, says when it is back, and the events published after are
+    turned into cases by the same process."""
+    broker = EmbeddedKafka(tmp_path_factory.mktemp("outage-kafka"), Settings().jar_cache)
+    port = free_port()
+    env = {**os.environ, "HUB_KAFKA_BOOTSTRAP": broker.start(port, heap="512m").bootstrap,
+           "HUB_HOME": str(tmp_path / "home"), "HUB_WORKER_ID": f"outage-{unique}"}
+    proc = None
+    try:
+        for args in (("topics", "apply"), ("directory", "load", str(SAMPLE_DIRECTORY))):
+            assert run_hub(*args, env=env).returncode == 0
+        proc = start_worker(env)
+        lines = _Lines(proc)
+        lines.wait_for("directory applied", 120)
+
+        broker.stop()
+        down = lines.wait_for("Kafka is not answering", 60)
+        assert down["level"] == "warning" and down["seconds"] >= 10 and proc.poll() is None
+        broker.start(port, heap="512m")
+        back = lines.wait_for("Kafka answers again", 90)
+        assert back["after_seconds"] >= down["seconds"]
+
+        b = base(env)
+        nom, ine = f"PANNE{unique.upper()}", f.random_ine()
+        p = f.person(nom, dob=years_before(b, 19), ine=ine, commune=f.POITIERS)
+        produce(env, [f.eleve_inscrit(p, b - 200 * D), f.eleve_sorti(p, b - 60 * D, motif="05")],
+                watermarks={s: b for s in CLOCK_SOURCES})
+        deadline = time.monotonic() + 90
+        while not (found := cases(env, names=nom)) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert [json.loads(x)["type"] for x in found] == ["DECROCHAGE"]
+        assert proc.poll() is None
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
+        broker.stop()
