@@ -2,8 +2,8 @@
 gives the cases of one worker alone. Not a benchmark: a stress run that anyone can repeat.
 
     .venv/bin/python bench/churn.py [--people 20000] [--seed 11] [--members 3]
-                                    [--kill-share 0.4] [--pause 1-8] [--after 40]
-                                    [--runs 1] [--workdir DIR]
+                                    [--kill-share 0.4] [--freeze-share 0] [--pause 1-8]
+                                    [--after 40] [--runs 1] [--workdir DIR]
 
 An embedded Kafka 4 broker is started per run in `--workdir` (a temporary directory by
 default) and stopped at the end. Each run:
@@ -14,7 +14,9 @@ default) and stopped at the end. Each run:
    HUB_HOME, kept across its restarts as a machine's disk would be) and, while the five
    sources are ingested with `hub ingest` and for `--after` seconds more, every 1–8 s
    (`--pause`) picks a slot at random: starts it if it is down, else stops it with
-   SIGTERM, or kill -9 with probability `--kill-share`;
+   SIGTERM, or kill -9 with probability `--kill-share`, or freezes it (SIGSTOP, then
+   SIGCONT 12–20 s later: longer than the 10 s session timeout, so the group expels a
+   member that still runs when it wakes up) with probability `--freeze-share`;
 3. stops the group, runs `hub worker --until-idle` on slot 0, then a reference engine
    (another worker id: its own group, state and internal topic) alone until idle;
 4. compares what each wrote on cases.v1 (the latest record per case id each wrote):
@@ -63,6 +65,7 @@ class Run:
         self.log = (folder / "events.log").open("w")
         self.t0 = time.monotonic()
         self.procs: dict[int, subprocess.Popen] = {}
+        self.frozen: dict[int, float] = {}  # slot → when to wake it up (monotonic)
         self.starts = 0
 
     def note(self, text: str) -> None:
@@ -97,16 +100,39 @@ class Run:
             proc.wait()
             self.note(f"slot {slot} kill -9")
 
+    def freeze(self, slot: int, seconds: float) -> None:
+        self.procs[slot].send_signal(signal.SIGSTOP)
+        self.frozen[slot] = time.monotonic() + seconds
+        self.note(f"slot {slot} SIGSTOP for {seconds:.1f} s")
+
+    def wake(self, slot: int) -> None:
+        self.frozen.pop(slot)
+        self.procs[slot].send_signal(signal.SIGCONT)
+        self.note(f"slot {slot} SIGCONT")
+
     def churn(self, rng: random.Random, done: threading.Event) -> None:
         low, high = self.args.pause
         self.start(0)
         while not done.wait(rng.uniform(low, high)):
+            for slot, at in list(self.frozen.items()):
+                if time.monotonic() >= at:
+                    self.wake(slot)
             slot = rng.randrange(self.args.members)
             proc = self.procs.get(slot)
+            if slot in self.frozen:
+                continue
             if proc is None or proc.poll() is not None:
                 self.start(slot)
+                continue
+            draw = rng.random()
+            if draw < self.args.kill_share:
+                self.stop(slot, signal.SIGKILL)
+            elif draw < self.args.kill_share + self.args.freeze_share:
+                self.freeze(slot, rng.uniform(12, 20))
             else:
-                self.stop(slot, signal.SIGKILL if rng.random() < self.args.kill_share else signal.SIGTERM)
+                self.stop(slot, signal.SIGTERM)
+        for slot in list(self.frozen):
+            self.wake(slot)
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
@@ -201,6 +227,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11, help="of the demo data")
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--kill-share", type=float, default=0.4)
+    parser.add_argument("--freeze-share", type=float, default=0.0,
+                        help="share of SIGSTOP/SIGCONT (12-20 s) among the stops")
     parser.add_argument("--pause", type=lambda s: tuple(map(float, s.split("-"))), default=(1.0, 8.0),
                         help="seconds between two actions, LOW-HIGH")
     parser.add_argument("--after", type=float, default=40.0, help="seconds of churn after the ingest")

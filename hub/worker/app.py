@@ -32,7 +32,8 @@ Choices (see also `core.py` for the processing itself):
   seconds; Faust acks them after the batch): per-record framework costs (awaits, table
   writes, sends) are paid once per person per batch, see core.py "Batches".
   A batch writes nothing for partitions no longer this worker's (`fence`: stopping,
-  rebalanced, changelog partition not active) and a batch interrupted or given up is
+  rebalanced, changelog partition not active; and after a freeze, nothing before the
+  group has counted the worker as a member again) and a batch interrupted or given up is
   never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
   happened to it. Each agent adds the messages it takes to `consumer.handled`: only
   their acknowledgements count (`RewindingConsumer.ack`). Every
@@ -115,6 +116,13 @@ BUNDLE_BYTES = 200_000  # internal messages per bundle (the producer's batch is 
 # within BATCH_WITHIN seconds (the latency a quiet stream adds).
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.05
+# A worker killed -9 stays in the group until its session times out, holding its
+# partitions: 10 s (Faust's default is 60 s) bounds that stall after a crash.
+SESSION_TIMEOUT = 10.0
+HEARTBEAT_INTERVAL = 2.0
+# A batch writes only if the group counted this worker as a member within this many
+# seconds (then its session has at least a heartbeat interval left): `fence`.
+MEMBER_WITHIN = SESSION_TIMEOUT - HEARTBEAT_INTERVAL
 ROCKSDB_OPTIONS = {
     # Faust's defaults (64 MB write buffers x3, 2 GB block cache per partition) are sized
     # for big servers; here every partition has its own database, the values are small
@@ -140,6 +148,10 @@ def changelog_topic_name(settings: Settings, table: str) -> str:
 
 class Abandoned(Exception):
     """A batch given up before its writes: its records are read again (`fence`)."""
+
+
+async def _no_fence(partitions: Iterable[int]) -> None:
+    """`Engine.reevaluate_many` outside an agent (tests, tools): nothing to check."""
 
 
 class HubFaustApp(faust.App):
@@ -403,10 +415,11 @@ class Engine:
     # -- many persons at once (ticks, directory updates) --------------------------------------
 
     async def reevaluate_many(self, store: PartitionStore, partition: int, targets, *, clock,
-                              only_published=False, fence=lambda partitions: None) -> int:
+                              only_published=False, fence=None) -> int:
+        fence = fence or _no_fence
         n = 0
         for i in range(0, len(targets), CHUNK):
-            fence([partition])
+            await fence([partition])
             overlay = Overlay(store)
             outs: list[Send] = []
             for target in targets[i : i + CHUNK]:
@@ -415,8 +428,9 @@ class Engine:
                     overlay, partition, key, clock=clock, due=due, only_published=only_published
                 )
                 n += 1
+            await fence([partition])
             await self.send(outs, wait=True)
-            fence([partition])
+            await fence([partition])
             overlay.apply()
             await self.persist(store)
             await asyncio.sleep(0)
@@ -485,10 +499,8 @@ def new_app(settings: Settings, app_id: str, partitions: int, datadir: Path) -> 
         # without it aiokafka sends nearly one request per record.
         producer_linger=0.005,
         producer_max_batch_size=256 * 1024,
-        # A worker killed -9 stays in the group until its session times out, holding its
-        # partitions: 10 s (Faust's default is 60 s) bounds that stall after a crash.
-        broker_session_timeout=10.0,
-        broker_heartbeat_interval=2.0,
+        broker_session_timeout=SESSION_TIMEOUT,
+        broker_heartbeat_interval=HEARTBEAT_INTERVAL,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
@@ -562,15 +574,25 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         generation = app.consumer_generation_id
         changelog = persons.changelog_topic.get_topic_name()
 
-        def fence(partitions: Iterable[int]) -> None:
+        def gone() -> bool:
+            # A rebalance that begins ends the wait too: it waits for this batch's acks.
+            return app.should_stop or app.rebalancing or app.consumer_generation_id != generation
+
+        async def fence(partitions: Iterable[int]) -> None:
             """Before any write: the partitions' state is still this worker's. A worker
             that stops, or whose partitions a rebalance has moved, must not write a state
             another worker has already restored (a later restore would take the stale
-            one): the batch is given up instead, and read again by the owner."""
+            one): the batch is given up instead, and read again by the owner. A worker
+            the group has not heard from for a while (frozen: the broker may have
+            expelled it while it runs) first waits to be counted as a member again, or
+            for the rebalance that says it was not."""
+            member = await app.consumer.still_member(MEMBER_WITHIN, gone)
             if app.should_stop:
                 raise Abandoned("the worker stops")
             if app.consumer_generation_id != generation:
                 raise Abandoned("a rebalance happened")
+            if not member:
+                raise Abandoned("a rebalance begins while the group has not heard from this worker")
             for p in partitions:
                 if not app.assignor.is_active(TP(changelog, p)):
                     raise Abandoned(f"partition {p} is no longer this worker's")
@@ -597,7 +619,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                             await _tick(store, partition, m.clock, fence)
                         else:
                             await _directory(store, partition, *m.directory, fence)
-                        fence([partition])
+                        await fence([partition])
                         await engine.persist(store)
                     elif m.kind == messages.BUNDLE:
                         for key, inner in messages.unbundle(m.payload):
@@ -652,14 +674,15 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             b = batches[partition] = Batch(PartitionStore.of(persons, partition), partition)
         return b
 
-    async def flush(batches: dict[int, Batch], outs: list[Send], fence: Callable[[Iterable[int]], None]) -> None:
-        fence(batches)
+    async def flush(batches: dict[int, Batch], outs: list[Send], fence) -> None:
+        await fence(batches)
         for b in batches.values():
             outs += processor.flush(b)
         # The batch's state is durable before its outputs leave: a record on an output
         # topic is always known to the state a restart finds, which can then re-send or
         # tombstone it (core.py, "At-least-once").
         await engine.persist(*(b.store for b in batches.values()))
+        await fence(batches)
         batches.clear()
         await engine.send(outs)
         outs.clear()

@@ -25,12 +25,16 @@
   stream also acknowledges the records it skips without handing them over.
   And it hands each fetched record to Faust's conductor without four tasks and an
   `asyncio.wait` when the hand-over does not have to wait (`deliver`, `_drain_messages`).
+  It knows when the group coordinator last counted it as a member (`answered_at`, from
+  accepted heartbeats), so the engine does not write after a freeze that got it
+  expelled (`still_member`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Container, Coroutine, Mapping
+import time
+from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -91,7 +95,29 @@ async def seek_to_committed_or_beginning(consumer: AIOKafkaConsumer, keep: Conta
     return committed
 
 
+def watch_heartbeats(kafka_consumer: AIOKafkaConsumer, on_answer: Callable[[], None]) -> None:
+    """Call `on_answer` at each heartbeat the group coordinator accepts (the broker then
+    still counts this member in the group). PRIVATE API (aiokafka 0.14):
+    `GroupCoordinator._do_heartbeat`, True when the heartbeat was accepted;
+    tests/worker/test_transport.py fails if aiokafka changes it."""
+    coordinator = kafka_consumer._coordinator  # noqa: SLF001
+    original = coordinator._do_heartbeat  # noqa: SLF001
+
+    async def _do_heartbeat() -> bool:
+        accepted = await original()
+        if accepted:
+            on_answer()
+        return accepted
+
+    coordinator._do_heartbeat = _do_heartbeat  # noqa: SLF001
+
+
 class _RewindingConsumerThread(AIOKafkaConsumerThread):
+    async def on_start(self) -> None:
+        await super().on_start()
+        if self._consumer is not None and getattr(self._consumer, "_coordinator", None) is not None:
+            watch_heartbeats(self._consumer, self.consumer.group_answered)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         return await self.call_thread(self._seek)
 
@@ -108,6 +134,30 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
     def compacted(self) -> frozenset[str]:
         """Compaction leaves holes in these topics' offsets: Faust's own rule applies."""
         return compacted_topics()
+
+    # When the group coordinator last counted this worker as a member: its last accepted
+    # heartbeat, or the assignment (monotonic seconds; written by the consumer thread).
+    answered_at: float | None = None
+
+    def group_answered(self) -> None:
+        self.answered_at = time.monotonic()
+
+    async def on_partitions_assigned(self, assigned, generation_id: int = 0) -> None:
+        self.group_answered()
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    async def still_member(self, within: float, give_up: Callable[[], bool]) -> bool:
+        """Wait until the group coordinator has counted this worker as a member within
+        the last `within` seconds (at once, as a rule: heartbeats come every 2 s); False
+        when `give_up()` (a stop, a rebalance) comes first. After a freeze longer than
+        the session timeout the broker has expelled the member while it still runs: its
+        next heartbeat is refused, it joins again, and the generation changes — the
+        writes it was about to make belong to the new owner (README, "Status")."""
+        while self.answered_at is not None and time.monotonic() - self.answered_at > within:
+            if give_up():
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     @cached_property
     def handled(self) -> set:

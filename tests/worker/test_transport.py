@@ -35,7 +35,13 @@ from faust.types import TP, ConsumerMessage
 from mode import Service
 from mode.utils.locks import Event
 
-from hub.worker.transport import RewindingConsumer, deliver, expedite, seek_to_committed_or_beginning
+from hub.worker.transport import (
+    RewindingConsumer,
+    deliver,
+    expedite,
+    seek_to_committed_or_beginning,
+    watch_heartbeats,
+)
 
 kafka = pytest.mark.kafka
 
@@ -421,3 +427,65 @@ def test_a_record_an_agent_handled_is_counted(consumer):
     skipped = message(12)  # after them, one the stream skipped: the commit stops before it
     skipped.ack(consumer)
     assert consumer._new_offset(INPUT) is None
+
+
+# -- membership: the group's last word about this worker ---------------------------------------
+
+
+async def test_a_worker_heard_from_lately_is_a_member_at_once(consumer):
+    consumer.group_answered()
+    assert await asyncio.wait_for(consumer.still_member(8.0, give_up=lambda: False), 0.5) is True
+    # A rebalance beginning is the caller's business then (fence: generation, assignment).
+    assert await asyncio.wait_for(consumer.still_member(8.0, give_up=lambda: True), 0.5) is True
+
+
+async def test_a_worker_not_heard_from_waits_for_an_accepted_heartbeat(consumer):
+    """After a freeze (the heartbeats stopped with the process): no write until the
+    group has counted the worker again."""
+    consumer.answered_at = asyncio.get_running_loop().time() - 30  # monotonic, as the heartbeats' clock
+    waiting = asyncio.create_task(consumer.still_member(8.0, give_up=lambda: False))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    consumer.group_answered()  # a heartbeat accepted
+    assert await asyncio.wait_for(waiting, 0.5) is True
+
+
+async def test_a_worker_not_heard_from_gives_up_on_the_rebalance_that_expels_it(consumer):
+    consumer.answered_at = asyncio.get_running_loop().time() - 30
+    rebalanced = False
+    waiting = asyncio.create_task(consumer.still_member(8.0, give_up=lambda: rebalanced))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    rebalanced = True  # its heartbeat refused, it joined again: a new generation
+    assert await asyncio.wait_for(waiting, 0.5) is False
+
+
+async def test_an_assignment_counts_as_the_group_s_word(consumer):
+    consumer.answered_at = asyncio.get_running_loop().time() - 30
+    await consumer.on_partitions_assigned(set(), 7)
+    assert await asyncio.wait_for(consumer.still_member(8.0, give_up=lambda: False), 0.5) is True
+
+
+@kafka
+async def test_accepted_heartbeats_are_seen_on_the_real_broker(kafka_broker):
+    """`watch_heartbeats` relies on aiokafka's private `GroupCoordinator._do_heartbeat`:
+    this fails if aiokafka changes it."""
+    topic = f"heartbeat.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 1, 1)])
+    await admin.close()
+    member = AIOKafkaConsumer(topic, bootstrap_servers=kafka_broker, group_id=f"g-{topic}",
+                              heartbeat_interval_ms=200, session_timeout_ms=6000)
+    await member.start()
+    try:
+        answers: list[float] = []
+        watch_heartbeats(member, lambda: answers.append(asyncio.get_running_loop().time()))
+        await member.getmany(timeout_ms=500)  # joins the group
+        for _ in range(100):
+            if len(answers) >= 3:
+                break
+            await asyncio.sleep(0.1)
+        assert len(answers) >= 3
+    finally:
+        await member.stop()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -262,3 +263,71 @@ def test_members_stopped_and_started_while_the_group_works_lose_nothing(worker_e
     assert sorted(set(live) - set(got)) == [], f"missing after the churn\n{logs}"
     assert sorted(set(got) - set(live)) == [], f"extra after the churn\n{logs}"
     assert got == live
+
+
+# Loaded by one worker's interpreter (PYTHONPATH): the group coordinator never seems to
+# have heard from it lately, as after a freeze longer than the session timeout, when the
+# broker may have expelled it while it still runs (bench/churn.py --freeze-share).
+SILENT = '''
+import time
+from hub.worker.transport import RewindingConsumer
+
+RewindingConsumer.group_answered = lambda self: setattr(self, "answered_at", time.monotonic() - 3600)
+'''
+
+
+def test_a_worker_the_group_has_not_heard_from_writes_nothing_and_loses_nothing(worker_env, unique, tmp_path):
+    """Such a worker waits before any write for a heartbeat the group accepts (here none
+    ever is) and gives its batch up at the rebalance that follows, when another member
+    joins: the cases are those of an engine alone. Before, a member woken from a freeze
+    finished its batch, writing the changelog and cases of partitions another member had
+    taken over (README, "Status")."""
+    env = worker_env
+    b = base(env)
+    tag = f"MUET{unique.upper()}"
+    produce(env, f.bulk(300, tag, b, seed=9), watermarks={s: b + 200 * D for s in CLOCK_SOURCES})
+
+    start = offsets(env)
+    run_worker({**env, "HUB_WORKER_ID": env["HUB_WORKER_ID"] + "-alone", "HUB_HOME": str(tmp_path / "alone")})
+    alone = written_since(env, start, tag)
+
+    start = offsets(env)
+    folder = tmp_path / "silent"
+    hook = folder / "hook"
+    hook.mkdir(parents=True)
+    (hook / "sitecustomize.py").write_text(SILENT)
+    path = os.pathsep.join(x for x in (str(hook), os.environ.get("PYTHONPATH", "")) if x)
+    logs = [folder / "silent.log", folder / "other.log"]
+    silent = start_worker({**env, "HUB_HOME": str(folder / "silent"), "PYTHONPATH": path}, logs[0])
+    other = None
+    try:
+        group = env["HUB_WORKER_ID"]
+        wait_for(lambda: asyncio.run(_group(env, group)) == ("Stable", 1), "the silent worker in the group", 120, logs)
+        time.sleep(3)  # it takes its first batch, and waits
+        other = start_worker({**env, "HUB_HOME": str(folder / "other")}, logs[1])
+
+        def abandoned() -> list[dict]:
+            lines = [json.loads(x) for x in logs[0].read_text(errors="replace").splitlines() if x.startswith("{")]
+            return [x for x in lines if x["event"].startswith("batch abandoned")]
+
+        wait_for(abandoned, "the silent worker giving its batch up", 120, logs)
+        assert {x["reason"] for x in abandoned()} <= {
+            "a rebalance begins while the group has not heard from this worker", "a rebalance happened"}
+        silent.send_signal(signal.SIGTERM)
+        assert silent.wait(timeout=60) == 0, timeline(logs[0])
+        streak = [0]
+
+        def idle_twice() -> bool:
+            streak[0] = streak[0] + 1 if asyncio.run(_idle(env, group)) else 0
+            return streak[0] >= 2
+
+        wait_for(idle_twice, "the other worker idle", 120, logs)
+    finally:
+        for proc in (silent, other):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+    got = written_since(env, start, tag)
+    live = {k: r for k, r in alone[CASES].items() if r is not None}
+    assert len(live) > 10
+    assert {k: r for k, r in got[CASES].items() if r is not None} == live, "\n".join(timeline(x) for x in logs)
