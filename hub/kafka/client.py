@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -93,6 +94,18 @@ async def started(kafka_client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAd
             await kafka_client.stop()
         raise
     return kafka_client
+
+
+async def answers(request: Awaitable, timeout: float) -> bool:
+    """Whether `request`, a call to the broker, completes within `timeout` seconds: any
+    failure counts as the broker not answering."""
+    import asyncio
+
+    try:
+        await asyncio.wait_for(request, timeout)
+        return True
+    except Exception:  # noqa: BLE001 — any failure is "not answering"
+        return False
 
 
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:

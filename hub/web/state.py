@@ -173,11 +173,7 @@ class WebHub:
     async def kafka_ok(self, timeout: float = 3.0) -> bool:
         if not self.connected.is_set() or self._admin is None:
             return False
-        try:
-            await asyncio.wait_for(self._admin.describe_cluster(), timeout)
-            return True
-        except Exception:  # noqa: BLE001 — any failure is "not answering"
-            return False
+        return await client.answers(self._admin.describe_cluster(), timeout)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -31,12 +31,13 @@ stops it: app.py `stop_fatal`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from faust.types import TP
+
+from hub.kafka.client import answers
 
 CHECK_EVERY = 5.0  # seconds between two looks
 PATIENCE = 30.0  # seconds without progress before a partition counts as stalled (settings)
@@ -131,8 +132,4 @@ async def broker_answers(producer: Any, timeout: float) -> bool | None:
         kafka = producer._ensure_producer()  # noqa: SLF001 — Faust's aiokafka producer
     except Exception:  # noqa: BLE001 — not started yet (or stopping): nothing to say
         return None
-    try:
-        await asyncio.wait_for(kafka.client.fetch_all_metadata(), timeout)
-        return True
-    except Exception:  # noqa: BLE001 — any failure is "not answering"
-        return False
+    return await answers(kafka.client.fetch_all_metadata(), timeout)
