@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable
 from pathlib import Path
@@ -99,8 +100,6 @@ async def started(kafka_client: AIOKafkaProducer | AIOKafkaConsumer | AIOKafkaAd
 async def answers(request: Awaitable, timeout: float) -> bool:
     """Whether `request`, a call to the broker, completes within `timeout` seconds: any
     failure counts as the broker not answering."""
-    import asyncio
-
     try:
         await asyncio.wait_for(request, timeout)
         return True
@@ -111,8 +110,6 @@ async def answers(request: Awaitable, timeout: float) -> bool:
 async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
     """Stop a consumer. aiokafka 0.14 can surface the cancellation of its own internal
     task when stopped right after `assign()`; only a cancellation of ours propagates."""
-    import asyncio
-
     try:
         await consumer.stop()
     except asyncio.CancelledError:

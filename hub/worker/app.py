@@ -101,7 +101,7 @@ from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, 
 from hub.worker.directory import DirectoryFollower
 from hub.worker.schemas import SchemaFollower
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
-from hub.worker.watchdog import CHECK_EVERY, BrokerWatch, StallWatch, broker_answers, read_again
+from hub.worker.watchdog import CHECK_EVERY, BrokerWatch, StallWatch, read_again
 
 log = get_logger("hub.worker")
 
@@ -419,7 +419,6 @@ class Engine:
         fence = fence or _no_fence
         n = 0
         for i in range(0, len(targets), CHUNK):
-            await fence([partition])
             overlay = Overlay(store)
             outs: list[Send] = []
             for target in targets[i : i + CHUNK]:
@@ -675,9 +674,9 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         return b
 
     async def flush(batches: dict[int, Batch], outs: list[Send], fence) -> None:
-        await fence(batches)
         for b in batches.values():
             outs += processor.flush(b)
+        await fence(batches)
         # The batch's state is durable before its outputs leave: a record on an output
         # topic is always known to the state a restart finds, which can then re-send or
         # tombstone it (core.py, "At-least-once").
@@ -766,7 +765,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     @app.timer(CHECK_EVERY)
     async def broker_watch() -> None:
         # See watchdog.py: aiokafka's own lines about an unreachable broker are silenced.
-        answered = await broker_answers(app.producer, timeout=CHECK_EVERY)
+        answered = await app.producer.broker_answers(CHECK_EVERY)
         if answered is None:
             return
         change = broker.observe(asyncio.get_running_loop().time(), answered)

@@ -48,6 +48,7 @@ from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
+from hub.kafka.client import answers
 from hub.kafka.topics import compacted_topics
 from hub.logging import get_logger
 
@@ -63,6 +64,16 @@ class IdempotentProducer(AIOKafkaFaustProducer):
     def expedite(self) -> None:
         """Hand every lingering batch to the sender now (see `expedite`)."""
         expedite(self._ensure_producer())
+
+    async def broker_answers(self, timeout: float) -> bool | None:
+        """Whether a broker answers a metadata request within `timeout` seconds, asked on
+        this producer's connections (the worker's broker watch, watchdog.py); None while
+        the producer is not started."""
+        try:
+            kafka = self._ensure_producer()
+        except Exception:  # noqa: BLE001 — not started yet (or stopping): nothing to say
+            return None
+        return await answers(kafka.client.fetch_all_metadata(), timeout)
 
 
 def expedite(producer: AIOKafkaProducer) -> None:
@@ -115,8 +126,7 @@ def watch_heartbeats(kafka_consumer: AIOKafkaConsumer, on_answer: Callable[[], N
 class _RewindingConsumerThread(AIOKafkaConsumerThread):
     async def on_start(self) -> None:
         await super().on_start()
-        if self._consumer is not None and getattr(self._consumer, "_coordinator", None) is not None:
-            watch_heartbeats(self._consumer, self.consumer.group_answered)
+        watch_heartbeats(self._consumer, self.consumer.group_answered)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         return await self.call_thread(self._seek)

@@ -22,11 +22,11 @@ nothing is judged: a long tick is not a stall.
 
 The broker watch: the clients retry an unreachable broker for ever, and their own error
 lines are silenced (one per retry, see hub/cli/main.py), so a worker whose Kafka is down
-would say nothing. Every CHECK_EVERY seconds it asks the broker for its metadata; after
-BROKER_PATIENCE seconds without an answer it warns, again every BROKER_REPEAT seconds,
-and says when the broker answers again. Nothing else changes: the worker waits and goes
-on by itself (a record still undelivered after Faust's producer request timeout, 20 min,
-stops it: app.py `stop_fatal`).
+would say nothing. Every CHECK_EVERY seconds it asks the broker for its metadata
+(`IdempotentProducer.broker_answers`); after BROKER_PATIENCE seconds without an answer it
+warns, again every BROKER_REPEAT seconds, and says when the broker answers again. Nothing
+else changes: the worker waits and goes on by itself (a record still undelivered after
+Faust's producer request timeout, 20 min, stops it: app.py `stop_fatal`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faust.types import TP
-
-from hub.kafka.client import answers
 
 CHECK_EVERY = 5.0  # seconds between two looks
 PATIENCE = 30.0  # seconds without progress before a partition counts as stalled (settings)
@@ -123,13 +121,3 @@ class BrokerWatch:
             return ("down", silent)
         return None
 
-
-async def broker_answers(producer: Any, timeout: float) -> bool | None:
-    """Whether a broker answers a metadata request within `timeout` seconds, asked with
-    the worker's producer client (its connections, on this event loop); None while the
-    producer is not started."""
-    try:
-        kafka = producer._ensure_producer()  # noqa: SLF001 — Faust's aiokafka producer
-    except Exception:  # noqa: BLE001 — not started yet (or stopping): nothing to say
-        return None
-    return await answers(kafka.client.fetch_all_metadata(), timeout)

@@ -13,6 +13,8 @@
   commits pass; holes of compacted topics and after a seek stay gaps.
 - Only the acknowledgements of records an agent handled count (`RewindingConsumer.ack`):
   those of the records Faust's stream skips do not.
+- Membership (`still_member`, `watch_heartbeats` on the real broker) and the broker
+  watch's probe (`IdempotentProducer.broker_answers`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from types import SimpleNamespace
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 import faust
@@ -36,6 +39,7 @@ from mode import Service
 from mode.utils.locks import Event
 
 from hub.worker.transport import (
+    IdempotentProducer,
     RewindingConsumer,
     deliver,
     expedite,
@@ -489,3 +493,34 @@ async def test_accepted_heartbeats_are_seen_on_the_real_broker(kafka_broker):
         assert len(answers) >= 3
     finally:
         await member.stop()
+
+
+# -- the broker watch's probe ---------------------------------------------------------------
+
+
+class _Client:
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    async def fetch_all_metadata(self):
+        if self.how == "hangs":
+            await asyncio.Event().wait()
+        if self.how == "fails":
+            raise KafkaError("Unable to get cluster metadata over all known brokers")
+        return object()
+
+
+class _Producer:
+    def __init__(self, how: str) -> None:
+        self.how = how
+
+    def _ensure_producer(self):
+        if self.how == "not started":
+            raise RuntimeError("Producer service not yet started")
+        return SimpleNamespace(client=_Client(self.how))
+
+
+@pytest.mark.parametrize(("how", "expected"), [("answers", True), ("fails", False), ("hangs", False),
+                                                ("not started", None)])
+async def test_broker_answers_with_the_metadata_of_the_producer_client_within_the_timeout(how, expected):
+    assert await IdempotentProducer.broker_answers(_Producer(how), timeout=0.05) is expected

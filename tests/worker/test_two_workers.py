@@ -123,6 +123,18 @@ def wait_for(check, what: str, timeout: float, logs: list[Path], explain=lambda:
         time.sleep(0.5)
 
 
+def wait_until_idle(env: dict, group: str, what: str, timeout: float, logs: list[Path],
+                    explain=lambda: "") -> None:
+    """Until the group has committed every input partition to its end, twice in a row."""
+    streak = [0]
+
+    def idle_twice() -> bool:
+        streak[0] = streak[0] + 1 if asyncio.run(_idle(env, group)) else 0
+        return streak[0] >= 2
+
+    wait_for(idle_twice, what, timeout, logs, explain)
+
+
 def run_pair(env: dict, folder: Path, inputs) -> tuple[float, list[int]]:
     """Two `hub worker` of one group: both join the group, then `inputs()` is published,
     then the group is waited for until idle (twice in a row) and both are stopped."""
@@ -135,11 +147,6 @@ def run_pair(env: dict, folder: Path, inputs) -> tuple[float, list[int]]:
         # Both members first, so that the partitions are shared whatever each start-up costs.
         wait_for(lambda: asyncio.run(_group(env, group)) == ("Stable", 2), "a stable group of two", 180, logs)
         inputs()
-        streak = [0]
-
-        def idle_twice() -> bool:
-            streak[0] = streak[0] + 1 if asyncio.run(_idle(env, group)) else 0
-            return streak[0] >= 2
 
         # A stall here was the never-committed partitions left past the records Faust
         # drops in a rebalance (hub/worker/transport.py, RewindingConsumer).
@@ -150,7 +157,7 @@ def run_pair(env: dict, folder: Path, inputs) -> tuple[float, list[int]]:
             lagging = ", ".join(asyncio.run(_lagging(env, group)))
             return f"lagging {lagging} (task stacks in {folder})"
 
-        wait_for(idle_twice, "the group idle", 90, logs, explain=stalled)
+        wait_until_idle(env, group, "the group idle", 90, logs, explain=stalled)
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
         for proc, log in zip(procs, logs):
@@ -315,13 +322,7 @@ def test_a_worker_the_group_has_not_heard_from_writes_nothing_and_loses_nothing(
             "a rebalance begins while the group has not heard from this worker", "a rebalance happened"}
         silent.send_signal(signal.SIGTERM)
         assert silent.wait(timeout=60) == 0, timeline(logs[0])
-        streak = [0]
-
-        def idle_twice() -> bool:
-            streak[0] = streak[0] + 1 if asyncio.run(_idle(env, group)) else 0
-            return streak[0] >= 2
-
-        wait_for(idle_twice, "the other worker idle", 120, logs)
+        wait_until_idle(env, group, "the other worker idle", 120, logs)
     finally:
         for proc in (silent, other):
             if proc is not None and proc.poll() is None:
