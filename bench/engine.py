@@ -551,7 +551,7 @@ def main() -> None:
         if args.skip_engine:
             return
         # 3. engine --------------------------------------------------------------------------
-        from hub.worker.app import internal_topic_name
+        from hub.kafka.topics import internal_topic_name
 
         engine_id = f"bench-engine-{run}"
         engine_home = work / "engine-home"

@@ -30,6 +30,12 @@ class RulesConfig(BaseModel):
 
 
 DEFAULT_PSEUDONYM_SECRET = "hub-default-pseudonym-secret"
+# Said by every command that publishes person keys (`hub worker`, `hub ingest`, `hub
+# serve`) while the secret is the public default.
+DEFAULT_SECRET_WARNING = (
+    "HUB_PSEUDONYM_SECRET is not set: the keys of people known by name only use the public default "
+    "and can be recomputed from a guessed name; set the same secret on every connector and worker"
+)
 
 
 class Settings(BaseSettings):
@@ -44,7 +50,7 @@ class Settings(BaseSettings):
     kafka_data_dir: Path | None = None
     # Pseudonymises INE-less person keys; set the same secret on every connector. The
     # default is public (a demo value): with it, a key can be recomputed from a guessed
-    # name and date of birth; the worker warns when it runs with it.
+    # name and date of birth; the commands that publish keys warn when they run with it.
     pseudonym_secret: str = DEFAULT_PSEUDONYM_SECRET
     topic_partitions: int = 4
     replication_factor: int = 1

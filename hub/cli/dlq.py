@@ -36,8 +36,8 @@ def letter_identity(letter: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def published_since(letter: dict[str, Any], connector, ctx, seen) -> bool:
-    """Whether a dead letter's record is on the source topic now: a later ingest of a
-    fixed file, or of the same file with a later as-of, published it. Its record is
+    """Whether a dead letter's record is on the source topic now: a later ingest of the
+    same record (with a later as-of, or after a directory fix) published it. Its record is
     checked again without the as-of it was refused against, and every event it gives
     is already there. Such a letter awaits nothing."""
     row, _ = replay_input(letter, connector.source)
@@ -71,8 +71,10 @@ async def _replayed_up_to(settings, topic: str) -> dict[int, int]:
 async def list_(source: str, as_json: bool, history: bool) -> None:
     """The rejected records of SOURCE still awaiting a fix: file, position, reason and
     detail. Each record once, with its latest reason (a re-ingest or a failed replay
-    writes it again); a record published since (by `hub dlq replay`, or by a later
-    ingest of a fixed file) is no longer listed."""
+    writes it again); a record published since, as it stands (by `hub dlq replay`, or by
+    a later ingest of the same record: with a later as-of, after a directory fix), is no
+    longer listed. A corrected record (a fixed date, say) does not retire the letter:
+    nothing ties a wrong record to its correction."""
     settings = get_settings()
     connector = get_connector(source)
     codec = get_codec()

@@ -21,7 +21,8 @@ from hub.locks import source_lock
 from hub.kafka.sink import KafkaSink
 from hub.kafka.snapshots import KafkaSnapshotStore
 from hub.kafka.topics import ensure_topics
-from hub.settings import get_settings
+from hub.logging import get_logger
+from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, get_settings
 from hub.validation import FieldError, parse_date
 
 
@@ -90,6 +91,8 @@ async def ingest(source: str, path: Path, as_of: date | None, as_json: bool) -> 
                                        lambda done, total: bar.update(task, completed=done, total=total or None))
     else:
         result = await ingest_path(source, path, as_of)
+    if result.published and get_settings().pseudonym_secret == DEFAULT_PSEUDONYM_SECRET:
+        get_logger("hub.ingest").warning(DEFAULT_SECRET_WARNING)  # after the run: a refused file says one line
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
         return

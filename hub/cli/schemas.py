@@ -1,4 +1,5 @@
-"""`hub schemas check`: every .avsc parses and every version is FULL_TRANSITIVE compatible."""
+"""`hub schemas check`: every .avsc parses, every version is FULL_TRANSITIVE compatible,
+and no published version changed (`schemas/published.json`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hub.avro import frozen
 from hub.avro.compat import check_dir
 from hub.avro.loader import default_schema_dir
 
@@ -23,16 +25,24 @@ def schemas() -> None:
     default=None,
     help="Schema directory (default: the repository's schemas/, or HUB_SCHEMAS_DIR).",
 )
+@click.option("--freeze", is_flag=True,
+              help="Record the versions not yet in published.json (once they are published): "
+                   "from then on the check refuses any change to them.")
 @click.pass_context
-def check(ctx: click.Context, directory: Path | None) -> None:
-    """Refuse any version not compatible both ways with every other version.
+def check(ctx: click.Context, directory: Path | None, freeze: bool) -> None:
+    """Refuse any version not compatible both ways with every other version, and any
+    change to a published one.
 
-    Checks that each <name>.v<N>.avsc parses, that versions run 1..N, and that every
-    pair of versions resolves under Avro schema resolution in both directions.
-    Exit 0 when everything is compatible, 2 with one problem per line on stderr.
+    Checks that each <name>.v<N>.avsc parses, that versions run 1..N, that every pair
+    of versions resolves under Avro schema resolution in both directions, and that the
+    versions recorded in published.json are still there, unchanged (a published version
+    never changes: add the next one). Exit 0 when all is well, 2 with one problem per
+    line on stderr.
     """
     directory = directory or default_schema_dir()
     groups, problems = check_dir(directory)
+    frozen_problems, new = frozen.check(directory, groups)
+    problems += frozen_problems
     total = sum(len(v) for v in groups.values())
     click.echo(f"{directory}: {len(groups)} schemas, {total} versions")
     for name in sorted(groups):
@@ -46,4 +56,10 @@ def check(ctx: click.Context, directory: Path | None) -> None:
         for p in problems:
             click.echo(p, err=True)
         ctx.exit(2)
+    if new and freeze:
+        frozen.freeze(directory, new)
+        click.echo(f"recorded in {frozen.FILE}: {', '.join(v.label for v in new)}")
+    elif new:
+        click.echo(f"not yet in {frozen.FILE} (new versions; `--freeze` records them once published): "
+                   + ", ".join(v.label for v in new))
     click.echo("OK: every version readable by every other, both ways (FULL_TRANSITIVE)")

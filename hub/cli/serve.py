@@ -15,7 +15,8 @@ import socket
 import click
 
 from hub.errors import InputError
-from hub.settings import get_settings
+from hub.logging import get_logger
+from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, get_settings
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -68,4 +69,6 @@ def serve(port: int, host: str, insecure_cookies: bool) -> None:
     bootstrap_servers(settings)  # no broker configured at all: one clear line, exit 1
     check_listen(host, port)
     click.echo(f"hub serve : http://{host}:{port}/ (comptes : {settings.home / 'accounts.sqlite3'})", err=True)
+    if settings.pseudonym_secret == DEFAULT_PSEUDONYM_SECRET:  # posted records are keyed too
+        get_logger("hub.serve").warning(DEFAULT_SECRET_WARNING)
     run_server(settings, host=host, port=port, secure_cookies=is_secure(host, insecure_cookies))

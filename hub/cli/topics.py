@@ -7,7 +7,7 @@ import click
 from hub.cli.common import run_async
 from hub.kafka import client
 from hub.directory_feed import read_directory
-from hub.kafka.topics import SCHEMAS, declared_topics, describe_topics, ensure_topics
+from hub.kafka.topics import SCHEMAS, declared_topics, describe_topics, ensure_topics, worker_topics
 from hub.settings import get_settings
 
 
@@ -39,24 +39,27 @@ async def apply() -> None:
 @topics.command(name="list")
 @run_async
 async def list_topics() -> None:
-    """Show every declared topic with its partitions and settings."""
+    """Show every declared topic with its partitions and settings, then the engine's own
+    topics (those of HUB_WORKER_ID: its internal messages and its state's changelogs,
+    created by `hub worker`)."""
     settings = get_settings()
     specs = declared_topics(settings, await _observatories())
+    engine = worker_topics(settings, settings.topic_partitions)
     admin = client.admin(settings)
     await client.started(admin)
     try:
-        described = await describe_topics(admin, [s.name for s in specs])
+        described = await describe_topics(admin, [s.name for s in specs + engine])
     finally:
         await admin.close()
-    width = max(len(s.name) for s in specs)
-    for spec in specs:
+    width = max(len(s.name) for s in specs + engine)
+    for spec, missing in [(s, "absent (run `hub topics apply`)") for s in specs] + [
+            (s, "absent (created by `hub worker`)") for s in engine]:
         current = described.get(spec.name)
         if current is None:
-            click.echo(f"{spec.name:<{width}}  absent (run `hub topics apply`)")
+            click.echo(f"{spec.name:<{width}}  {missing}")
             continue
         cfg = current["configs"]
         click.echo(
             f"{spec.name:<{width}}  partitions={current['partitions']} "
             f"cleanup={cfg.get('cleanup.policy')} retention.ms={cfg.get('retention.ms')}"
         )
-

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub.errors import BrokerError
+from hub.errors import BrokerError, HubError
 from hub.kafka import client
 from hub.settings import Settings, get_settings
 from hub.types.cases import HORS_TERRITOIRE
@@ -86,6 +86,32 @@ def declared_topics(settings: Settings | None = None, observatories: list[str] |
     for code in sorted({*observatories, HORS_TERRITOIRE}):
         specs.append(TopicSpec(observatory_topic(code), n, compacted=True))
     return specs
+
+
+# The engine's own topics (`hub worker` creates them, with the partition count of the
+# person-keyed sources): one set per HUB_WORKER_ID, so that two engines (tests,
+# blue/green) never read each other's. Internal: their values are read by the worker
+# only (hub/worker/messages.py, hub/worker/state.py).
+PERSONS_TABLE = "persons"
+CLOCK_TABLE = "clock"
+
+
+def internal_topic_name(settings: Settings) -> str:
+    """The engine's internal messages (identity linking, clock ticks, directory updates)."""
+    return f"{settings.worker_id}-engine-persons"
+
+
+def changelog_topic_name(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog topic: the worker's state."""
+    return f"{settings.worker_id}-{table}-changelog"
+
+
+def worker_topics(settings: Settings, partitions: int) -> list[TopicSpec]:
+    return [
+        TopicSpec(internal_topic_name(settings), partitions, retention_ms=EVENT_RETENTION_MS),
+        TopicSpec(changelog_topic_name(settings, PERSONS_TABLE), partitions, compacted=True),
+        TopicSpec(changelog_topic_name(settings, CLOCK_TABLE), 1, compacted=True),
+    ]
 
 
 def compacted_topics(settings: Settings | None = None) -> frozenset[str]:
@@ -189,11 +215,16 @@ async def publish_schemas(settings: Settings | None = None, only: set[str] | Non
 async def complete_schemas(settings: Settings | None = None) -> int:
     """Publish the schemas `hub.schemas.v1` lacks (or holds in an older record), e.g.
     after an upgrade added a version; reads the topic (a few dozen records) to know."""
+    from hub.avro.frozen import conflicts_with_topic
+    from hub.avro.loader import load_dir
     from hub.avro.registry import schema_records
     from hub.kafka.compacted import read_table
 
     wanted = dict(schema_records())  # a shared fingerprint: the latest record wins
     table = await read_table(SCHEMAS, settings)
+    conflicts = conflicts_with_topic(load_dir(), table.values())
+    if conflicts:  # publishing would give one name and version two meanings
+        raise HubError(conflicts[0] + (f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""))
     return await publish_schemas(settings, {k for k, v in wanted.items() if table.get(k.encode()) != v})
 
 

@@ -85,13 +85,15 @@ from hub.kafka import client
 from hub.kafka.sink import partition_for
 from hub.kafka.topics import (
     ACTIONS,
+    CLOCK_TABLE,
     DIRECTORY,
-    EVENT_RETENTION_MS,
+    PERSONS_TABLE,
     WATERMARKS,
-    TopicSpec,
     apply_topics,
     declared_topics,
     ensure_topics,
+    internal_topic_name,
+    worker_topics,
 )
 from hub.logging import get_logger
 from hub.settings import Settings
@@ -131,19 +133,6 @@ ROCKSDB_OPTIONS = {
     "max_write_buffer_number": 2,
     "block_cache_size": 16 * 1024 * 1024,
 }
-
-
-def internal_topic_name(settings: Settings) -> str:
-    return f"{settings.worker_id}-engine-persons"
-
-
-PERSONS_TABLE = "persons"
-CLOCK_TABLE = "clock"
-
-
-def changelog_topic_name(settings: Settings, table: str) -> str:
-    """Faust's name for a table's changelog topic."""
-    return f"{settings.worker_id}-{table}-changelog"
 
 
 class Abandoned(Exception):
@@ -460,20 +449,11 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
             log.info("topics created", count=len(report.created))
         metadata = await admin.describe_topics([PERSON_TOPICS[0]])
         n = len(metadata[0]["partitions"]) or settings.topic_partitions
-        internal = internal_topic_name(settings)
         # The tables' changelog topics too (named as Faust names them), before Faust
         # starts: created by Faust during its own start, they could be missing from the
         # consumer's metadata at the first assignment, and a table write then fails
         # (partition count 0 against the source's, `PartitionsMismatch`).
-        await apply_topics(
-            admin,
-            [
-                TopicSpec(internal, n, retention_ms=EVENT_RETENTION_MS),
-                TopicSpec(changelog_topic_name(settings, PERSONS_TABLE), n, compacted=True),
-                TopicSpec(changelog_topic_name(settings, CLOCK_TABLE), 1, compacted=True),
-            ],
-            settings.replication_factor,
-        )
+        await apply_topics(admin, worker_topics(settings, n), settings.replication_factor)
         names = sorted(set(await admin.list_topics()))
     finally:
         await admin.close()

@@ -37,7 +37,7 @@ from mode import Service
 
 from hub.kafka import client
 from hub.logging import get_logger
-from hub.settings import DEFAULT_PSEUDONYM_SECRET, Settings
+from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, Settings
 from hub.worker.app import Engine, build_engine, prepare_topics
 from hub.worker.core import where
 
@@ -172,8 +172,7 @@ def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     worker.spinner = None  # Faust's terminal spinner writes escape codes even when quiet
     log.info("worker starting", worker_id=settings.worker_id, partitions=partitions, until_idle=until_idle)
     if settings.pseudonym_secret == DEFAULT_PSEUDONYM_SECRET:
-        log.warning("HUB_PSEUDONYM_SECRET is not set: the keys of people known by name only use the public "
-                    "default and can be recomputed from a guessed name; set the same secret on every connector")
+        log.warning(DEFAULT_SECRET_WARNING)
     code = 0
     try:
         worker.execute_from_commandline()

@@ -379,8 +379,16 @@ async def test_ingest_on_a_broker_nobody_prepared(fresh_hub_env, tmp_path):
     result = run_hub("ingest", "cfa", str(write_csv(tmp_path / "cfa.csv", CFA_HEADER, rows)), "--json",
                      env=fresh_hub_env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
     assert json.loads(result.stdout)["published"] == 1
+    # Nothing on stderr but the public pseudonym secret's warning, then nothing at all
+    # with a secret of the installation's own.
+    (line,) = result.stderr.splitlines()
+    assert json.loads(line)["event"].startswith("HUB_PSEUDONYM_SECRET is not set: the keys of people")
+    rows = [rows[0].replace("DECA-1", "DECA-2")]
+    result = run_hub("ingest", "cfa", str(write_csv(tmp_path / "cfa2.csv", CFA_HEADER, rows)), "--json",
+                     env={**fresh_hub_env, "HUB_PSEUDONYM_SECRET": "s3cret-of-this-installation"}, timeout=120)
+    assert result.returncode == 0 and json.loads(result.stdout)["published"] == 1
+    assert result.stderr == ""
     admin = client.admin()
     await admin.start()
     try:
@@ -389,7 +397,7 @@ async def test_ingest_on_a_broker_nobody_prepared(fresh_hub_env, tmp_path):
         await admin.close()
     assert {s.name for s in declared_topics()} <= existing
     assert {v.fingerprint_hex.encode() for v in get_codec()} <= set(await read_table(SCHEMAS))
-    assert len(await events_of("cfa.contrats.v1", lambda e: True)) == 1
+    assert len(await events_of("cfa.contrats.v1", lambda e: True)) == 2
 
 
 @contextlib.contextmanager

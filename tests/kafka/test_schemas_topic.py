@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, datetime
 
 import pytest
 
 from hub.avro import get_codec
 from hub.avro.codec import read_header
+from hub.avro.loader import load_dir
 from hub.avro.fingerprint import fingerprint_hex
 from hub.kafka.compacted import read_table
 from hub.kafka.topics import SCHEMAS
@@ -71,3 +73,22 @@ async def test_directory_load_and_ingest_publish_the_schemas_without_topics_appl
         record = json.loads(table[message[2:10].hex().encode()])
         assert record["name"] == "contrat_signe"
     assert fingerprints <= set(table)
+
+    # A schemas/ whose watermark v1 was rewritten in place met this topic: publishing
+    # would give one name and version two meanings. The command says so and publishes
+    # nothing.
+    edited = tmp_path / "schemas"
+    shutil.copytree(REPO_ROOT / "schemas", edited)
+    watermark = json.loads((edited / "watermark.v1.avsc").read_text())
+    watermark["fields"].append({"name": "note", "type": "string"})
+    (edited / "watermark.v1.avsc").write_text(json.dumps(watermark))
+    (edited / "published.json").unlink()  # as a checkout that never froze it would be
+    again = write_csv(tmp_path / "cfa2.csv", CFA_HEADER, [
+        f"DECA-2;{uai('0861234')};{siret('7328293200007')};;MARTIN;Léa;01/03/2008;86194;N;"
+        "CONTRAT_SIGNE;01/10/2025;01/10/2025;"])
+    result = run_hub("ingest", "cfa", str(again), "--json", env={**env, "HUB_SCHEMAS_DIR": str(edited)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "watermark v1: hub.schemas.v1 holds it with fingerprint 0198e3f970c047d2, schemas/ has it with "
+        f"{load_dir(edited)['watermark'][0].fingerprint_hex}: a published version never changes, add a new version")
+    assert len([record async for record in read_until_end("cfa.contrats.v1")]) == 1

@@ -49,6 +49,29 @@ async def test_apply_is_idempotent(hub_env):
     assert "cases.v1" in listing.stdout and "cleanup=compact" in listing.stdout
 
 
+async def test_list_shows_the_engines_own_topics(hub_env, unique):
+    """`hub worker` creates them (declared with the others in hub/kafka/topics.py)."""
+    from hub.kafka.topics import apply_topics, worker_topics
+    from hub.settings import Settings
+
+    env = {**hub_env, "HUB_WORKER_ID": f"hub-worker-{unique}"}
+    engine = [s.name for s in worker_topics(Settings(worker_id=f"hub-worker-{unique}"), 3)]
+    assert engine == [f"hub-worker-{unique}-engine-persons", f"hub-worker-{unique}-persons-changelog",
+                      f"hub-worker-{unique}-clock-changelog"]
+    lines = run_hub("topics", "list", env=env).stdout.splitlines()
+    for name in engine:
+        assert any(line.startswith(name) and line.endswith("absent (created by `hub worker`)") for line in lines)
+    admin = client.admin()
+    await admin.start()
+    try:
+        await apply_topics(admin, worker_topics(Settings(worker_id=f"hub-worker-{unique}"), 3), 1)
+    finally:
+        await admin.close()
+    lines = run_hub("topics", "list", env=env).stdout.splitlines()
+    assert any(line.startswith(engine[1]) and "partitions=3 cleanup=compact" in line for line in lines)
+    assert any(line.startswith(engine[0]) and "partitions=3 cleanup=delete" in line for line in lines)
+
+
 async def test_a_topic_kafka_refuses_is_an_error_not_a_creation(hub_env):
     # aiokafka's create_topics answers per-topic errors without raising.
     from hub.errors import BrokerError

@@ -42,6 +42,7 @@ def test_nothing_secret_or_personal_reaches_the_server_log(web, seeded):
     time.sleep(0.5)  # let the server flush its log lines
     log = web.log_text()
     assert "login" in log and "ingest accepted" in log  # the log is there and in use
+    assert "HUB_PSEUDONYM_SECRET is not set" in log  # it keys posted records with the public default
     secrets = [*PASSWORDS.values(), "mauvais-mot-de-passe-tres-secret", "hub_faux-jeton-secret",
                *web.tokens.values()]
     personal = [ine, nom, "Prénomsecret", "motif confidentiel", case["person"]["nom"],
