@@ -6,9 +6,15 @@ absurd nesting), or not a JSON object is a record rejected `BAD_JSON`;
 the file goes on. Blank lines are skipped (not records).
 
 File-level InputError (exit 2, nothing published): an unreadable file, and a file that
-is "not the declared format" (inputs.md): non-blank lines of which not one is a JSON
-object (a CSV, a binary, an HTML error page). Checked on opening, reading only up to the
-first JSON object, usually line 1. An empty file is JSON Lines with no record.
+is "not the declared format" (inputs.md): non-blank lines of which not one even begins
+like a JSON object, with `{` (a CSV, a JSON array, an HTML error page). A report cut or
+mistyped is a record (`BAD_JSON`), even alone in its file: a CTI file of one report is
+common. Checked on opening, reading up to the first such line, usually line 1. An empty
+file is JSON Lines with no record.
+
+The raw text of a line that is not UTF-8 keeps its bytes as `\\xNN` escapes: what the
+operator needs to see, and a text `hub dlq replay` still refuses (`\\x` is no JSON
+escape), where replacement characters would have parsed into a garbled name.
 """
 
 from __future__ import annotations
@@ -57,11 +63,8 @@ class JsonLinesFile:
             if not data.strip():
                 continue
             blank = False
-            try:
-                if isinstance(loads_strict(data.removeprefix(_BOM)), dict):
-                    break
-            except ValueError:  # UnicodeDecodeError included
-                continue
+            if data.removeprefix(_BOM).lstrip().startswith(b"{"):
+                break
         else:
             if not blank:
                 self.close()
@@ -92,7 +95,7 @@ class JsonLinesFile:
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
-                raw = data.decode("utf-8", "replace").rstrip("\r\n")
+                raw = data.decode("utf-8", "backslashreplace").rstrip("\r\n")
                 yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, "ligne non encodée en UTF-8"))
                 continue
             raw = text.rstrip("\r\n")

@@ -33,3 +33,5 @@ def test_a_record_that_could_not_be_split_has_only_its_as_of():
     assert replay_input(letter({REPLAY_AS_OF: "2026-03-15"}, raw), "cti") == (
         {"cti": "CTI-E-86-01", "jeune": {"nom": "X"}}, date(2026, 3, 15))
     assert replay_input(letter(None, "{cut"), "cti") == (None, None)
+    # A line that was not UTF-8 (connectors/core/jsonl.py keeps its bytes escaped).
+    assert replay_input(letter(None, '{"cti": "CTI-E-86-01", "jeune": {"nom": "C\\x9cUR"}}'), "cti") == (None, None)

@@ -50,6 +50,18 @@ async def test_bad_json_does_not_stop_the_file(tmp_path, harness):
     assert (r.read, r.published, r.rejected) == (5, 1, 4)
     assert harness.reasons() == ["BAD_JSON"] * 4
     assert harness.dlq[0]["position"] == "line 1" and harness.dlq[0]["raw"] == '{"cti": '
+    # Not UTF-8: its bytes stay visible, escaped, and the text is still no JSON (a replay
+    # refuses it again instead of publishing a name garbled by replacement characters).
+    assert harness.dlq[-1]["raw"] == '{"cti": "\\xff"}'
+
+
+async def test_a_file_of_one_cut_report_is_one_bad_json_record(tmp_path, harness):
+    """A CTI file of a single report is common: cut or mistyped, it is a record rejected
+    BAD_JSON (inputs.md: "without stopping the file"), not a file error."""
+    p = write(tmp_path / "one.jsonl", [json.dumps(report())[:-1]])
+    r = await harness.run("cti", p, as_of=date(2026, 2, 5))
+    assert (r.read, r.published, r.rejected) == (1, 0, 1)
+    assert harness.reasons() == ["BAD_JSON"] and harness.dlq[0]["raw"] == json.dumps(report())[:-1]
 
 
 @pytest.mark.parametrize("padding", [0, 3500], ids=["in process", "parse workers (file of 1 MiB and more)"])
@@ -74,7 +86,9 @@ async def test_json_no_system_can_carry_is_one_bad_json_record(tmp_path, harness
 @pytest.mark.parametrize("content", [
     b"cti;uai;type\nCTI-86;0860012W;REPERAGE\n",  # a CSV
     b"\x7fELF\x02\x01\x01\x00\xff\xfe\n\x00\x00\x03\x00",  # a binary
-    b'{"cti": \n[1, 2]\n"text"\n',  # JSON values, none an object, and a broken one
+    b'[1, 2]\n"text"\n',  # JSON values, none an object
+    b'[{"cti": "CTI-E-86-01"}]\n',  # a JSON document, not JSON Lines
+    b"<html><body>502 Bad Gateway</body></html>\n",
 ])
 async def test_not_json_lines_is_a_file_error(tmp_path, harness, content):
     """ "Not the declared format" (inputs.md) refuses the whole file: exit 2, nothing
