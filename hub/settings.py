@@ -8,7 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+import re
+
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
     # Empty: use the embedded broker recorded under `home` by `hub kafka start`.
     kafka_bootstrap: str = ""
     home: Path = Field(default_factory=lambda: Path.home() / ".hub")
-    kafka_port: int = 9092
+    kafka_port: int = Field(9092, ge=1, le=65535)
     # Maven-resolved Kafka jars, shared by every HUB_HOME (tests use throw-away homes).
     jar_cache: Path = Field(default_factory=lambda: Path.home() / ".cache" / "hub")
     kafka_data_dir: Path | None = None
@@ -65,6 +67,18 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | console | json
     rules: RulesConfig = Field(default_factory=RulesConfig)
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        """`host:port[,host:port…]`: a port left out or mistyped would otherwise surface as
+        a client's traceback, or a silent 9092."""
+        value = value.strip()
+        for server in filter(None, (s.strip() for s in value.split(","))):
+            host, _, port = server.rpartition(":")
+            if not host or not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+                raise ValueError(f"{server!r} : host:port attendu (port de 1 à 65535)")
+        return value
 
     @property
     def data_dir(self) -> Path:

@@ -7,6 +7,7 @@ import sys
 
 import click
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from pydantic import ValidationError
 
 from hub import __version__
 from hub.errors import HubError
@@ -70,6 +71,15 @@ def one_line(message: object) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
+def settings_problems(exc: ValidationError) -> str:
+    """Each refused setting by its variable (`HUB_RULES__GRACE_DAYS`), and why."""
+    return "; ".join(
+        f"HUB_{'__'.join(str(part) for part in error['loc']).upper()} : {one_line(error['msg'])}"
+        + (f" ({error['input']!r})" if isinstance(error.get("input"), (str, int, float)) else "")
+        for error in exc.errors()
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="hub", standalone_mode=False)
@@ -96,6 +106,13 @@ def main(argv: list[str] | None = None) -> None:
     except HubError as exc:
         click.echo(f"hub: error: {one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
+    except ValidationError as exc:  # a HUB_* variable the settings refuse: bad input
+        click.echo(f"hub: error: configuration invalide : {settings_problems(exc)}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a HUB_HOME or data folder that cannot be written, a full disk
+        where = f" : {exc.filename}" if exc.filename else ""
+        click.echo(f"hub: error: {one_line(exc.strerror or exc)}{where}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     except click.exceptions.Exit as exc:

@@ -9,6 +9,7 @@ broker in `<HUB_HOME>/kafka.json` so that other commands find it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -112,6 +113,31 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
+def _process_state(pid: int) -> str | None:
+    """The state letter of /proc/<pid>/stat (`T`: stopped by a signal), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return None
+
+
+def _runs(pid: int, config: Path) -> bool:
+    """Whether `pid` is a Kafka broker run on `config`: a pid recorded before a crash or
+    a reboot may now be anyone's, and `stop` must never signal someone else's process.
+    Where /proc cannot tell (not Linux), a live pid is taken for the broker."""
+    if not _pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return b"kafka.Kafka" in args and str(config).encode() in args
+
+
 _SERVER_PROPERTIES = """\
 # Written by `hub kafka start`. Single node, KRaft combined mode, loopback only.
 process.roles=broker,controller
@@ -174,13 +200,34 @@ class EmbeddedKafka:
         except (OSError, ValueError, TypeError):
             return None
 
+    @property
+    def config_path(self) -> Path:
+        return self.data_dir / "server.properties"
+
     def running(self) -> BrokerInfo | None:
         info = self.info()
-        if info and _pid_alive(info.pid) and _port_answers(info.port):
+        if info and _runs(info.pid, self.config_path) and _port_answers(info.port):
+            return info
+        return None
+
+    def paused(self) -> BrokerInfo | None:
+        """The broker, when its process is stopped by a signal (SIGSTOP, a debugger): its
+        port still accepts connections, and nothing answers on them."""
+        info = self.info()
+        if info and _runs(info.pid, self.config_path) and _process_state(info.pid) in ("T", "t"):
             return info
         return None
 
     def start(self, port: int, *, timeout: float = 90.0, heap: str = "1g") -> BrokerInfo:
+        """Start the broker on `port`, or return the one running on these data. Two starts
+        at once take turns (a lock in the data folder): the second finds the first's
+        broker instead of launching one that fails while the first answers its checks."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / ".start.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._start(port, timeout=timeout, heap=heap)
+
+    def _start(self, port: int, *, timeout: float, heap: str) -> BrokerInfo:
         if (info := self.running()) is not None:
             if info.port != port:
                 raise BrokerError(f"un Kafka tourne déjà sur ces données ({self.data_dir}) sur {info.bootstrap}")
@@ -223,13 +270,17 @@ class EmbeddedKafka:
         proc.kill()
         raise BrokerError(f"Kafka did not answer on {info.bootstrap} within {timeout:.0f}s; see {self.data_dir / 'logs'}")
 
-    def stop(self, *, timeout: float = 60.0) -> bool:
-        """Controlled shutdown; False when nothing was running."""
+    def stop(self, *, timeout: float = 60.0) -> str | None:
+        """Controlled shutdown: "stopped", "killed" (no clean stop within `timeout`, e.g.
+        a paused process: SIGKILL), or None when this broker was not running."""
         info = self.info()
-        if not info or not _pid_alive(info.pid):
-            return False
+        if not info or not _runs(info.pid, self.config_path):
+            return None
         os.kill(info.pid, signal.SIGTERM)
+        if _process_state(info.pid) in ("T", "t"):
+            os.kill(info.pid, signal.SIGCONT)  # a paused broker cannot act on SIGTERM
         deadline = time.monotonic() + timeout
+        outcome = "stopped"
         while time.monotonic() < deadline:
             if not _pid_alive(info.pid):
                 break
@@ -237,12 +288,13 @@ class EmbeddedKafka:
             time.sleep(0.2)
         else:
             os.kill(info.pid, signal.SIGKILL)
+            outcome = "killed"
         _reap(info.pid)
-        return True
+        return outcome
 
     def _write_config(self, port: int, controller_port: int) -> Path:
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
-        config = self.data_dir / "server.properties"
+        config = self.config_path
         config.write_text(_SERVER_PROPERTIES.format(
             port=port, controller_port=controller_port, log_dir=self.data_dir / "log"))
         (self.data_dir / "log4j2.properties").write_text(_LOG4J2.format(logs=self.data_dir / "logs"))

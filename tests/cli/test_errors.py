@@ -174,3 +174,48 @@ def test_an_account_password_without_a_terminal_is_refused_not_echoed(env):
                      env=env, input="", timeout=60)
     assert result.returncode == 2
     assert the_line(result).endswith("donnez-le sur l'entrée standard avec --password-stdin")
+
+
+# --- settings and folders: one line, not a traceback (found by a black-box audit) --------
+
+@pytest.mark.parametrize(
+    ("variables", "args", "expected"),
+    [
+        ({"HUB_KAFKA_PORT": "abc"}, ("kafka", "status"),
+         "hub: error: configuration invalide : HUB_KAFKA_PORT : Input should be a valid integer"),
+        ({"HUB_KAFKA_PORT": "99999"}, ("kafka", "start"),
+         "hub: error: configuration invalide : HUB_KAFKA_PORT : Input should be less than or equal to 65535"),
+        ({"HUB_KAFKA_PORT": "abc"}, ("kafka", "status", "--help"),
+         "hub: error: configuration invalide : HUB_KAFKA_PORT"),
+        ({"HUB_RULES__GRACE_DAYS": "x"}, ("cases",),
+         "hub: error: configuration invalide : HUB_RULES__GRACE_DAYS : Input should be a valid integer"),
+        ({"HUB_KAFKA_BOOTSTRAP": "127.0.0.1:abc"}, ("topics", "list"),
+         "hub: error: configuration invalide : HUB_KAFKA_BOOTSTRAP : Value error, '127.0.0.1:abc' : host:port attendu"),
+        ({"HUB_KAFKA_BOOTSTRAP": "garbage"}, ("topics", "list"),
+         "hub: error: configuration invalide : HUB_KAFKA_BOOTSTRAP : Value error, 'garbage' : host:port attendu"),
+        ({}, ("kafka", "start", "--data-dir", ""),
+         "hub kafka start: error: Invalid value for --data-dir: chemin vide"),
+    ],
+)
+def test_a_setting_or_option_refused_is_one_line_and_exit_2(env, variables, args, expected):
+    result = run_hub(*args, env={**env, **variables}, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result).startswith(expected)
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(env, tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = run_hub("kafka", "start", "--port", "19977", env={**env, "HUB_HOME": str(a_file)}, timeout=60)
+    assert result.returncode == 1
+    assert the_line(result) == f"hub: error: Not a directory : {a_file / 'kafka-data'}"
+    result = run_hub("kafka", "start", "--data-dir", str(a_file), env=env, timeout=60)
+    assert result.returncode == 2
+    assert the_line(result) == f"hub kafka start: error: Invalid value for --data-dir: {a_file} est un fichier, pas un dossier"
+
+
+def test_status_says_when_the_commands_use_another_broker(env):
+    result = run_hub("kafka", "status", env=env, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == (
+        f"HUB_KAFKA_BOOTSTRAP est réglé : les autres commandes utilisent {UNREACHABLE}, pas ce Kafka embarqué")
