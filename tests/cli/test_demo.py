@@ -339,7 +339,7 @@ def test_demo_uses_the_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
 
     from hub.cli.demo import _ensure_broker
     from hub.kafka.client import remember_embedded
-    from hub.kafka.embedded import STATE_FILE
+    from hub.kafka.embedded import STATE_FILE, EmbeddedKafka
     from hub.settings import get_settings
 
     home, data = tmp_path / "home", tmp_path / "elsewhere"
@@ -349,17 +349,23 @@ def test_demo_uses_the_broker_hub_kafka_start_recorded(tmp_path, monkeypatch):
     get_settings.cache_clear()
     started = []
     monkeypatch.setattr("hub.cli.demo.EmbeddedKafka.start", lambda self, port: started.append(port))
-    with socket.socket() as listening:  # stands for the running broker: its pid alive, its port answering
+    # Stands for the running broker: a process whose command line is a broker's on that
+    # data (the only process `hub kafka` takes for its broker), and a port answering.
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "kafka.Kafka",
+                             str(EmbeddedKafka(data, tmp_path / "jars").config_path)])
+    with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         bootstrap = f"127.0.0.1:{listening.getsockname()[1]}"
-        (data / STATE_FILE).write_text(json.dumps({"bootstrap": bootstrap, "controller_port": 1, "pid": os.getpid(),
+        (data / STATE_FILE).write_text(json.dumps({"bootstrap": bootstrap, "controller_port": 1, "pid": fake.pid,
                                                    "data_dir": str(data), "version": "4"}))
         remember_embedded(home, bootstrap, data)
         try:
             assert _ensure_broker() == (bootstrap, "déjà en marche")
         finally:
             get_settings.cache_clear()
+            fake.kill()
+            fake.wait()
     assert started == []
 
 
