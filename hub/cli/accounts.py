@@ -28,6 +28,7 @@ from hub.accounts import (
     store_path,
 )
 from hub.accounts.store import INGEST_SOURCES, check_new, check_password
+from hub.cli.common import Choice
 from hub.errors import InputError
 from hub.settings import get_settings
 from hub.types.cases import HORS_TERRITOIRE
@@ -102,7 +103,7 @@ def accounts() -> None:
 
 @accounts.command()
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES, case_sensitive=False), required=True,
+@click.option("--role", type=Choice(ROLES, case_sensitive=False), required=True,
               help="OBSERVATOIRE, MISSION_LOCALE, CTI_ETAT, CTI_REGION (with --code), OPERATEUR, "
                    "or INSTITUTION (an API token bound to --source).")
 @click.option("--code", help="Structure code (OBS-86, ML-86-POI, CTI-E-86-01…); for an INSTITUTION token, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from hub.cli.common import run_async
+from hub.cli.common import Choice, run_async
 from hub.errors import InputError
 from hub.types.cases import HORS_TERRITOIRE, STATUSES, TRANSFERE
 
@@ -89,7 +89,7 @@ def _table(cases: list[dict], title: str) -> None:
 @click.command()
 @click.option("--observatoire", "observatoire", metavar="CODE", default=None,
               help="One observatory's cases (its own topic, TRANSFERE records included).")
-@click.option("--status", type=click.Choice(STATUSES, case_sensitive=False), default=None,
+@click.option("--status", type=Choice(STATUSES, case_sensitive=False), default=None,
               help="Only cases with this status.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True,
               help="A table in French, or one JSON object per line (interfaces.md).")

@@ -80,6 +80,21 @@ def settings_problems(exc: ValidationError) -> str:
     )
 
 
+def command_path(argv: list[str]) -> str:
+    """`hub kafka start` for the arguments `kafka start --port`: the command a usage error
+    belongs to when click raises it without a context (an option missing its value)."""
+    path, command = ["hub"], cli
+    for arg in argv:
+        if arg.startswith("-"):
+            continue
+        sub = command.commands.get(arg) if isinstance(command, click.Group) else None
+        if sub is None:
+            break
+        path.append(arg)
+        command = sub
+    return " ".join(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="hub", standalone_mode=False)
@@ -91,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
         # click's message, without its Usage/Try block: one line, exit 2.
-        where = exc.ctx.command_path if exc.ctx else "hub"
+        where = exc.ctx.command_path if exc.ctx else command_path(sys.argv[1:] if argv is None else argv)
         click.echo(f"{where}: error: {one_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
