@@ -28,6 +28,7 @@ from hub.errors import InputError
 from connectors import check_record, get_connector, make_context
 from connectors.core.types import Accepted, Filtered, Rejected
 from tests.connectors import siecle_files
+from tests.damage import DAMAGE, damage
 from tests.connectors.helpers import CTI_CODE, DIRECTORY, ML, SETTINGS, SIRET, UAI_CFA, UAI_LP, Harness
 
 REASONS = {"BAD_DATE", "FUTURE_DATE", "BAD_UAI", "BAD_COMMUNE", "BAD_SIRET", "BAD_VALUE", "MISSING_FIELD", "BAD_JSON"}
@@ -63,42 +64,6 @@ VALID: dict[str, tuple[str, bytes]] = {
         [siecle_files.eleve(f"E{i}", ine=f"12345678{i}AB", sortie="10/03/2026" if i == 2 else "",
                             motif="12" if i == 2 else "") for i in range(5)])),
 }
-
-# Bytes that matter to the formats: separators, quotes, markup, line ends, non-ASCII.
-_NOISE = st.sampled_from([b";", b",", b'"', b"\n", b"\r\n", b"<", b">", b"&", b"/", b"{", b"}", b"\\", b"\x00",
-                          b"\xff", b"\xe9", b"\xc3", b"2026", b"99/99/2026", b"-", b" "])
-_DAMAGE = st.one_of(
-    st.tuples(st.just("cut"), st.floats(0, 1), st.integers(1, 40)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.one_of(_NOISE, st.binary(min_size=1, max_size=6))),
-    st.tuples(st.just("overwrite"), st.floats(0, 1), st.one_of(_NOISE, st.binary(min_size=1, max_size=4))),
-    st.tuples(st.just("repeat_line"), st.floats(0, 1), st.just(b"")),
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.just(b"")),
-    st.tuples(st.just("swap"), st.sampled_from([(b";", b","), (b"/", b"-"), (b"<", b"["), (b'"', b"'"), (b":", b";")]),
-              st.just(b"")),
-)
-
-
-def damage(data: bytes, steps: list[tuple]) -> bytes:
-    for kind, where, what in steps:
-        if kind == "swap":
-            data = data.replace(*where)
-            continue
-        at = int(where * len(data))
-        if kind == "cut":
-            data = data[:at] + data[at + what:]
-        elif kind == "insert":
-            data = data[:at] + what + data[at:]
-        elif kind == "overwrite":
-            data = data[:at] + what + data[at + len(what):]
-        elif kind == "truncate":
-            data = data[:at]
-        elif kind == "repeat_line":
-            start = data.rfind(b"\n", 0, at) + 1
-            end = data.find(b"\n", at)
-            end = len(data) if end < 0 else end + 1
-            data = data[:end] + data[start:end] + data[end:]
-    return data
-
 
 _VALUE = st.one_of(
     st.text(max_size=14),
@@ -178,7 +143,7 @@ async def test_the_valid_files_are_valid(tmp_path, source):
 
 @pytest.mark.parametrize("source", sorted(VALID))
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(_DAMAGE, min_size=1, max_size=4))
+@given(steps=st.lists(DAMAGE, min_size=1, max_size=4))
 async def test_a_damaged_file_is_refused_whole_or_fully_accounted(tmp_path, source, steps):
     await check(source, tmp_path, damage(VALID[source][1], steps))
 

@@ -6,11 +6,15 @@ import copy
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub.directory import DirectoryError, DirectoryIndex, load_directory, parse_directory, route
 from hub.errors import InputError
 from hub.types.cases import RUPTURE
 from hub.validation import check_uai
+
+from tests.damage import DAMAGE, damage
 
 from .conftest import SAMPLE, SMALL
 
@@ -400,3 +404,21 @@ def test_an_entry_with_a_bad_field_still_has_its_references_checked(write_yaml, 
         "observatoire OBS-99 inconnu, commune 86194 déjà couverte par ML-86-POI",
         "etablissements[0] 0860099Z: UAI '0860099Z' invalide: lettre de contrôle R attendue, CTI CTI-E-86-99 inconnue",
     ]
+
+
+# --- damaged files ---------------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(DAMAGE, min_size=1, max_size=3))
+def test_a_damaged_directory_is_loaded_or_refused_in_one_line(tmp_path, steps):
+    """Whatever the damage (cut, stray YAML syntax, a python tag, bytes of another
+    encoding), loading gives a directory or a DirectoryError of one line — never another
+    exception (a traceback on `hub directory load`), never an object built by a tag."""
+    path = tmp_path / "annuaire.yaml"
+    path.write_bytes(damage(SAMPLE.read_bytes(), steps))
+    try:
+        data = load_directory(path)
+    except DirectoryError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert data.observatoires  # a directory, whatever the damage left of it
