@@ -36,8 +36,8 @@ Choices (see also `core.py` for the processing itself):
   group has counted the worker as a member again) and a batch interrupted or given up is
   never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
   happened to it. Each agent adds the messages it takes to `consumer.handled`: only
-  their acknowledgements count (`RewindingConsumer.ack`). Every
-  record is handled inside a try: a record that does not decode is logged (no personal
+  their acknowledgements count (`RewindingConsumer.ack`). Every record is handled inside
+  a try: a record that does not decode (a tombstone included) is logged (no personal
   data) and skipped; any other error stops the worker at once with status 1 (a hard
   exit, no commit) rather than losing data silently: the batch is processed again at
   restart.
@@ -78,7 +78,7 @@ import faust
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from hub.avro import CodecError, UnknownFingerprint, get_codec
+from hub.avro import CodecError, CorruptMessage, UnknownFingerprint, get_codec
 from hub.avro.fingerprint import fingerprint_hex
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
@@ -585,6 +585,8 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 continue
             handled.add(msg)  # its acknowledgement counts (RewindingConsumer.ack)
             if msg.value is None:
+                if msg.topic != internal:  # no hub writes one: another producer's, said as the others
+                    skipped(msg, CorruptMessage("a tombstone on a source topic"))
                 continue
             partition = msg.partition
             try:

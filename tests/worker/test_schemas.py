@@ -161,3 +161,37 @@ def test_hub_cases_reads_cases_written_with_a_newer_case_schema(worker_env, uniq
     lines = cases(env, names=nom)
     assert [json.loads(x)["case_id"] for x in lines] == [case["case_id"]]
     assert f"priorite_{unique}" not in lines[0]
+
+
+def test_records_that_are_not_hub_events_are_skipped_each_with_a_warning(worker_env, unique):
+    """Another producer's bytes on a source topic (not Avro, JSON, a cut single-object
+    message, an empty value, a tombstone), on the person's own key and before their
+    rupture: each is skipped with a warning naming where it is (topic, partition, offset)
+    and no personal data; the worker neither stops nor loses the person's real event."""
+    env = worker_env
+    event, nom, cid = rupture(env, unique, "FOREIGN")
+    codec = Codec(SCHEMAS_DIR)
+    good = codec.encode_event(event)
+    foreign = [b"not avro at all", json.dumps({"nom": nom}).encode(), good[:12], good + b"\x00", b"", None]
+
+    async def go() -> list[tuple[int, int]]:
+        producer = client.producer(settings_for(env))
+        await producer.start()
+        try:
+            sent = [await producer.send_and_wait(SOURCE_TOPICS["cfa"], value, key=event["person"]["ine"].encode())
+                    for value in [*foreign, good]]
+        finally:
+            await producer.stop()
+        return [(m.partition, m.offset) for m in sent]
+
+    *bad, real = asyncio.run(go())
+    produce(env, watermarks={s: event["event_date"] + 20 * D for s in ("rectorat", "mission-locale", "cfa")})
+    done = run_hub("worker", "--until-idle", env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert opened(env, nom) == [cid]
+    logs = [json.loads(x) for x in done.stderr.splitlines() if x.startswith("{")]
+    # (the other tests of the module share the broker: their records may be skipped too)
+    skipped = {(e["partition"], e["offset"]) for e in logs
+               if e["event"].startswith("record skipped") and e["topic"] == SOURCE_TOPICS["cfa"]}
+    assert set(bad) <= skipped and real not in skipped, done.stderr[-3000:]
+    assert nom not in done.stderr  # the JSON record's name is not logged
