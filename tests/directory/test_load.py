@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.directory import DirectoryError, DirectoryIndex, load_directory, parse_directory, route
+from hub.directory.model import DirectoryData
 from hub.errors import InputError
 from hub.types.cases import RUPTURE
 from hub.validation import check_uai
@@ -413,7 +414,8 @@ def test_an_entry_with_a_bad_field_still_has_its_references_checked(write_yaml, 
 def test_a_damaged_directory_is_loaded_or_refused_in_one_line(tmp_path, steps):
     """Whatever the damage (cut, stray YAML syntax, a python tag, bytes of another
     encoding), loading gives a directory or a DirectoryError of one line — never another
-    exception (a traceback on `hub directory load`), never an object built by a tag."""
+    exception (a traceback on `hub directory load`), never an object built by a tag.
+    (A file cut after whole entries is a smaller valid directory: YAML has no end mark.)"""
     path = tmp_path / "annuaire.yaml"
     path.write_bytes(damage(SAMPLE.read_bytes(), steps))
     try:
@@ -421,4 +423,4 @@ def test_a_damaged_directory_is_loaded_or_refused_in_one_line(tmp_path, steps):
     except DirectoryError as exc:
         assert "\n" not in str(exc)
     else:
-        assert data.observatoires  # a directory, whatever the damage left of it
+        assert isinstance(data, DirectoryData)
