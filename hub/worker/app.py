@@ -78,7 +78,7 @@ import faust
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from hub.avro import CodecError, CorruptMessage, UnknownFingerprint, get_codec
+from hub.avro import CodecError, UnknownFingerprint, get_codec
 from hub.avro.fingerprint import fingerprint_hex
 from hub.directory.lookup import META_KEY
 from hub.kafka import client
@@ -584,10 +584,6 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 forget([event])
                 continue
             handled.add(msg)  # its acknowledgement counts (RewindingConsumer.ack)
-            if msg.value is None:
-                if msg.topic != internal:  # no hub writes one: another producer's, said as the others
-                    skipped(msg, CorruptMessage("a tombstone on a source topic"))
-                continue
             partition = msg.partition
             try:
                 if msg.topic == internal:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.avro import Codec
+from hub.avro import Codec, get_codec
 from hub.avro.registry import schema_record
 from hub.identity import case_id
 from hub.kafka import client
@@ -170,8 +170,7 @@ def test_records_that_are_not_hub_events_are_skipped_each_with_a_warning(worker_
     and no personal data; the worker neither stops nor loses the person's real event."""
     env = worker_env
     event, nom, cid = rupture(env, unique, "FOREIGN")
-    codec = Codec(SCHEMAS_DIR)
-    good = codec.encode_event(event)
+    good = get_codec().encode_event(event)
     foreign = [b"not avro at all", json.dumps({"nom": nom}).encode(), good[:12], good + b"\x00", b"", None]
 
     async def go() -> list[tuple[int, int]]:
