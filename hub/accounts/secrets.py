@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -22,9 +23,15 @@ TOKEN_PREFIX = "hub_"
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
-# Verified when the account does not exist, so that a login takes the same time whether
-# the name is known or not (no account enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """Verified when the account does not exist, so that a login takes the same time
+    whether the name is known or not (no account enumeration by timing). Made once, on
+    first use (an Argon2 hash: ≈ 0.15 s that no other command should pay): the web app
+    makes it as it starts, so its first login is timed like the others."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -34,7 +41,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored: str | None, password: str) -> bool:
     """True when `password` matches `stored`; a missing hash still costs one verification."""
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from hub.accounts import AccountStore
+from hub.accounts.secrets import dummy_hash
 from hub.logging import get_logger
 from hub.settings import Settings, get_settings
 from hub.web import api, pages
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, secure_cookies: bool = True,
     disable_created_metrics()  # no `*_created` series: counters here are derived from Kafka
     store = AccountStore.for_home(settings.home)
     hub = WebHub(settings, store)
+    dummy_hash()  # now rather than at the first login for an unknown name (secrets.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

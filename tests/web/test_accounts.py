@@ -40,6 +40,37 @@ def test_store_keeps_only_hashes(tmp_path):
     assert store.by_token(token) is None and store.by_token(new).name == "si-cti"
 
 
+def test_an_unknown_name_costs_one_argon2_verification_made_ready_by_the_web_app(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from hub.accounts import secrets as hub_secrets
+    from hub.web.app import create_app
+
+    # No command but `hub serve` pays for the dummy hash: importing the command line
+    # does not make it (it is an Argon2 hash of 64 MiB, ≈ 0.15 s).
+    probe = ("import hub.cli.main, hub.accounts.secrets as s; "
+             "print(s.dummy_hash.cache_info().currsize)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip() == "0"
+    hub_secrets.dummy_hash.cache_clear()
+    monkeypatch.setenv("HUB_HOME", str(tmp_path))
+    create_app(secure_cookies=False)
+    assert hub_secrets.dummy_hash.cache_info().currsize == 1
+    assert hub_secrets.dummy_hash().startswith("$argon2id$")
+    verified = []
+    real = hub_secrets._hasher
+
+    class Spy:
+        def verify(self, h, pw):
+            verified.append(h)
+            return real.verify(h, pw)
+
+    monkeypatch.setattr(hub_secrets, "_hasher", Spy())
+    assert AccountStore.for_home(tmp_path).authenticate("personne", "un-mot-de-passe-assez-long") is None
+    assert verified == [hub_secrets.dummy_hash()]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(name="x1", role="OBSERVATOIRE", password="long-enough-password"), "--code"),
     (dict(name="x2", role="INSTITUTION"), "--source"),
