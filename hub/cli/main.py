@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -14,38 +15,39 @@ from hub.errors import HubError
 from hub.logging import configure
 from hub.settings import get_settings
 
-from hub.cli.kafka import kafka
-from hub.cli.topics import topics
-
-COMMANDS: list[click.Command] = [kafka, topics]
-
-
-def _optional_commands() -> list[click.Command]:
-    # Command groups written by other modules register here as they land.
-    import importlib
-
-    found = []
-    for module, name in [
-        ("hub.cli.schemas", "schemas"),
-        ("hub.cli.directory", "directory"),
-        ("hub.cli.ingest", "ingest"),
-        ("hub.cli.dlq", "dlq"),
-        ("hub.cli.worker", "worker"),
-        ("hub.cli.cases", "cases"),
-        ("hub.cli.status", "status"),
-        ("hub.cli.demo", "demo"),
-        ("hub.cli.serve", "serve"),
-        ("hub.cli.accounts", "accounts"),
-    ]:
-        try:
-            found.append(getattr(importlib.import_module(module), name))
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return found
+# Each command's module is imported when the command runs (or when `hub --help` lists
+# it): a command does not pay for the imports of the others (the connectors, Faust,
+# Starlette…), which were most of the start-up time of every `hub` call.
+COMMANDS = {
+    "kafka": "hub.cli.kafka",
+    "topics": "hub.cli.topics",
+    "schemas": "hub.cli.schemas",
+    "directory": "hub.cli.directory",
+    "ingest": "hub.cli.ingest",
+    "dlq": "hub.cli.dlq",
+    "worker": "hub.cli.worker",
+    "cases": "hub.cli.cases",
+    "status": "hub.cli.status",
+    "demo": "hub.cli.demo",
+    "serve": "hub.cli.serve",
+    "accounts": "hub.cli.accounts",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """The `hub` group: each of COMMANDS is the attribute of its name in its module,
+    imported on first use."""
+
+    def list_commands(self, ctx: click.Context | None) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context | None, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            self.add_command(getattr(importlib.import_module(COMMANDS[name]), name))
+        return self.commands.get(name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hub")
 def cli() -> None:
     """Integration hub against school dropout: connectors, case engine, routing.
@@ -60,10 +62,6 @@ def cli() -> None:
         # retry again; the command says it once, in its own one-line error (the worker's
         # and the server's own logs say what they retry). HUB_LOG_LEVEL=DEBUG shows them.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-
-
-for command in COMMANDS + _optional_commands():
-    cli.add_command(command)
 
 
 def one_line(message: object) -> str:
@@ -87,7 +85,7 @@ def command_path(argv: list[str]) -> str:
     for arg in argv:
         if arg.startswith("-"):
             continue
-        sub = command.commands.get(arg) if isinstance(command, click.Group) else None
+        sub = command.get_command(None, arg) if isinstance(command, click.Group) else None
         if sub is None:
             break
         path.append(arg)
