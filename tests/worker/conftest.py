@@ -1,7 +1,10 @@
-"""Helpers of the worker tests on the real broker (session fixture `kafka_broker`).
+"""Helpers of the worker tests on the real broker.
 
-The broker, its topics and the hub's clock are shared by the whole test session, so
-every test here:
+Each module here has a broker of its own (`kafka_broker` below): every worker test reads
+every source topic from the start (a consumer group of its own), and on the session's
+broker it read again all that the tests before it had published — ≈ 90 s of the 250 s
+of test_worker.py in a whole run. Within a module the broker, its topics and the hub's
+clock are shared, so every test here:
 
 - names its young people after a unique tag and reads back only their cases;
 - dates its events after the hub's current clock (`base()`), so that whatever other
@@ -32,7 +35,7 @@ from hub.kafka.compacted import read_table
 from hub.kafka.topics import CASES, WATERMARKS, observatory_topic
 from hub.settings import Settings
 from hub.types.events import CLOCK_SOURCES, SOURCE_TOPICS
-from tests.conftest import REPO, run_hub
+from tests.conftest import REPO, own_broker, run_hub
 from hub.worker.records import to_json_obj
 from tests.worker import factory as f
 
@@ -41,6 +44,13 @@ SAMPLE_DIRECTORY = REPO / "deploy" / "sample" / "annuaire-poitou-charentes.yaml"
 
 def settings_for(env: dict) -> Settings:
     return Settings(kafka_bootstrap=env["HUB_KAFKA_BOOTSTRAP"], home=Path(env["HUB_HOME"]))
+
+
+@pytest.fixture(scope="module")
+def kafka_broker(tmp_path_factory):
+    """A broker for this module's tests only (see the module doc)."""
+    with own_broker(tmp_path_factory, "worker-kafka", "512m") as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="module")
