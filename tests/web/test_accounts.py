@@ -6,11 +6,16 @@ import json
 import re
 import sqlite3
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from hub.accounts import AccountStore, store_path
+from hub.accounts import secrets as hub_secrets
 from hub.errors import InputError
+from hub.settings import Settings
+from hub.web.app import create_app
 from tests.conftest import run_hub
 
 
@@ -41,12 +46,6 @@ def test_store_keeps_only_hashes(tmp_path):
 
 
 def test_an_unknown_name_costs_one_argon2_verification_made_ready_by_the_web_app(tmp_path, monkeypatch):
-    import subprocess
-    import sys
-
-    from hub.accounts import secrets as hub_secrets
-    from hub.web.app import create_app
-
     # No command but `hub serve` pays for the dummy hash: importing the command line
     # does not make it (it is an Argon2 hash of 64 MiB, ≈ 0.15 s).
     probe = ("import hub.cli.main, hub.accounts.secrets as s; "
@@ -54,8 +53,7 @@ def test_an_unknown_name_costs_one_argon2_verification_made_ready_by_the_web_app
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True).stdout.strip() == "0"
     hub_secrets.dummy_hash.cache_clear()
-    monkeypatch.setenv("HUB_HOME", str(tmp_path))
-    create_app(secure_cookies=False)
+    create_app(Settings(home=tmp_path), secure_cookies=False)
     assert hub_secrets.dummy_hash.cache_info().currsize == 1
     assert hub_secrets.dummy_hash().startswith("$argon2id$")
     verified = []
