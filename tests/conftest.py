@@ -39,10 +39,11 @@ def own_broker(tmp_path_factory, name: str, heap: str):
 def kafka_broker(tmp_path_factory):
     """The broker of the whole session: yields its bootstrap.
 
-    Keep its topics small: every `hub worker` test has a consumer group of its own and
-    reads every source topic from the start, so a test that publishes tens of thousands
-    of events here slows every worker test after it (it did: 34 min of suite instead of
-    8). Such a test takes `fresh_hub_env`, a broker of its own."""
+    Keep its topics small: every `hub worker` run here (the web and demo tests) has a
+    consumer group of its own and reads every source topic from the start, so a test
+    that publishes tens of thousands of events here slows every such test after it (it
+    did: 34 min of suite instead of 8). Such a test takes `fresh_hub_env`, a broker of
+    its own; the modules of tests/worker each have one too (tests/worker/conftest.py)."""
     with own_broker(tmp_path_factory, "kafka", "768m") as bootstrap:
         yield bootstrap
 
