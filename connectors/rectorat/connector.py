@@ -9,8 +9,15 @@ lists, and every pupil ever seen there whose exit was already derived (compact:
 Batch (a file, or every `*.xml` of a directory, one batch):
 1. `prepare`: first pass over every file (well-formed? UAJ? DATE_EXPORT?). Any problem
    refuses the whole batch (InputError) before anything is published or saved. The
-   batch's as-of is `--as-of`, else the earliest DATE_EXPORT of its files.
-2. files are then processed in (as-of, file name) order; for each file, the base is
+   batch's as-of is `--as-of`, else the earliest DATE_EXPORT of its files: its
+   watermark (the batch is complete only up to its oldest export). Each file's as-of
+   is `--as-of`, else its own DATE_EXPORT: its pupils' dates are checked against it
+   (`FUTURE_DATE` is "after the file's as-of", inputs.md) — checked against the batch's,
+   every pupil who entered or left since the oldest export of a nightly batch would be
+   dead-lettered, each night again while one establishment's export lags.
+2. files are then processed in (as-of, DATE_EXPORT, file name) order (with `--as-of`
+   every file has that as-of: two exports of one UAJ still come in the order they were
+   made); for each file, the base is
    the state of its UAJ (from the SnapshotStore, or the previous file of the same UAJ in
    this batch). An export whose as-of is not before the base's (or with no base) is
    *current*; a second pass streams its pupils:
@@ -183,9 +190,14 @@ class RectoratBatch(Batch):
     def _paths(self) -> list[Path]:
         if not self.path.is_dir():
             return [self.path]
-        paths = sorted(p for p in self.path.iterdir() if p.suffix.lower() == ".xml" and p.is_file())
+        paths = sorted(p for p in self.path.iterdir() if p.suffix.lower() == ".xml")
         if not paths:
             raise InputError(f"{self.path}: aucun fichier .xml dans le dossier")
+        # A `.xml` entry that is no readable file (a dangling link, a folder) is an
+        # unreadable file of the batch, not one to leave out in silence.
+        for p in paths:
+            if not p.is_file():
+                raise InputError(f"{p}: pas un fichier lisible")
         return paths
 
     def prepare(self, progress: Progress | None = None) -> None:
@@ -206,7 +218,9 @@ class RectoratBatch(Batch):
             if progress is not None:
                 progress(done, self.bytes_total)
         self._done_before = done
-        self.infos.sort(key=lambda i: (i.as_of, i.name))
+        # Exports of one UAJ are diffed in the order they were made (DATE_EXPORT), also
+        # when --as-of gives every file the same as-of.
+        self.infos.sort(key=lambda i: (i.as_of, i.date_export or i.as_of, i.name))
         self.files = [i.name for i in self.infos]
         self._as_of = self.ctx.as_of or min(i.date_export for i in self.infos if i.date_export)
 

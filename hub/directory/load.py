@@ -27,7 +27,7 @@ class DirectoryError(InputError):
 
 
 def load_directory(path: str | PathLike[str]) -> DirectoryData:
-    """Read, parse (yaml.safe_load) and check a directory file; DirectoryError on any problem."""
+    """Read, parse (safe YAML, no key twice) and check a directory file; DirectoryError on any problem."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -35,10 +35,32 @@ def load_directory(path: str | PathLike[str]) -> DirectoryData:
         raise DirectoryError(f"{source}: lecture impossible ({e.strerror or e})") from None
     try:
         # Bytes, not text: PyYAML then detects UTF-8/UTF-16 and refuses invalid bytes.
-        doc = yaml.safe_load(raw)
+        doc = yaml.load(raw, Loader=_StrictLoader)  # noqa: S506 — a SafeLoader
     except yaml.YAMLError as e:
         raise DirectoryError(f"{source}: YAML invalide ({_yaml_reason(e)})") from None
     return parse_directory(doc, source)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load's loader, refusing a key written twice in one mapping: YAML forbids it,
+    and PyYAML would keep the last value in silence (a second `departements:` of an
+    observatory, a second `cti:` of an establishment)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:  # as written: before the merges (`<<`) are flattened
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: construct_mapping says so
+                break
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"clé {key!r} en double", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_reason(e: yaml.YAMLError) -> str:

@@ -353,6 +353,48 @@ async def test_directory_batch_with_a_bad_file_publishes_nothing(tmp_path, harne
     assert harness.sink.published == [] and harness.snapshots.snapshots == {}
 
 
+@pytest.mark.parametrize("odd", ["dangling-link", "folder"])
+async def test_a_directory_entry_named_xml_that_is_no_file_refuses_the_batch(tmp_path, harness, odd):
+    d = tmp_path / "batch"
+    write(d / "a.xml", export([eleve("1")]))
+    if odd == "dangling-link":
+        (d / "b.xml").symlink_to(tmp_path / "nowhere.xml")
+    else:
+        (d / "b.xml").mkdir()
+    with pytest.raises(InputError, match="b.xml: pas un fichier lisible"):
+        await harness.run("rectorat", d)
+    assert harness.sink.published == [] and harness.snapshots.snapshots == {}
+
+
+async def test_a_directory_batch_checks_each_file_against_its_own_export_date(tmp_path, harness):
+    """The batch's as-of (its watermark) is the oldest export; a pupil of a newer export
+    dated after it, not after their own export, is published (FUTURE_DATE is "after the
+    file's as-of")."""
+    d = tmp_path / "batch"
+    write(d / "a.xml", export([eleve("1")], uaj=UAI_B, date_export="10/03/2026"))
+    write(d / "b.xml", export([eleve("2", entree="15/03/2026"), eleve("3", entree="21/03/2026")],
+                              date_export="20/03/2026"))
+    r = await harness.run("rectorat", d)
+    assert (r.as_of, r.read, r.published, r.rejected) == (date(2026, 3, 10), 3, 2, 1)
+    assert [(e["eleve_id"], e["event_date"]) for e in harness.events if e["eleve_id"] == "2"] == [("2", date(2026, 3, 15))]
+    assert [(dl["reason"], dl["file"], dl["position"]) for dl in harness.dlq] == [("FUTURE_DATE", "b.xml", "ELEVE[2]")]
+
+
+async def test_with_as_of_two_exports_of_one_establishment_are_diffed_in_the_order_they_were_made(tmp_path, harness):
+    """--as-of gives every file of the batch the same as-of; the file names sort February
+    first: January's export must still be the base February's is diffed against."""
+    d = tmp_path / "batch"
+    write(d / "b-janvier.xml", export([eleve("31"), eleve("32")], date_export="15/01/2026"))
+    write(d / "a-fevrier.xml", export([eleve("31")], date_export="15/02/2026"))
+    await harness.run("rectorat", d, as_of=date(2026, 2, 15))
+    assert by_type(harness.events) == [
+        ("ELEVE_INSCRIT", "31", date(2025, 9, 2), None),
+        ("ELEVE_INSCRIT", "32", date(2025, 9, 2), None),
+        ("ELEVE_SORTI", "32", date(2026, 2, 15), "99"),
+    ]
+    assert state(harness)["32"] != state(harness)["31"]  # 32 has left, in the saved state
+
+
 async def test_same_establishment_twice_in_a_batch(tmp_path, harness):
     d = tmp_path / "batch"
     write(d / "x-april.xml", export([eleve("1", sortie="01/04/2026")], date_export="15/04/2026"))

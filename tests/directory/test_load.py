@@ -351,6 +351,22 @@ def test_not_a_directory_document(write_yaml, content, expected):
     assert expected in str(e)
 
 
+def test_a_key_written_twice_in_one_mapping_is_refused(write_yaml):
+    """PyYAML keeps the last value in silence: the observatory would lose département 16."""
+    doc = ("observatoires:\n  - code: OBS-86\n    nom: Vienne\n    departements: [\"16\"]\n"
+           "    departements: [\"86\"]\n")
+    e = refused(write_yaml, doc)
+    assert "YAML invalide (ligne 5: clé 'departements' en double)" in str(e)
+    e = refused(write_yaml, "observatoires: []\nobservatoires: []\n")
+    assert "ligne 2: clé 'observatoires' en double" in str(e)
+
+
+def test_a_merge_key_still_reads(write_yaml):
+    doc = ("observatoires:\n  - &o\n    code: OBS-86\n    nom: Vienne\n    departements: [\"86\"]\n"
+           "  - <<: *o\n    code: OBS-16\n    departements: [\"16\"]\n")
+    assert [o.code for o in load_directory(write_yaml(doc)).observatoires] == ["OBS-86", "OBS-16"]
+
+
 def test_invalid_utf8(tmp_path):
     path = tmp_path / "annuaire.yaml"
     path.write_bytes(b"observatoires:\n  - code: OBS-86\n    nom: D\xe9crochage\n")
