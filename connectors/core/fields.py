@@ -7,7 +7,7 @@ this module only tags each error with its field, builds the person and the envel
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -57,6 +57,23 @@ def _clean_keys(row: Mapping[str, Any]) -> bool:
     return False
 
 
+REPEATED = "champ donné deux fois (les noms de champ ignorent la casse)"
+
+
+def lowered(row: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`row` keyed by trimmed lower-case names, and the names given twice that way: a
+    record that says `cti` and `CTI` is ambiguous (and would let a token bound to one
+    code check one and publish the other), as a CSV header naming a column twice."""
+    out: dict[str, Any] = {}
+    repeated: list[str] = []
+    for k, v in row.items():
+        name = str(k).strip().lower()
+        if name in out and name not in repeated:
+            repeated.append(name)
+        out[name] = v
+    return out, repeated
+
+
 class Fields:
     """One record's fields, read and checked one by one; every error is collected.
 
@@ -68,12 +85,14 @@ class Fields:
 
     __slots__ = ("errors", "row", "warnings")
 
-    def __init__(self, row: Mapping[str, Any], *, lower: bool = True) -> None:
-        if lower and not _clean_keys(row):
-            row = {str(k).strip().lower(): v for k, v in row.items()}
-        self.row = row
+    def __init__(self, row: Mapping[str, Any], *, lower: bool = True, repeated: Iterable[str] = ()) -> None:
         self.errors: list[Rejection] = []
         self.warnings = 0
+        if lower and not _clean_keys(row):
+            row, repeated = lowered(row)
+        for name in repeated:
+            self.errors.append(Rejection(BAD_VALUE, REPEATED, name))
+        self.row = row
         for name, value in row.items():
             if value.__class__ is str and len(value) > MAX_FIELD_CHARS:
                 self.errors.append(Rejection(

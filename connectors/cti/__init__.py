@@ -28,7 +28,7 @@ from hub.identity import event_id
 from hub.types.events import CTI_TYPES, SIGNALEMENT_CTI, SOURCE_TOPICS
 from hub.validation import BAD_VALUE
 
-from connectors.core.fields import Fields, make_event, person
+from connectors.core.fields import Fields, lowered, make_event, person
 from connectors.core.tabular import JsonLinesConnector
 from connectors.core.types import Context, Mapped, Rejected
 
@@ -37,20 +37,22 @@ TOPIC = SOURCE_TOPICS[SOURCE]
 JEUNE_FIELDS = ("ine", "nom", "prenom", "date_naissance", "commune_residence")
 
 
-def _flatten(row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """Top-level keys lower-cased, plus `jeune.<key>`; the problem with `jeune` if any."""
+def _flatten(row: Mapping[str, Any]) -> tuple[dict[str, Any], str | None, list[str]]:
+    """Top-level keys lower-cased, plus `jeune.<key>`; the problem with `jeune` if any;
+    the names given twice (`lowered`)."""
     # The young person's fields come from `jeune` only, never from a top-level key that
     # happens to be spelled "jeune.nom".
-    flat: dict[str, Any] = {name: v for k, v in row.items()
-                            if not (name := str(k).strip().lower()).startswith("jeune.")}
+    flat, repeated = lowered(row)
+    flat = {name: v for name, v in flat.items() if not name.startswith("jeune.")}
     jeune = flat.pop("jeune", None)
     if jeune is None or jeune == "":
-        return flat, "missing"
+        return flat, "missing", repeated
     if not isinstance(jeune, Mapping):
-        return flat, "bad"
-    for k, v in jeune.items():
-        flat[f"jeune.{str(k).strip().lower()}"] = v
-    return flat, None
+        return flat, "bad", repeated
+    inner, twice = lowered(jeune)
+    for name, v in inner.items():
+        flat[f"jeune.{name}"] = v
+    return flat, None, repeated + [f"jeune.{name}" for name in twice]
 
 
 def _cti(f: Fields, ctx: Context) -> str | None:
@@ -69,8 +71,8 @@ def _cti(f: Fields, ctx: Context) -> str | None:
 
 
 def validate(row: Mapping[str, Any], ctx: Context, *, ref: str = "api") -> Mapped | Rejected:
-    flat, jeune_problem = _flatten(row)
-    f = Fields(flat, lower=False)
+    flat, jeune_problem, repeated = _flatten(row)
+    f = Fields(flat, lower=False, repeated=repeated)
     cti = _cti(f, ctx)
     uai = f.uai("uai")
     kind = f.enum("type", CTI_TYPES)

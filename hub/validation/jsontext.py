@@ -4,7 +4,7 @@
 a lone UTF-16 surrogate written as an escape (`"\\ud800"`: no UTF-8 encoding, so the
 Avro encoder fails on it), and nesting deep enough to exhaust the interpreter's stack.
 Each would stop an ingest in the middle of a file; here each is a ValueError, which the
-callers turn into one rejected record (BAD_JSON, 400).
+callers turn into one rejected record (BAD_JSON, 422). So is an object naming a key twice.
 """
 
 from __future__ import annotations
@@ -29,11 +29,21 @@ def _check_text(value: Any) -> None:
             _check_text(v)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"clé {twice!r} en double dans un objet")
+    return value
+
+
 def loads_strict(text: str | bytes) -> Any:
-    """`json.loads`, refusing non-JSON constants, lone surrogates and absurd nesting
-    (ValueError, with a French message)."""
+    """`json.loads`, refusing non-JSON constants, a key given twice in one object (JSON
+    parsers disagree on which one wins; `json` keeps the last in silence), lone
+    surrogates and absurd nesting (ValueError, with a French message)."""
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ValueError("JSON trop imbriqué") from None
     if (b"\\u" if isinstance(text, bytes) else "\\u") in text:  # only an escape can hold a surrogate

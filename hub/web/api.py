@@ -11,7 +11,7 @@ exit by disappearance still needs the export file). `Authorization: Bearer <toke
 | no token, unknown or disabled token | 401 | `{"error"}` + `WWW-Authenticate: Bearer` |
 | valid token, no such source in the path | 404 | `{"error"}` |
 | token of another source, or not an institution token, or a record for another code than the token's (CTI code; Mission locale, CFA, establishment when the token has one) | 403 | `{"error"}` |
-| not a JSON object | 422 | `{"status": "rejected", "reasons": [{"reason": "BAD_JSON", …}]}` |
+| not JSON (the detail says why: where it breaks, a key given twice…), or not a JSON object | 422 | `{"status": "rejected", "reasons": [{"reason": "BAD_JSON", …}]}` |
 | invalid record (the connector's own validation; an event date after today, in France, is `FUTURE_DATE`) | 422 | `{"status": "rejected", "reasons": [{"reason", "detail", "field"}, …]}` — nothing published |
 | about a person under 15 at the event date (rules.md §2), valid or refused (connectors.core.runner.screen_rejected) | 202 | `{"status": "filtered", "filtered": true, "event_id": null, "event_ids": []}` — accepted, nothing published, nothing to retry |
 | valid | 202 | `{"status": "published" \\| "unchanged", "event_id", "event_ids", "published": n, "warnings": n}` |
@@ -38,6 +38,7 @@ not see; 409 for a case transferred away; 422 with `{"errors": {field: message}}
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -86,8 +87,20 @@ async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
     body = b"".join(chunks)
     try:
         return loads_strict(body), None
-    except (ValueError, UnicodeDecodeError):
-        return None, None
+    except UnicodeDecodeError:
+        return NotJson("le corps n'est pas encodé en UTF-8"), None
+    except json.JSONDecodeError as e:
+        return NotJson(f"JSON invalide (ligne {e.lineno}, colonne {e.colno})"), None
+    except ValueError as e:  # loads_strict's own refusals, in French
+        return NotJson(f"JSON invalide : {e}"), None
+
+
+class NotJson(str):
+    """Why a body is not JSON (`_json_body`)."""
+
+
+def _not_an_object(body: Any) -> str:
+    return body if isinstance(body, NotJson) else "un objet JSON est attendu (un enregistrement par requête)"
 
 
 def _field(row: dict, name: str) -> str:
@@ -123,8 +136,7 @@ async def ingest(request: Request) -> Response:
         metrics.ingest.labels(source, "rejected").inc()
         metrics.rejections.labels(source, "BAD_JSON").inc()
         return JSONResponse({"status": "rejected", "reasons": [
-            {"reason": "BAD_JSON", "detail": "un objet JSON est attendu (un enregistrement par requête)",
-             "field": None}]}, status_code=422)
+            {"reason": "BAD_JSON", "detail": _not_an_object(row), "field": None}]}, status_code=422)
     field = BINDING_FIELD.get(source)
     if account.code and field:
         value = _field(row, field)
@@ -205,7 +217,7 @@ async def case_action(request: Request) -> Response:
     if too_big is not None:
         return too_big
     if not isinstance(body, dict):
-        return JSONResponse({"errors": {"corps": "un objet JSON est attendu"}}, status_code=422)
+        return JSONResponse({"errors": {"corps": _not_an_object(body)}}, status_code=422)
     asked, errors = act.check_action(body.get("action"), body.get("date"), body.get("solution"), today(),
                                     case["opened_on"])
     if asked is None:

@@ -29,6 +29,7 @@ from hub.web.view import TopicView
 log = get_logger("hub.web")
 
 OPS_CACHE_SECONDS = 2.0
+OPS_TIMEOUT = 15.0  # a slow broker with many partitions still answers well within it
 PUBLISH_TIMEOUT = 20.0
 
 
@@ -184,17 +185,27 @@ class WebHub:
         return self.view
 
     async def ops_report(self) -> OpsReport:
+        """The operators' figures (`/exploitation`, `/metrics`). Kafka gone since the
+        start is `Unavailable` (503) within seconds, as for `/healthz`: the report's
+        offsets and lags cannot be had without it, and an operator must see the outage,
+        not a page that hangs and then fails."""
         self.require()
         async with self._ops_lock:
             if self._ops is not None and time.monotonic() - self._ops[0] < OPS_CACHE_SECONDS:
                 return self._ops[1]
+            if not await self.kafka_ok():
+                raise Unavailable()
             await self.view.sync(timeout=3.0)
             assert self._ops_consumer is not None and self._admin is not None
-            report = await asyncio.wait_for(
-                collect(self.settings, self._ops_consumer, self._admin,
-                        dead_letters=dict(self.view.dead_letters), watermarks=dict(self.view.watermarks)),
-                timeout=15,
-            )
+            try:
+                report = await asyncio.wait_for(
+                    collect(self.settings, self._ops_consumer, self._admin,
+                            dead_letters=dict(self.view.dead_letters), watermarks=dict(self.view.watermarks)),
+                    timeout=OPS_TIMEOUT,
+                )
+            except (TimeoutError, KafkaError) as exc:  # went away meanwhile
+                log.warning("operations report: kafka stopped answering", error=type(exc).__name__)
+                raise Unavailable() from None
             self._ops = (time.monotonic(), report)
             return report
 

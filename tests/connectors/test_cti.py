@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from connectors import check_record, get_connector, make_context
+from connectors.core.fields import REPEATED
 from connectors.core.types import Accepted, Filtered, Rejected
 from tests.connectors.helpers import CTI_CODE, DIRECTORY, SETTINGS, UAI_LP, counts
 
@@ -132,6 +133,23 @@ async def test_rejections(tmp_path, harness, over, reason):
     r = await harness.run("cti", write(tmp_path / "r.jsonl", [report(reference="ok"), report(**over)]))
     assert (r.published, r.rejected) == (1, 1)
     assert harness.reasons() == [reason]
+
+
+async def test_a_field_given_twice_is_a_rejected_record(tmp_path, harness):
+    """Names compare case-insensitively: `cti` and `CTI` in one report is ambiguous (and
+    let a token bound to one code publish for another over HTTP); as exact duplicate keys
+    (BAD_JSON), it costs that line only."""
+    twice = json.dumps(report(reference="r2"))
+    lines = [report(), twice.replace('"cti": ', '"CTI": "CTI-E-17-01", "cti": '),
+             twice.replace('"prenom": ', '"Prenom ": "X", "prenom": '), twice.replace('"uai": ', '"uai": "0860012W", "uai": ')]
+    r = await harness.run("cti", write(tmp_path / "t.jsonl", lines))
+    assert (r.read, r.published, r.rejected) == (4, 1, 3)
+    assert [(d["reason"], d["position"]) for d in harness.dlq] == [("BAD_VALUE", "line 2"), ("BAD_VALUE", "line 3"),
+                                                                    ("BAD_JSON", "line 4")]
+    ctx = make_context(get_connector("cti"), directory=DIRECTORY, settings=SETTINGS, as_of=date(2026, 3, 1))
+    bad = check_record(get_connector("cti"), {**report(), "CTI": CTI_CODE}, ctx)  # even with the same value
+    assert isinstance(bad, Rejected)
+    assert [(x.reason, x.field, x.detail) for x in bad.rejections] == [("BAD_VALUE", "cti", REPEATED)]
 
 
 async def test_future_date(tmp_path, harness):

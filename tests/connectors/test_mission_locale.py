@@ -90,6 +90,20 @@ def test_validate_single_record_lists_every_reason():
     assert isinstance(ok, Mapped) and ok.events[0]["source_ref"] == "api:test"
 
 
+def test_a_row_object_naming_a_column_twice_is_rejected():
+    """Over HTTP a row is an object keyed by column name, compared case-insensitively: a
+    column given twice is refused, as in a CSV header (a token bound to one Mission
+    locale checked the first `code_ml` and published the last)."""
+    ctx = make_context(get_connector("mission-locale"), directory=DIRECTORY, settings=SETTINGS)
+    record = {"code_ml": ML, "identifiant_milo": "7", "nom": "X", "prenom": "Y", "date_naissance": "2008-01-01",
+              "evenement": "PREMIER_ACCUEIL", "date_evenement": "2026-01-02"}
+    out = get_connector("mission-locale").validate({**record, " CODE_ML": ML}, ctx)  # even with the same value
+    assert isinstance(out, Rejected)
+    assert [(r.field, r.reason) for r in out.rejections] == [("code_ml", "BAD_VALUE")]
+    assert isinstance(get_connector("mission-locale").validate({**record, "NOM": "X"}, ctx), Rejected)
+    assert isinstance(get_connector("mission-locale").validate(record, ctx), Mapped)
+
+
 async def test_default_as_of_counts_rejected_rows(tmp_path, harness):
     """The default as-of is the latest date_evenement, rejected rows included (an unknown
     code_ml does not make the date less valid); an unparseable date cannot count."""

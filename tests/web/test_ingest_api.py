@@ -79,6 +79,29 @@ def test_token_of_another_source_or_code_is_403_and_publishes_nothing(web):
     assert end_offset_total(web.settings, CTI_TOPIC) == before
 
 
+def test_a_field_given_twice_cannot_pass_the_binding_check_and_publishes_nothing(web):
+    """Found by a black-box audit: the check read the first `cti`, the connector the last
+    (`CTI`), so a token bound to CTI-E-86-01 published for CTI-E-17-01."""
+    before = end_offset_total(web.settings, CTI_TOPIC)
+    body = json.dumps(reperage(f"fiche-{uuid.uuid4().hex[:8]}"))
+    for twice, field in ((body.replace('"cti": "CTI-E-86-01"', '"cti": "CTI-E-86-01", "CTI": "CTI-E-17-01"'), "cti"),
+                         (body.replace('"cti": "CTI-E-86-01"', '"cti": "", " Cti ": "CTI-E-17-01"'), "cti"),
+                         (body.replace('"nom": ', '"NOM": "AUTRE", "nom": '), "jeune.nom")):
+        assert twice != body
+        r = post(web, "cti", twice.encode(), web.tokens["cti"])
+        assert r.status_code == 422, twice
+        assert [(x["reason"], x["field"]) for x in r.json()["reasons"]] == [("BAD_VALUE", field)]
+    # The same key twice, exactly: JSON parsers disagree on which one wins.
+    exact = body.replace('"cti": "CTI-E-86-01"', '"cti": "CTI-E-86-01", "cti": "CTI-E-17-01"')
+    r = post(web, "cti", exact.encode(), web.tokens["cti"])
+    assert r.status_code == 422
+    assert r.json()["reasons"] == [{"reason": "BAD_JSON", "detail": "JSON invalide : clé 'cti' en double dans un objet",
+                                    "field": None}]
+    broken = post(web, "cti", b'{"cti": "CTI-E-86-01",', web.tokens["cti"])
+    assert broken.json()["reasons"][0]["detail"] == "JSON invalide (ligne 1, colonne 23)"
+    assert end_offset_total(web.settings, CTI_TOPIC) == before
+
+
 def test_invalid_record_is_422_with_every_reason_and_nothing_published(web):
     topics = (CTI_TOPIC, dlq_topic(CTI_TOPIC))
     before = [end_offset_total(web.settings, t) for t in topics]

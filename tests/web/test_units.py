@@ -184,3 +184,48 @@ def test_a_publish_that_timed_out_is_a_503_naming_the_record_to_send_again():
     body = json.loads(unconfirmed.body)
     assert unconfirmed.status_code == 503 and body["event_id"] == "e-" + "1" * 32
     assert "renvoyez" in body["error"] and unconfirmed.headers["retry-after"] == "10"
+
+
+def test_the_operations_report_is_unavailable_at_once_when_kafka_went_away(tmp_path, monkeypatch):
+    """Found by a black-box audit: Kafka stopped under a running server, /metrics and
+    /exploitation hung 18 s, then answered 500 with a traceback in the log."""
+    import asyncio
+
+    import pytest
+    from aiokafka.errors import KafkaConnectionError
+
+    from hub.web import state
+    from hub.web.state import Unavailable, WebHub
+
+    async def scenario(answers: bool, collect) -> float:
+        hub = WebHub(Settings(kafka_bootstrap="127.0.0.1:1", home=tmp_path), AccountStore.for_home(tmp_path))
+        hub.connected.set()  # connected once: Kafka went away afterwards
+        hub._admin, hub._ops_consumer = object(), object()
+
+        async def kafka_ok(timeout: float = 3.0) -> bool:
+            return answers
+
+        async def sync(timeout: float) -> None:
+            return None
+
+        monkeypatch.setattr(hub, "kafka_ok", kafka_ok)
+        monkeypatch.setattr(hub.view, "sync", sync)
+        monkeypatch.setattr(state, "collect", collect)
+        start = time.monotonic()
+        with pytest.raises(Unavailable):
+            await hub.ops_report()
+        return time.monotonic() - start
+
+    async def never(*args, **kwargs):
+        raise AssertionError("not asked without a broker")
+
+    async def refused(*args, **kwargs):
+        raise KafkaConnectionError("gone")
+
+    async def hangs(*args, **kwargs):
+        await asyncio.sleep(3600)
+
+    assert asyncio.run(scenario(False, never)) < 1.0
+    assert asyncio.run(scenario(True, refused)) < 1.0
+    monkeypatch.setattr(state, "OPS_TIMEOUT", 0.2)
+    assert asyncio.run(scenario(True, hangs)) < 1.0
