@@ -102,6 +102,8 @@ class Fields:
         value = self.row.get(name)
         if isinstance(value, (dict, list, tuple, set)):
             raise FieldError(BAD_VALUE, "valeur non scalaire")
+        if isinstance(value, bool):  # JSON true/false: no field of inputs.md is one ("True", 1)
+            raise FieldError(BAD_VALUE, "valeur booléenne (true/false) : du texte est attendu")
         return value
 
     def text(self, name: str) -> str:

@@ -9,9 +9,8 @@ From Kafka at scrape time (the operator report, cached 2 s):
     hub_watermark_age_days{source}        today (France) − the source's watermark
     hub_clock_age_days                    today − the hub's clock (absent while there is no clock)
 From the web process's view of cases.v1 (current state, after the 24-month erasure):
-    hub_cases{type,status}                cases per type and status
-    hub_cases_opened_total{type}          cases per type
-    hub_cases_closed_total{type,status}   RESOLU and CLOS cases per type
+    hub_cases{type,status}                cases per type and status (a gauge: retention
+                                          erases cases; per type: `sum by (type) (hub_cases)`)
 Of this process:
     hub_http_ingest_requests_total{source,outcome}, hub_http_ingest_rejections_total{source,reason},
     hub_web_actions_total{action,outcome}, hub_web_logins_total{outcome}
@@ -24,7 +23,7 @@ from collections import Counter
 from prometheus_client import CollectorRegistry, Counter as PromCounter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from hub.types.cases import CASE_TYPES, RESOLU, CLOS
+from hub.types.cases import CASE_TYPES, STATUSES, TRANSFERE
 from hub.types.events import SOURCE_TOPICS
 from hub.web.ops import OpsReport, today
 
@@ -87,17 +86,15 @@ class _Snapshot:
 
         by_status: Counter[tuple[str, str]] = Counter((c["type"], c["status"]) for c in self.cases.values())
         gauge = GaugeMetricFamily("hub_cases", "Cases per type and status (cases.v1)", labels=["type", "status"])
-        opened = CounterMetricFamily("hub_cases_opened", "Cases per type (cases.v1)", labels=["type"])
-        closed = CounterMetricFamily("hub_cases_closed", "Resolved or closed cases per type", labels=["type", "status"])
+        # Every type and status, zeros included: a series that vanishes is not a zero.
+        # (hub_cases_opened_total and hub_cases_closed_total were counters computed from
+        # this current state, which retention makes go down: a counter never does.)
         for kind in CASE_TYPES:
-            opened.add_metric([kind], sum(n for (t, _), n in by_status.items() if t == kind))
-            for status in (RESOLU, CLOS):
-                closed.add_metric([kind, status], by_status.get((kind, status), 0))
-        for (kind, status), n in sorted(by_status.items()):
-            gauge.add_metric([kind, status], n)
+            for status in STATUSES:
+                if status == TRANSFERE:  # an observatory topic's status, never cases.v1's
+                    continue
+                gauge.add_metric([kind, status], by_status.get((kind, status), 0))
         yield gauge
-        yield opened
-        yield closed
 
 
 def render(process: ProcessMetrics, report: OpsReport, cases: dict) -> bytes:

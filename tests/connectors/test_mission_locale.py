@@ -104,6 +104,17 @@ def test_a_row_object_naming_a_column_twice_is_rejected():
     assert isinstance(get_connector("mission-locale").validate(record, ctx), Mapped)
 
 
+def test_a_json_boolean_is_no_field_value():
+    """Over HTTP a row's values may be JSON; `true` read as text was published "True"."""
+    ctx = make_context(get_connector("mission-locale"), directory=DIRECTORY, settings=SETTINGS)
+    record = {"code_ml": ML, "identifiant_milo": True, "nom": "X", "prenom": "Y", "date_naissance": "2008-01-01",
+              "evenement": "PREMIER_ACCUEIL", "date_evenement": "2026-01-02"}
+    out = get_connector("mission-locale").validate(record, ctx)
+    assert isinstance(out, Rejected) and [(r.field, r.reason) for r in out.rejections] == [("identifiant_milo", "BAD_VALUE")]
+    ok = get_connector("mission-locale").validate({**record, "identifiant_milo": 12345}, ctx)  # a number reads as text
+    assert isinstance(ok, Mapped)
+
+
 async def test_default_as_of_counts_rejected_rows(tmp_path, harness):
     """The default as-of is the latest date_evenement, rejected rows included (an unknown
     code_ml does not make the date less valid); an unparseable date cannot count."""

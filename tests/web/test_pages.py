@@ -312,11 +312,14 @@ def test_healthz_and_metrics(web, seeded):
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     text = metrics.text
     for name in ("hub_events_in_total{topic=\"cti.signalements.v1\"}", "hub_events_out_total{topic=\"cases.v1\"}",
-                 "hub_cases{", "hub_cases_opened_total{type=\"DECROCHAGE\"}", "hub_cases_closed_total{",
-                 "hub_consumer_lag{", "hub_http_ingest_requests_total{"):
+                 "hub_cases{", "hub_consumer_lag{", "hub_http_ingest_requests_total{"):
         assert name in text, name
-    opened = re.search(r'^hub_cases_opened_total\{type="DECROCHAGE"\} (\S+)$', text, re.M)
-    assert float(opened.group(1)) >= 3
+    cases = {(m["type"], m["status"]): float(m["n"]) for m in re.finditer(
+        r'^hub_cases\{status="(?P<status>\w+)",type="(?P<type>\w+)"\} (?P<n>\S+)$', text, re.M)}
+    assert len(cases) == 16 and sum(n for (t, _), n in cases.items() if t == "DECROCHAGE") >= 3
+    assert cases[("PREVENTION", "CLOS")] >= 0  # every type and status, zeros included
+    # Counters never go down: none is computed from the current cases, which retention erases.
+    assert "hub_cases_opened" not in text and "hub_cases_closed" not in text
     assert 'hub_http_ingest_requests_total{outcome="unauthorized",source="cti"}' in text
     assert "_created" not in text
 
