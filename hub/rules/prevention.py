@@ -22,8 +22,10 @@ Rule as implemented:
   two.
 - **Belongs to the establishment** of the triggering report (routed by its UAI; no
   moves); for absenteeism, the establishment with the most unjustified half-days in the
-  opening month (a tie: the row that reached the threshold), whatever order the rows
-  of that month arrive in.
+  opening month (a tie: the later row in the timeline, i.e. by event id), whatever
+  order the rows of that month arrive in: the case opens at the first row that reaches
+  a threshold, and the rows after it, all dated the same last day of the month, can
+  still give it to another establishment that day.
 - **One open prevention case per person**: while it is open, further signals attach as
   evidence — absenteeism rows with at least one unjustified half-day, CTI `REPERAGE` and
   `SUIVI` reports — whatever their establishment.
@@ -77,6 +79,12 @@ def on_absence(sim, k: int, ev: dict) -> None:
     if case is not None:
         if count > 0:
             case.evidence.append(k)
+            if case.opened_on == ev["event_date"]:
+                # Opened today by this month's rows (nothing else opens a prevention case
+                # before the day's absences: timeline ranks), at the first row that
+                # reached a threshold; every row of the month is dated today, and the
+                # establishment with the most half-days, once all are in, owns it.
+                _own(sim, case, max(_rows(sim, month))[2])
         return
     this_month = _rows(sim, month)
     total = sum(n for n, _, _ in this_month)
@@ -115,6 +123,12 @@ def on_leave(sim, k: int, uai: str | None) -> None:
     case = sim.open.get(PREVENTION)
     if case is not None and uai is not None and case.uai == uai:
         sim.finish(case, CLOS, SORTIE, sim.tl.dates[k], k)
+
+
+def _own(sim, case, uai: str | None) -> None:
+    if uai != case.uai:
+        case.uai = uai
+        case.observatoire, case.role, case.code = sim.routing(PREVENTION, case.commune, uai)
 
 
 def _open(sim, uai: str | None, evidence: list[int]) -> None:

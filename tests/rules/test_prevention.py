@@ -81,6 +81,21 @@ def test_a_month_at_two_establishments_belongs_to_the_one_with_most_half_days(re
     assert one([a, b], CLOCK)["assigned_to"] == {"role": "OBSERVATOIRE", "code": "OBS-86"}  # Lycée B: no CTI
 
 
+@pytest.mark.parametrize("ref_a, ref_b", [(1, 2), (2, 1)])
+def test_the_owner_is_decided_once_every_row_of_the_month_is_in(ref_a, ref_b):
+    """Found by a review: the case opened at the first row that reached a threshold and
+    kept that row's establishment, so the event ids decided when both rows reach it."""
+    rows = [absence("2026-03", 10, uai=LYCEE_A, ref=ref_a), absence("2026-03", 12, uai=LYCEE_B, ref=ref_b)]
+    case = one(rows, CLOCK)
+    assert case["assigned_to"] == {"role": "OBSERVATOIRE", "code": "OBS-86"}  # Lycée B: no CTI
+    assert (case["opened_on"], len(case["evidence"])) == (d("2026-03-31"), 2)
+    rows = [absence("2026-02", 4, uai=LYCEE_A), absence("2026-03", 4, uai=LYCEE_A, ref=ref_a),
+            absence("2026-03", 6, uai=LYCEE_B, ref=ref_b)]
+    assert one(rows, CLOCK)["assigned_to"] == {"role": "OBSERVATOIRE", "code": "OBS-86"}
+    rows = [absence("2026-03", 12, uai=LYCEE_A, ref=ref_a), absence("2026-03", 10, uai=LYCEE_B, ref=ref_b)]
+    assert one(rows, CLOCK)["assigned_to"] == {"role": "CTI_ETAT", "code": "CTI-E-86-01"}  # Lycée A's CTI
+
+
 def test_a_cloture_about_another_establishment_does_not_close_the_case():
     # inputs.md §5: "the CTI closes its prevention case" — not another establishment's.
     case = one([cti(d("2026-02-03")), cti(d("2026-04-01"), kind="CLOTURE", uai=LYCEE_B)], CLOCK)
