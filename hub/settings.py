@@ -33,7 +33,7 @@ class RulesConfig(BaseModel):
 
 DEFAULT_PSEUDONYM_SECRET = "hub-default-pseudonym-secret"
 # Said by every command that publishes person keys (`hub worker`, `hub ingest`, `hub
-# serve`) while the secret is the public default.
+# dlq replay`, `hub serve`) while the secret is the public default.
 DEFAULT_SECRET_WARNING = (
     "HUB_PSEUDONYM_SECRET is not set: the keys of people known by name only use the public default "
     "and can be recomputed from a guessed name; set the same secret on every connector and worker"

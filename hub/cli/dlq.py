@@ -21,7 +21,8 @@ from hub.kafka.seen import KafkaSeenEvents
 from hub.kafka.sink import KafkaSink
 from hub.kafka.topics import ensure_topics, learn_schemas
 from hub.locks import source_lock
-from hub.settings import Settings, get_settings
+from hub.logging import get_logger
+from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, Settings, get_settings
 
 
 @click.group()
@@ -134,6 +135,8 @@ async def replay(source: str) -> None:
         + (f", {counts['unreadable']} illisibles" if counts["unreadable"] else "")
         + (f", {counts['repeats']} doublons ignorés" if counts["repeats"] else "")
     )
+    if counts["published"] and settings.pseudonym_secret == DEFAULT_PSEUDONYM_SECRET:
+        get_logger("hub.dlq").warning(DEFAULT_SECRET_WARNING)  # it publishes person keys, as `hub ingest`
 
 
 async def _replay(settings: Settings, source: str) -> dict[str, int]:

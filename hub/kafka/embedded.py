@@ -1,8 +1,9 @@
 """The embedded default broker: a real single-node Apache Kafka 4.x in KRaft mode.
 
 The official jars (`org.apache.kafka:kafka_2.13` and their dependencies) are resolved
-once with Maven from `deploy/kafka/pom.xml` into `<HUB_HOME>/kafka/<version>/lib`, then
-reused offline. The broker runs detached from the command that started it; its pid,
+once with Maven from `deploy/kafka/pom.xml` into `<jar cache>/kafka-<version>/lib` (the
+jar cache is `~/.cache/hub` unless `HUB_JAR_CACHE` says otherwise, shared by every
+`HUB_HOME`), then reused offline. The broker runs detached from the command that started it; its pid,
 address and version are recorded in `<data-dir>/hub-broker.json`, and the last started
 broker in `<HUB_HOME>/kafka.json` so that other commands find it.
 """

@@ -7,8 +7,9 @@ reads only what is new, and memory stays bounded however many events the topic h
 (a set in memory would grow by ≈ 100 bytes an event). Losing the store costs one full
 read, never a duplicate. The store is bound to the cluster id and dropped when the topic
 went backwards (a new broker on the same port), so a stale store can never make a new
-fact look `unchanged`. When another process holds the store (two ingests at once), this
-run reads the topic into a temporary store instead.
+fact look `unchanged`. When another process holds the store (`hub serve`, which keeps
+it open, or a `hub dlq list`; two ingests of one source take turns, `hub/locks.py`),
+this run reads the topic into a temporary store instead.
 
 Ids added during a run (`add`) stay in memory until `durable()` — called by the runner
 once the sink has flushed, i.e. the broker acknowledged them — and only then go to the

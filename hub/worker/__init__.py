@@ -6,5 +6,9 @@
     messages.py   the internal topic's envelope
     directory.py  the in-memory directory following hub.directory.v1
     app.py        the Faust app, its tables and agents
+    transport.py  Faust's aiokafka producer and consumer with the engine's fixes
+    follow.py     a small compacted topic read from its start while the worker runs
+    schemas.py    the Avro reader that learns new schema versions from hub.schemas.v1
+    watchdog.py   the commit watchdog and the broker watch
     run.py        `hub worker [--until-idle]`
 """

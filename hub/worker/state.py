@@ -186,20 +186,3 @@ class PersonState:
             dir_version,
             deadline,
         )
-
-
-@dataclass(slots=True)
-class ClockState:
-    """The clock of one partition as the person agent last applied it."""
-
-    clock: date | None = None
-
-    def to_bytes(self) -> bytes:
-        return pickle.dumps((_FORMAT, self.clock), protocol=5)
-
-    @classmethod
-    def from_bytes(cls, data: bytes | None) -> ClockState:
-        if not data:
-            return cls()
-        _, clock = safe_loads(data)
-        return cls(clock)

@@ -292,8 +292,9 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         Faust's `wait_first` makes four tasks and an `asyncio.wait` per record so that a
         hand-over stuck on a full stream buffer (or a paused flow) can be given up when a
         rebalance suspends the flow; the hand-over almost never waits, and those tasks
-        were nearly half of Faust's own cost per record (bench/engine.py, same run: a bare
-        agent 208 → 114 µs of CPU per record, 5,800 → 12,500 records/s).
+        were nearly half of Faust's own cost per record (bench/engine.py, one run of
+        2026-12-06: a bare agent 208 → 114 µs of CPU per record, 5,800 → 12,500
+        records/s; README "Benchmarks" has the latest).
         PRIVATE API: `_read_offset`, `_add_gap`, `_commit_every`, `_n_acked`, `_thread.seek_wait`.
         """
         callback = self.callback

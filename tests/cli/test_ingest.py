@@ -169,6 +169,8 @@ async def test_dlq_replay_after_a_directory_fix(env, tmp_path):
         assert replay.returncode == 0, replay.stderr
         published = await events_of("missions-locales.jeunes.v1", lambda e: e["identifiant_milo"] == f"M{n}")
         assert len(published) == 1 and published[0]["code_ml"] == "ML-86-NEW"
+        # It published a person key with the public default secret: it says so, as `hub ingest`.
+        assert "HUB_PSEUDONYM_SECRET is not set" in replay.stderr
         # Replayed once: a second replay does not publish it again.
         assert run_hub("dlq", "replay", "mission-locale", env=env).returncode == 0
         assert len(await events_of("missions-locales.jeunes.v1", lambda e: e["identifiant_milo"] == f"M{n}")) == 1

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from hub.worker.state import ClockState, Emitted, PersonState, safe_loads, stored_event
+from hub.worker.state import Emitted, PersonState, safe_loads, stored_event
 
 
 def a_state() -> PersonState:
@@ -33,7 +33,6 @@ def test_a_state_round_trips_with_its_dates_and_timestamps():
     st = a_state()
     assert PersonState.from_bytes(st.to_bytes()) == st
     assert PersonState.from_bytes(None) == PersonState()
-    assert ClockState.from_bytes(ClockState(date(2026, 6, 30)).to_bytes()) == ClockState(date(2026, 6, 30))
 
 
 def test_the_datetime_types_a_decoded_event_holds_are_allowed():
