@@ -33,6 +33,8 @@ from hub.identity import name_key, name_key_digest, normalize_ine, normalize_nam
         ("D\u02bcAlmeida", "D ALMEIDA"),  # modifier letter apostrophe
         ("D`Almeida", "D ALMEIDA"),
         ("D\u00a0Almeida", "D ALMEIDA"),  # no-break space
+        ("Jean\u2212Pierre", "JEAN PIERRE"),  # minus sign
+        ("D\u2032Almeida", "D ALMEIDA"),  # prime, typed for an apostrophe
     ],
 )
 def test_normalize_name(raw, normal):
@@ -55,6 +57,8 @@ def test_name_key_is_equal_for_spellings_of_one_name():
         (" 123 456 789 ab ", "123456789AB"),  # spaces removed, upper-cased
         ("12345678AB", None),
         ("123456789A1", None),
+        ("12345678901", None),  # eleven digits: no format ends with a digit
+        ("1234567890a", "1234567890A"),
         ("2023B12345B", None),
         ("123456789ß", None),  # "ß".upper() == "SS": not an INE as written
         ("１２３４５６７８９AB", None),  # full-width digits

@@ -211,7 +211,7 @@ class Fields:
         v = self.row.get(name)
         if v.__class__ is str and len(v) == 7 and v[4] == "-" and v.isascii() and (v[:4] + v[5:]).isdigit():
             year, month = int(v[:4]), int(v[5:])
-            if 1 <= month <= 12 and year:
+            if 1 <= month <= 12 and EARLIEST_YEAR <= year <= LATEST_YEAR:
                 return year, month
         return self.check(name, check_month)
 

@@ -57,6 +57,7 @@ async def test_corrected_count_is_a_new_fact(tmp_path, harness):
     "line, reason",
     [
         (row(uai="0860012A"), "BAD_UAI"),
+        (row(uai="0860012V"), "BAD_UAI"),  # the letter before W: the table skips I, O and Q
         (row(uai=""), "MISSING_FIELD"),
         (row(naiss="31/02/2009"), "BAD_DATE"),
         (row(naiss="2009/02/14"), "BAD_DATE"),
@@ -65,7 +66,13 @@ async def test_corrected_count_is_a_new_fact(tmp_path, harness):
         (row(nom="-"), "BAD_VALUE"),  # nothing left of the name key once normalised (rules.md §1)
         (row(prenom="'"), "BAD_VALUE"),
         (row(nom="\u200b"), "BAD_VALUE"),  # a zero-width space
+        (row(nom="\uff9e"), "BAD_VALUE"),  # a letter as written, a combining mark once normalised: nothing left
         (row(mois="2026-13"), "BAD_VALUE"),
+        (row(mois="2026-00"), "BAD_VALUE"),
+        # Years outside 1900–2100, as for dates: 9999-12 became the file's default as-of,
+        # then a watermark that never moves back (found by a mutation audit).
+        (row(mois="9999-12"), "BAD_VALUE"),
+        (row(mois="1899-12"), "BAD_VALUE"),
         (row(mois="02/2026"), "BAD_VALUE"),
         (row(mois=""), "MISSING_FIELD"),
         (row(nj="-1"), "BAD_VALUE"),
@@ -102,6 +109,15 @@ async def test_invalid_ine_is_a_warning(tmp_path, harness):
     (_, k1, e1), (_, k2, e2) = harness.sink.published
     assert e1["person"]["ine"] is None and k1.startswith("n-")
     assert e2["person"]["ine"] == "123456789AB" and k2 == "123456789AB"
+
+
+@pytest.mark.parametrize("ine", ["12345678901", "123456789A1", "2023A123456", "0123456789"])
+async def test_an_ine_of_no_format_is_dropped_with_a_warning(tmp_path, harness, ine):
+    """inputs.md's three formats all end with a letter: eleven digits, or a letter
+    where a digit belongs, is no INE (record kept, INE dropped, one warning)."""
+    r = await harness.run("absenteisme", write_csv(tmp_path / "i.csv", HEADER, [row(ine=ine)]))
+    assert (r.published, r.warnings) == (1, 1)
+    assert harness.events[0]["person"]["ine"] is None
 
 
 async def test_under_15_filtered(tmp_path, harness):

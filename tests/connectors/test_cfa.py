@@ -50,10 +50,13 @@ async def test_same_rupture_with_corrected_cause_is_same_fact(tmp_path, harness)
         (row(siret=""), "MISSING_FIELD"),
         (row(siret="73282932000075"), "BAD_SIRET"),
         (row(siret="1234"), "BAD_SIRET"),
+        (row(ev="CONTRAT_ROMPU", siret="73282932000075"), "BAD_SIRET"),  # a SIRET is checked whenever given
+        (row(num="", ev="SORTIE_CFA", debut="", siret="73282932000075"), "BAD_SIRET"),
         (row(uai=""), "MISSING_FIELD"),
         (row(uai="0861234A"), "BAD_UAI"),
         (row(ev="CONTRAT_ROMPU", debut=""), "MISSING_FIELD"),
         (row(ev="CONTRAT_ROMPU", debut="1er sept"), "BAD_DATE"),
+        (row(debut="1er sept"), "BAD_DATE"),  # optional for CONTRAT_SIGNE, checked when given
         (row(ev="CONTRAT_ROMPU", cause="FAUTE"), "BAD_VALUE"),
         (row(rqth="OUI"), "BAD_VALUE"),
         (row(ev="RUPTURE"), "BAD_VALUE"),
@@ -83,6 +86,23 @@ async def test_corsica_commune_and_windows_1252(tmp_path, harness):
 async def test_under_15_at_event_date(tmp_path, harness):
     r = await harness.run("cfa", write_csv(tmp_path / "u.csv", HEADER, [row(naiss="02/09/2010")]))  # 14 on 01/09/2025
     assert (r.filtered, r.published, len(harness.events)) == (1, 0, 0)
+
+
+async def test_15th_birthday_on_event_date_is_published(tmp_path, harness):
+    r = await harness.run("cfa", write_csv(tmp_path / "b.csv", HEADER, [row(naiss="01/09/2010")]))  # 15 on 01/09/2025
+    assert (r.filtered, r.published) == (0, 1)
+
+
+async def test_surrounding_spaces_are_trimmed(tmp_path, harness):
+    """hub.validation: surrounding spaces are always trimmed — `rqth` " o " is O, and the
+    contract number (the event id's key) is the same fact with or without them."""
+    await harness.run("cfa", write_csv(tmp_path / "a.csv", HEADER, [row(num="DECA-009")]))
+    r = await harness.run("cfa", write_csv(tmp_path / "b.csv", HEADER, [row(num=" DECA-009 ", rqth=" o ")]))
+    assert (r.rejected, r.unchanged) == (0, 1)
+    r = await harness.run("cfa", write_csv(tmp_path / "c.csv", HEADER, [row(num=" DECA-010 ", rqth=" o ")]))
+    assert r.published == 1
+    e = harness.events[-1]
+    assert e["numero_contrat"] == "DECA-010" and e["rqth"] is True
 
 
 async def test_future_date_and_rerun(tmp_path, harness):

@@ -54,6 +54,13 @@ def test_bom_on_a_file_that_is_not_utf8(tmp_path):
     assert f.encoding == CP1252 and recs[0].row == {"a": "é", "b": "2", "c": "3"}
 
 
+def test_a_utf8_sequence_cut_at_the_end_of_the_file_is_not_utf8(tmp_path):
+    p = tmp_path / "cut.csv"
+    p.write_bytes(b"a;b;c\n1;2;\xc3")  # the first byte of a two-byte character, then the end
+    recs, f = read(p)
+    assert f.encoding == CP1252 and recs[0].row == {"a": "1", "b": "2", "c": "Ã"}
+
+
 def test_utf8_decided_over_whole_file_across_chunks(tmp_path):
     p = tmp_path / "big.csv"
     line = "é" * 1000 + ";b;c\n"  # multi-byte characters straddle the 1 MiB chunk boundary

@@ -120,6 +120,7 @@ async def test_empty_file_is_no_record(tmp_path, harness):
         ({"date": "03-02-2026"}, "BAD_DATE"),
         ({"reference": ""}, "MISSING_FIELD"),
         ({"jeune": None}, "MISSING_FIELD"),
+        ({"jeune": ""}, "MISSING_FIELD"),
         ({"jeune": "DUPONT"}, "BAD_VALUE"),
         ({"jeune": {"nom": "DUPONT", "prenom": "E", "date_naissance": "2009-02-14", "commune_residence": "x"}}, "BAD_COMMUNE"),
         ({"jeune": {"nom": "DUPONT", "date_naissance": "2009-02-14"}}, "MISSING_FIELD"),
@@ -133,6 +134,24 @@ async def test_rejections(tmp_path, harness, over, reason):
     r = await harness.run("cti", write(tmp_path / "r.jsonl", [report(reference="ok"), report(**over)]))
     assert (r.published, r.rejected) == (1, 1)
     assert harness.reasons() == [reason]
+
+
+async def test_a_field_of_2000_characters_and_a_lower_case_cti_code(tmp_path, harness):
+    """2,000 characters is the most a field may hold, not too many; the CTI code is found
+    in the directory as written, then upper-cased."""
+    r = await harness.run("cti", write(tmp_path / "l.jsonl", [report(reference="r" * 2000, cti=CTI_CODE.lower())]))
+    assert (r.published, r.rejected) == (1, 0)
+    assert harness.events[0]["reference"] == "r" * 2000 and harness.events[0]["cti"] == CTI_CODE
+
+
+async def test_a_refused_report_about_someone_under_15_is_filtered(tmp_path, harness):
+    """README: a record refused for a field, about someone its valid dates show under 15
+    at its event date, is filtered — a dead letter would carry the raw report."""
+    young = {"nom": "A", "prenom": "B", "date_naissance": "2012-01-01"}
+    p = write(tmp_path / "y.jsonl", [report(uai="0860012X", jeune=young), report(reference="r2", uai="0860012X")])
+    r = await harness.run("cti", p)
+    assert (r.filtered, r.rejected, r.published) == (1, 1, 0)
+    assert [d["position"] for d in harness.dlq] == ["line 2"]
 
 
 async def test_a_field_given_twice_is_a_rejected_record(tmp_path, harness):

@@ -61,6 +61,17 @@ async def test_rejections(tmp_path, harness, line, reason):
     assert harness.reasons() == [reason]
 
 
+async def test_code_ml_in_lower_case_and_padded_fields(tmp_path, harness):
+    """`code_ml` is compared as written, then upper-cased; surrounding spaces are
+    trimmed (hub.validation), so a padded copy of a row is the same fact."""
+    await harness.run("mission-locale", write_csv(tmp_path / "a.csv", HEADER, [row()]))
+    r = await harness.run("mission-locale", write_csv(tmp_path / "b.csv", HEADER, [
+        row(code=ML.lower(), milo=" M0042 ", nom=" MARTIN "), row(milo=" M0043 ", nom=" MARTIN ")]))
+    assert (r.rejected, r.unchanged, r.published) == (0, 1, 1)
+    e = harness.events[-1]
+    assert (e["code_ml"], e["identifiant_milo"], e["person"]["nom"]) == (ML, "M0043", "MARTIN")
+
+
 async def test_future_date(tmp_path, harness):
     r = await harness.run("mission-locale", write_csv(tmp_path / "f.csv", HEADER, [row(d="16/03/2026")]), as_of=date(2026, 3, 15))
     assert r.rejected == 1 and harness.reasons() == ["FUTURE_DATE"] and r.as_of == date(2026, 3, 15)

@@ -439,6 +439,22 @@ async def test_order_of_two_exports_does_not_change_the_events(tmp_path):
     assert after[0] == after[1]
 
 
+async def test_a_stale_export_with_as_of_keeps_the_exit_the_newer_one_implies(tmp_path):
+    """With `--as-of`, an export older than the saved snapshot still gives the exit by
+    disappearance the newer export implies, dated by that newer export: it is checked
+    against that export's as-of, not against the stale file's `--as-of`."""
+    from tests.connectors.helpers import Harness
+
+    s1 = write(tmp_path / "s1.xml", export([eleve("1"), eleve("2")], date_export="01/03/2026"))
+    s2 = write(tmp_path / "s2.xml", export([eleve("1")], date_export="01/04/2026"))
+    h = Harness()
+    await h.run("rectorat", s2, as_of=date(2026, 4, 1))
+    r = await h.run("rectorat", s1, as_of=date(2026, 3, 1))
+    assert r.rejected == 0
+    assert {(e["eleve_id"], e["event_type"], e["event_date"]) for e in h.events if e["eleve_id"] == "2"} == {
+        ("2", "ELEVE_INSCRIT", date(2025, 9, 2)), ("2", "ELEVE_SORTI", date(2026, 4, 1))}
+
+
 async def test_return_after_exit_is_a_new_enrolment(tmp_path, harness):
     await harness.run("rectorat", write(tmp_path / "1.xml", export([eleve("1", sortie="10/01/2026")], date_export="15/01/2026")))
     r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1", entree="02/03/2026")], date_export="15/03/2026")))

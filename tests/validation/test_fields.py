@@ -290,12 +290,14 @@ def test_check_non_negative_int_empty_is_missing():
     fails(MISSING_FIELD, check_non_negative_int, "")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("2026-02", (2026, 2)), (" 2025-12 ", (2025, 12)), ("2026-01", (2026, 1))])
+@pytest.mark.parametrize(("raw", "expected"), [("2026-02", (2026, 2)), (" 2025-12 ", (2025, 12)), ("2026-01", (2026, 1)),
+                                                   ("1900-01", (1900, 1)), ("2100-12", (2100, 12))])  # the years 1900–2100
 def test_check_month_valid(raw, expected):
     assert check_month(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["2026-13", "2026-00", "2026-2", "202602", "02/2026", "2026-02-01", "0000-01", "26-02"])
+@pytest.mark.parametrize("raw", ["2026-13", "2026-00", "2026-2", "202602", "02/2026", "2026-02-01", "0000-01", "26-02",
+                                 "1899-12", "2101-01", "9999-12"])  # outside 1900–2100, as dates
 def test_check_month_invalid(raw):
     fails(BAD_VALUE, check_month, raw)
 
