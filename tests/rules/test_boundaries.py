@@ -56,6 +56,14 @@ def test_solution_dated_day_180_wins_over_the_closure():
         "RUPTURE", "RESOLU", "APPRENTISSAGE", CLOSE)
 
 
+def test_a_deadline_on_the_day_its_case_is_resolved_is_dropped():
+    """engine.Sim.result: the 150-day alert of a rupture resolved on D+150 (by a contract
+    known before the clock got there) cannot act, so it is no next_deadline; retention is."""
+    res = run([rompu(D), signe(D + days(150), numero="C2")], d("2026-03-01"))
+    assert [(c["status"], c["closed_on"]) for c in res.cases] == [("RESOLU", D + days(150))]
+    assert res.next_deadline == d("2028-06-09")
+
+
 def test_periode_essai_counts_from_the_contract_start_not_its_signature():
     """R04: signed 100 days before the rupture, started 10 days before: within 45 days."""
     ev = rompu(D)

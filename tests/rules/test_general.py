@@ -58,6 +58,23 @@ def test_duplicates_and_order_do_not_matter():
     assert [(c["type"], len(c["evidence"])) for c in reference.cases] == [("PREVENTION", 2), ("OBLIGATION_FORMATION", 2)]
 
 
+def test_two_copies_of_one_event_id_show_the_first_copy_met():
+    """timeline.py: duplicates by event_id keep the first copy met (the worker passes one)."""
+    first = sorti(D)
+    again = {**first, "source_ref": "api:inst-rectorat"}
+    assert [e["source_ref"] for e in one([first, again], O)["evidence"]] == [first["source_ref"]]
+    assert [e["source_ref"] for e in one([again, first], O)["evidence"]] == ["api:inst-rectorat"]
+
+
+def test_cases_come_sorted_by_opening_date_then_type():
+    """evaluate(): cases sorted by (opened_on, type, case_id), whatever order they opened
+    in: here the rupture's gate, scheduled first, opens before the exit's on the same day."""
+    evs = [rompu(d("2024-01-10")), sorti(d("2024-02-01"))]  # both deferred to the 16th birthday
+    found = cases(evs, d("2024-06-01"))
+    assert [(c["type"], c["opened_on"]) for c in found] == [
+        ("OBLIGATION_FORMATION", d("2024-05-10")), ("RUPTURE", d("2024-05-10"))]
+
+
 def test_case_record_has_exactly_the_interface_keys():
     case = one([sorti(D)], O)
     assert list(case) == [
@@ -88,6 +105,19 @@ def test_person_is_the_latest_known_identity():
     assert case["person"]["ine"] == KEY  # INE if any event has one
     assert case["person"]["nom"] == "DUPONT-MARTIN"
     assert case["person"]["commune_residence"] == CHATELLERAULT
+
+
+def test_a_counsellors_action_is_no_source_of_identity_or_residence():
+    """timeline.py: an action carries a copy of the case's identity, maybe stale."""
+    from .builders import action
+
+    e1 = sorti(D)
+    stale = action(d("2026-03-01"), "c-unknown", "CONTACTE")
+    stale["person"] = {**stale["person"], "nom": "ANCIEN", "ine": "999999999ZZ", "commune_residence": LA_ROCHELLE}
+    case = one([e1, stale], d("2026-04-01"))
+    assert (case["person"]["nom"], case["person"]["ine"]) == ("DUPONT", KEY)
+    assert case["person"]["commune_residence"] == POITIERS
+    assert case["observatoire"] == "OBS-86"
 
 
 def test_person_without_ine():
@@ -172,6 +202,16 @@ def test_closed_case_is_erased_after_24_months():
     assert res.cases == []
     assert res.erased == [one(evs, d("2026-04-01"))["case_id"]]
     assert res.next_deadline is None
+
+
+def test_a_clos_case_is_erased_after_24_months_too():
+    evs = [cti(d("2026-03-02")), cti(d("2026-04-02"), "CLOTURE")]
+    erase = d("2028-04-02")
+    res = run(evs, erase - days(1))
+    assert [(c["status"], c["outcome"]) for c in res.cases] == [("CLOS", "CLOTURE_CTI")]
+    assert res.next_deadline == erase
+    res = run(evs, erase)
+    assert res.cases == [] and len(res.erased) == 1
 
 
 def test_open_case_is_never_erased():

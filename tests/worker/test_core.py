@@ -222,6 +222,45 @@ def test_a_move_transfers_the_case_and_the_old_observatory_keeps_a_transfere_rec
     }
 
 
+def test_an_observatory_left_twice_keeps_the_record_of_its_last_transfer_out():
+    """records.transfere_record: closed_on is the date the case *last* left the observatory,
+    and its transfers run up to that transfer."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("ALLERRETOUR", ine="623456789AC", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)))
+    sim.clock(date(2026, 3, 20))
+    sim.publish(f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 20), "PREMIER_ACCUEIL", code_ml="ML-17-LRO"),
+                f.jeune_ml(f.with_(p, commune=f.POITIERS), date(2026, 3, 1), "PREMIER_ACCUEIL"),
+                f.jeune_ml(f.with_(p, commune=f.NIORT), date(2026, 3, 10), "PREMIER_ACCUEIL", code_ml="ML-79-NIO"))
+    sim.run()
+    case = only(sim)
+    assert [(t["date"], t["from_observatoire"], t["to_observatoire"]) for t in case["transfers"]] == [
+        ("2026-02-20", "OBS-86", "OBS-17"), ("2026-03-01", "OBS-17", "OBS-86"), ("2026-03-10", "OBS-86", "OBS-79")]
+    assert only(sim, observatory_topic("OBS-79")) == case
+    left_twice = only(sim, observatory_topic("OBS-86"))
+    assert (left_twice["status"], left_twice["closed_on"]) == ("TRANSFERE", "2026-03-10")
+    assert left_twice["transfers"] == case["transfers"]
+    left_once = only(sim, observatory_topic("OBS-17"))
+    assert (left_once["status"], left_once["closed_on"]) == ("TRANSFERE", "2026-03-01")
+    assert left_once["transfers"] == case["transfers"][:2]
+
+
+def test_a_transfere_record_keeps_periode_essai_and_drops_the_alert():
+    """records.py: a TRANSFERE record keeps type, opened_on and periode_essai; alerted_on is null."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("ALERTEMOVE", ine="623456789AD", dob=date(2007, 1, 1))
+    sim.publish(f.contrat_rompu(p, date(2026, 1, 15), debut=date(2025, 12, 20)))
+    sim.clock(date(2026, 6, 25))
+    sim.publish(f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 6, 20), "PREMIER_ACCUEIL", code_ml="ML-17-LRO"))
+    sim.run()
+    moved = only(sim)
+    assert (moved["type"], moved["status"], moved["alerted_on"]) == ("RUPTURE", "ALERTE", "2026-06-14")
+    assert moved["periode_essai"] is True and moved["observatoire"] == "OBS-17"
+    old = only(sim, observatory_topic("OBS-86"))
+    assert (old["status"], old["alerted_on"], old["periode_essai"]) == ("TRANSFERE", None, True)
+    assert (old["type"], old["opened_on"], old["closed_on"]) == ("RUPTURE", "2026-01-15", "2026-06-20")
+
+
 def test_a_late_residence_reroutes_from_the_start_without_transfer():
     """A residence dated before the opening, known late: the case was never OBS-86's."""
     sim = Sim(directory=DIRECTORY)
@@ -287,6 +326,26 @@ def test_a_directory_update_keeps_the_history_of_a_case_it_does_not_move():
     sim.clock(date(2026, 4, 1))  # later evaluations too
     sim.run()
     assert only(sim) == before and only(sim, observatory_topic("OBS-86")) == old
+
+
+def test_a_directory_update_on_the_day_of_a_move_keeps_that_move_once():
+    """core.with_history: the rule core's transfers dated *after* the update day follow the
+    history; a move dated the update day is already in it (published), never twice."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("MEMEJOUR", ine="823456789AF", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)),
+                f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 20), "PREMIER_ACCUEIL",
+                           code_ml="ML-17-LRO"))
+    sim.clock(date(2026, 2, 20))
+    sim.run()
+    before = only(sim)
+    assert before["transfers"] == [transfer("2026-02-20", "OBS-86", "OBS-17", "DEMENAGEMENT")]
+    sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
+    sim.run()
+    assert only(sim) == before
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    assert only(sim) == before
 
 
 def test_a_directory_update_transfers_a_moved_case_from_where_it_is():
@@ -472,6 +531,82 @@ def test_two_copies_of_one_fact_give_the_copy_received_first_whatever_their_orde
     results = views_in_each_order([from_file, from_api], date(2026, 3, 1))
     assert results[0] == results[1]
     assert [e["source_ref"] for e in results[0][0]["evidence"]] == [from_file["source_ref"]]
+
+
+@pytest.mark.parametrize("ine", ["913456789AC", None])
+def test_two_copies_received_at_the_same_time_give_the_smaller_record_whatever_their_order(ine):
+    """core.hold: for equal reception times, the smaller record is kept (rules.md §3)."""
+    p = f.person("COPIEEGALE", ine=ine, dob=date(2007, 1, 1))
+    from_file = f.eleve_sorti(p, date(2026, 1, 10))
+    from_api = {**from_file, "source_ref": "api:inst-rectorat"}  # same received_at
+    results = views_in_each_order([from_file, from_api], date(2026, 3, 1))
+    assert results[0] == results[1]
+    smaller = min((from_file, from_api), key=repr)["source_ref"]
+    assert [e["source_ref"] for e in results[0][0]["evidence"]] == [smaller]
+
+
+def test_a_litige_record_carries_the_copy_received_first():
+    """An INE-less fact in dispute received twice: every litige record shows the copy kept
+    (the first received), not the one that has just arrived."""
+    sim = Sim(directory=DIRECTORY)
+    a = f.person("HOMOCOPIE", ine="323456789AC")
+    b = f.person("HOMOCOPIE", ine="423456789AC")
+    sim.publish(f.eleve_inscrit(a, date(2025, 9, 1)), f.eleve_inscrit(b, date(2025, 9, 1), eleve_id="2"))
+    sim.run()
+    first = f.contrat_rompu(f.person("HOMOCOPIE"), date(2026, 2, 1), debut=date(2025, 10, 1))
+    later = {**first, "source_ref": "api:inst-cfa", "received_at": first["received_at"] + timedelta(hours=2)}
+    for copy in (first, later):
+        sim.publish(copy)
+        sim.run()
+    assert len(sim.litiges) == 2
+    assert [l["received_at"] for l in sim.litiges] == [sim.litiges[0]["received_at"]] * 2
+    assert sim.litiges[0]["event"] == sim.litiges[1]["event"]
+
+
+def test_a_counsellor_action_is_no_source_of_name_keys():
+    """core.py: an action copies the case's identity (maybe stale): it registers no name
+    key, so an INE-less record under that old name stays a person of its own."""
+    sim = Sim(directory=DIRECTORY)
+    dob = date(2007, 1, 1)
+    current = f.person("NOUVEAUNOM", ine="813456789AC", dob=dob)
+    stale = f.with_(current, nom="ANCIENNOM")
+    sim.clock(date(2026, 3, 1))
+    sim.publish(f.eleve_inscrit(current, date(2025, 9, 1)), f.action(stale, date(2025, 12, 1), "c-unknown", "CONTACTE"))
+    sim.run()
+    nameless = f.person("ANCIENNOM", dob=dob)
+    sim.publish(f.eleve_sorti(nameless, date(2026, 1, 10)))
+    sim.run()
+    case = only(sim)
+    assert case["case_id"] == case_id(digest_of(nameless), "DECROCHAGE", date(2026, 2, 9))
+    assert case["person"]["ine"] is None
+
+
+def test_a_case_erased_before_it_was_ever_published_is_tombstoned():
+    """core._emit: a case the rule core erases that this worker never published (state
+    rebuilt from old events) gets a tombstone on cases.v1, which may hold it from before."""
+    sim = Sim(directory=DIRECTORY, rules=RulesConfig(retention_months=1))
+    p = f.person("DEJAEFFACE", ine="133456789AC", dob=date(2007, 1, 1))
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)), f.eleve_inscrit(p, date(2026, 3, 1), uai=f.LYCEE_17))
+    sim.run()  # no clock yet: nothing evaluated, nothing published
+    sim.clock(date(2026, 4, 2))  # the first evaluation finds the case already past retention
+    sim.run()
+    assert view(sim) == []
+    assert (CASES, case_id("133456789AC", "DECROCHAGE", date(2026, 2, 9)).encode(), None) in sim.log
+
+
+def test_hold_keeps_the_stored_form_of_the_event():
+    """core.hold keeps an event as the state stores it (received_at in epoch ms) and reports
+    a second copy of its id as a replay, whichever form that copy comes in."""
+    from hub.worker.core import hold
+    from hub.worker.state import stored_event
+
+    e = f.eleve_sorti(f.person("STOCKE", ine="913456789AD"), date(2026, 1, 10))
+    held: dict = {}
+    assert hold(held, e) is False
+    assert held[e["event_id"]] == stored_event(e) and isinstance(held[e["event_id"]]["received_at"], int)
+    earlier = {**e, "source_ref": "api:x", "received_at": e["received_at"] - timedelta(hours=1)}
+    assert hold(held, earlier) is True
+    assert held[e["event_id"]] == stored_event(earlier)
 
 
 def test_retention_erases_with_tombstones():
