@@ -291,13 +291,13 @@ def _directory_moving(departement: str, code: str) -> DirectoryIndex:
                                         etablissements=data.etablissements))
 
 
-def _moved_to_17(sim: Sim, name: str, ine: str) -> dict:
+def _moved_to_17(sim: Sim, name: str, ine: str, clock: date = date(2026, 3, 1)) -> dict:
     """A DECROCHAGE opened at OBS-86 (2026-02-09), moved to OBS-17 on 2026-02-20."""
     p = f.person(name, ine=ine, dob=date(2007, 1, 1))
     sim.publish(f.eleve_sorti(p, date(2026, 1, 10)),
                 f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 20), "PREMIER_ACCUEIL",
                            code_ml="ML-17-LRO"))
-    sim.clock(date(2026, 3, 1))
+    sim.clock(clock)
     sim.run()
     case = only(sim)
     assert case["observatoire"] == "OBS-17"
@@ -332,12 +332,7 @@ def test_a_directory_update_on_the_day_of_a_move_keeps_that_move_once():
     """core.with_history: the rule core's transfers dated *after* the update day follow the
     history; a move dated the update day is already in it (published), never twice."""
     sim = Sim(directory=DIRECTORY)
-    p = f.person("MEMEJOUR", ine="823456789AF", dob=date(2007, 1, 1))
-    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)),
-                f.jeune_ml(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 2, 20), "PREMIER_ACCUEIL",
-                           code_ml="ML-17-LRO"))
-    sim.clock(date(2026, 2, 20))
-    sim.run()
+    _moved_to_17(sim, "MEMEJOUR", "823456789AF", clock=date(2026, 2, 20))  # the clock at the move's day
     before = only(sim)
     assert before["transfers"] == [transfer("2026-02-20", "OBS-86", "OBS-17", "DEMENAGEMENT")]
     sim.load_directory(_directory_moving("86", "OBS-VIENNE"))
