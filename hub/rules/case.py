@@ -74,6 +74,14 @@ class Case:
             self.status = ALERTE
             self.alerted_on = day
 
+    def reopen(self, uai: str | None, ctx: SolutionContext | None, evidence: list[int]) -> None:
+        """Open again, as the case of the trigger whose `evidence` is given (see
+        `Sim._taken_over`)."""
+        self.status, self.outcome, self.closed_on = OUVERT, None, None
+        self.uai, self.ctx = uai, ctx
+        self.evidence.extend(evidence)
+        self.trigger = evidence[0] if evidence else self.trigger
+
     def finish(self, status: str, outcome: str | None, day: date) -> None:
         self.status = status
         self.outcome = outcome

@@ -46,7 +46,12 @@ Choices for the general rules (rules.md §5 "General", §6), each deliberate:
   date, the case no longer exists in the result (the worker must tombstone it). One
   exception keeps counsellors' work: if a counsellor action already references that case
   id, the case is kept, opened and resolved on its opening date (closed_on = opening
-  date, outcome = the solution then).
+  date, outcome = the solution then). Kept for whichever trigger needed it: when another
+  trigger of the same type opens on the same day without a solution (two exits before
+  16 both opening on the birthday), the case is open and that trigger's — an action
+  never resolves a case (`_taken_over`). Likewise a rupture case opened already resolved
+  (a solution that is no new contract) yields to a rupture of the same opening day that
+  has no solution: the young person has none.
 - **Counsellor actions** (`ACTION_SUIVI`) apply to the case whose id they carry (if it
   exists by then) and always join its evidence. A case is also known by the ids it had
   under the person's `aliases` (the name keys whose INE-less events were linked to this
@@ -163,6 +168,7 @@ class Sim:
         "left",
         "route_cache",
         "aliases",
+        "resolved_at_opening",
     )
 
     def __init__(self, person_key: str, tl: Timeline, clock: date, directory: Directory, cfg: RulesConfig,
@@ -199,6 +205,8 @@ class Sim:
         self.absences: dict[tuple, tuple[int, int]] = {}
         self.left: set[str | None] = set()  # establishments left and not enrolled in since
         self.route_cache: dict[tuple, tuple[str, str, str]] = {}
+        # Cases opened already resolved (open_checked) → kept only for an action?
+        self.resolved_at_opening: dict[str, bool] = {}
 
     # -- time -------------------------------------------------------------------------
 
@@ -325,15 +333,40 @@ class Sim:
         tl = self.tl
         hi = tl.upto(opened_on)
         sol = solution_at(tl, hi, ctx)
-        if sol is None:
-            return self.new_case(case_type, opened_on, uai, True, ctx, evidence)
-        if (prevents is None or prevents(tl, hi, ctx)) and tl.action_case_ids.isdisjoint(
-            self.ids_of(case_type, opened_on)
-        ):
+        prevented = sol is not None and (prevents is None or prevents(tl, hi, ctx))
+        if prevented and tl.action_case_ids.isdisjoint(self.ids_of(case_type, opened_on)):
             return None
-        case = self.new_case(case_type, opened_on, uai, True, ctx, evidence)
+        case = self._taken_over(case_type, opened_on, sol, prevented)
         if case is not None:
+            case.reopen(uai, ctx, evidence)
+            case.observatoire, case.role, case.code = self.routing(case_type, case.commune, uai)
+            self.open[case_type] = case
+        else:
+            case = self.new_case(case_type, opened_on, uai, True, ctx, evidence)
+            if case is None:
+                return None
+        if sol is not None:
+            self.resolved_at_opening[case.case_id] = prevented
             self.finish(case, RESOLU, sol[0], opened_on, sol[1])
+        return case
+
+    def _taken_over(self, case_type: str, opened_on: date, sol, prevented: bool) -> Case | None:
+        """The case an earlier trigger of this type and opening date opened already
+        resolved, when this trigger is to have it instead — as if this one had come first
+        and the other had joined it: this trigger has no solution (the case is open), or
+        the earlier one's solution would have prevented the case, which only a counsellor's
+        action on it kept, and this one's does not. Otherwise None (the trigger joins the
+        case). Of the case's evidence only the counsellors' actions stay."""
+        cid = make_case_id(self.key, case_type, opened_on)
+        case = self.by_id.get(cid)
+        kept_for_action = self.resolved_at_opening.get(cid) if case is not None and case.case_id == cid else None
+        if kept_for_action is None:
+            return None
+        if sol is not None and (prevented or not kept_for_action):
+            return None
+        del self.resolved_at_opening[cid]
+        types = self.tl.types
+        case.evidence = [k for k in case.evidence if types[k] == ACTION_SUIVI]
         return case
 
     def finish(self, case: Case, status: str, outcome: str | None, day: date, k: int | None) -> None:
@@ -372,10 +405,12 @@ class Sim:
             return True
         if t == ELEVE_SORTI:
             uai = ev.get("uai")
+            # A prevention case opened after an earlier exit from this establishment (a
+            # signal about a pupil the Rectorat had seen leave) closes on this one.
+            prevention.on_leave(self, k, uai)
             if uai in self.left:  # gone from there already, not enrolled since: no new exit
                 return False
             self.left.add(uai)
-            prevention.on_leave(self, k, uai)
             exit_rule.on_eleve_sorti(self, k, ev)
         elif t == CONTRAT_ROMPU:
             rupture.on_contrat_rompu(self, k, ev)

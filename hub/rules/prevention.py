@@ -85,17 +85,31 @@ def on_absence(sim, k: int, ev: dict) -> None:
                 # reached a threshold; every row of the month is dated today, and the
                 # establishment with the most half-days, once all are in, owns it.
                 _own(sim, case, max(_rows(sim, month))[2])
+            elif sim.tl.action_case_ids and _reached(sim, month) is not None:
+                # The case these absences would have opened joins this one (Sim.absorb).
+                sim.absorb(case, [], PREVENTION, ev["event_date"])
         return
+    reached = _reached(sim, month)
+    if reached is not None:
+        owner, evidence = reached
+        sim.at(ev["event_date"], START, _open, owner, evidence)
+
+
+def _reached(sim, month: int) -> tuple[str | None, list[int]] | None:
+    """(establishment, evidence) of the case the absences known for `month` open: at
+    least 10 unjustified half-days in it, or 4 in it and 4 in the month before; else
+    None. The month's establishment with the most half-days (then the latest row) owns
+    it."""
     this_month = _rows(sim, month)
     total = sum(n for n, _, _ in this_month)
-    # The month's establishment with the most half-days (then the latest row) owns it.
     owner = max(this_month)[2]
     if total >= sim.abs_one:
-        sim.at(ev["event_date"], START, _open, owner, [j for n, j, _ in this_month if n > 0])
-    elif total >= sim.abs_two:
+        return owner, [j for n, j, _ in this_month if n > 0]
+    if total >= sim.abs_two:
         before = _rows(sim, month - 1)
         if sum(n for n, _, _ in before) >= sim.abs_two:
-            sim.at(ev["event_date"], START, _open, owner, [j for n, j, _ in before + this_month if n > 0])
+            return owner, [j for n, j, _ in before + this_month if n > 0]
+    return None
 
 
 def _rows(sim, month: int) -> list[tuple[int, int, str | None]]:

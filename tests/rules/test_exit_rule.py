@@ -284,6 +284,26 @@ def test_late_known_solution_keeps_a_case_a_counsellor_already_acted_on():
     assert (case["status"], case["outcome"], case["closed_on"]) == ("RESOLU", "ACCOMPAGNEMENT_ML", O)
 
 
+def test_an_action_never_resolves_a_case_another_exit_of_its_opening_day_opens():
+    # Two exits before 16 both open on the 16th birthday. The first is followed by a
+    # training (a solution in its window), the second by nothing: the case opens, and
+    # stays open when a counsellor records an interview on it — the "late solution"
+    # exception that keeps a case an action names is the first exit's, not the case's.
+    dob = d("2010-06-01")
+    birthday = d("2026-06-01")
+    evs = [inscrit(d("2025-09-01"), dob=dob), sorti(d("2025-10-01"), dob=dob),
+           ml(d("2025-11-01"), "SITUATION", "FORMATION", dob=dob, ine=KEY),
+           inscrit(d("2026-01-05"), LYCEE_B, dob=dob), sorti(d("2026-03-01"), uai=LYCEE_B, dob=dob)]
+    cid = case_id(KEY, "OBLIGATION_FORMATION", birthday)
+    interview = action(d("2026-06-10"), cid, "ENTRETIEN_REALISE", dob=dob)
+    for events in (evs, [*evs, interview]):
+        case = one(events, d("2026-07-01"))
+        assert (case["case_id"], case["status"], case["outcome"], case["closed_on"]) == (cid, "OUVERT", None, None)
+    # The same evidence but for the action: the second exit (the first gives no case).
+    assert evidence_types(one(evs, d("2026-07-01"))) == ["ELEVE_SORTI"]
+    assert evidence_types(one([*evs, interview], d("2026-07-01"))) == ["ELEVE_SORTI", "ACTION_SUIVI"]
+
+
 # -- a second exit from an establishment already left ------------------------------------------------
 
 

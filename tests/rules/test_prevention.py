@@ -17,6 +17,7 @@ from .builders import (
     cti,
     d,
     evidence_types,
+    inscrit,
     ml,
     one,
     run,
@@ -154,6 +155,19 @@ def test_a_signal_on_the_day_the_pupil_leaves_opens_the_case_and_the_exit_closes
     assert exit_case["type"] == "OBLIGATION_FORMATION"
 
 
+def test_a_case_signalled_after_an_exit_closes_on_a_later_exit_from_that_establishment():
+    # The Rectorat saw the pupil leave in December; the CTI signals them there in
+    # January; they leave again in March. That second exit opens no exit case (one is
+    # already counted from the first) but the pupil does leave: "closed ... when the
+    # pupil leaves that establishment".
+    evs = [inscrit(d("2025-09-01")), sorti(d("2025-12-01"), "05"), cti(d("2026-01-15")),
+           sorti(d("2026-03-01"), "06", ref=1)]
+    prevention = [c for c in cases(evs, CLOCK) if c["type"] == "PREVENTION"]
+    assert [(c["status"], c["outcome"], c["closed_on"]) for c in prevention] == [("CLOS", "SORTIE", d("2026-03-01"))]
+    without_the_second_exit = [c for c in cases(evs[:3], CLOCK) if c["type"] == "PREVENTION"]
+    assert [c["status"] for c in without_the_second_exit] == ["OUVERT"]
+
+
 def test_leaving_another_establishment_does_not_close_it():
     case = one([cti(d("2026-02-03")), sorti(d("2026-03-02"), uai=LYCEE_B, motif="07")], CLOCK)
     assert case["status"] == "OUVERT"
@@ -203,3 +217,15 @@ def test_an_action_on_a_prevention_case_that_an_earlier_signal_absorbed_applies_
     assert one(evs, CLOCK)["case_id"] == later
     case = one([absence("2026-01", 4), absence("2026-02", 5), *evs], CLOCK)
     assert (case["opened_on"], case["status"], case["outcome"]) == (d("2026-02-28"), "RESOLU", "FORMATION")
+
+
+@pytest.mark.parametrize("months", [[("2026-01", 4), ("2026-02", 5)], [("2026-02", 10)]])
+def test_an_action_on_a_prevention_case_that_an_earlier_report_absorbed_applies_to_it(months):
+    # The other way round: absences opened a case on 02-28 and a counsellor resolved it;
+    # then a CTI report of 02-03 arrives, whose case the absences now join — with the
+    # action recorded on theirs.
+    later = case_id(KEY, "PREVENTION", d("2026-02-28"))
+    evs = [*(absence(m, n) for m, n in months), action(d("2026-03-03"), later, "SOLUTION_CONSEILLER", "FORMATION")]
+    assert one(evs, CLOCK)["case_id"] == later
+    case = one([cti(d("2026-02-03")), *evs], CLOCK)
+    assert (case["opened_on"], case["status"], case["outcome"]) == (d("2026-02-03"), "RESOLU", "FORMATION")

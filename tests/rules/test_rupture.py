@@ -9,6 +9,7 @@ from hub.identity import case_id
 from .builders import (
     KEY,
     LA_ROCHELLE,
+    LYCEE_17,
     action,
     cases,
     d,
@@ -27,6 +28,7 @@ from .builders import (
 D = d("2026-01-10")
 ALERT = D + days(150)  # 2026-06-09
 CLOSE = D + days(180)  # 2026-07-09
+LYCEE_17_CFA = LYCEE_17  # any establishment of the directory with a CTI serves as a second CFA
 MINOR = d("2009-09-01")  # 16 in 2026, still 16 at D+180
 ADULT = d("2006-06-01")
 
@@ -98,6 +100,44 @@ def test_rupture_before_16_opens_on_the_16th_birthday():
     assert case["opened_on"] == d("2026-03-01")
     # The six months still run from the rupture.
     assert run(evs, d("2026-03-01")).next_deadline == ALERT
+
+
+def test_two_ruptures_before_16_the_one_without_solution_opens_the_case():
+    # Both open on the 16th birthday (within their six months). The first was followed
+    # by a training (a solution that resolves it at once), the second by nothing: the
+    # young person has no solution, the case is open, and it is the second rupture's
+    # (its CFA, its 45 days).
+    dob = d("2010-03-01")
+    birthday = d("2026-03-01")
+    first = rompu(d("2025-12-01"), numero="C1", debut=d("2024-09-02"), dob=dob)
+    training = ml(d("2025-12-15"), "SITUATION", "FORMATION", dob=dob, ine=KEY)
+    second = rompu(d("2026-01-20"), numero="C2", debut=d("2026-01-05"), uai_cfa=LYCEE_17_CFA, dob=dob)
+    assert one([first, training], d("2026-03-15"))["status"] == "RESOLU"
+    case = one([first, training, second], d("2026-03-15"))
+    assert (case["opened_on"], case["status"], case["outcome"]) == (birthday, "OUVERT", None)
+    assert (case["assigned_to"], case["periode_essai"]) == ({"role": "CTI_REGION", "code": "CTI-E-17-01"}, True)
+    assert [e["event_date"] for e in case["evidence"]] == [d("2026-01-20")]
+
+
+def test_a_rupture_kept_only_for_an_action_yields_to_the_one_its_birthday_resolves():
+    # Two ruptures before 16, opening on the birthday. A new contract prevents the
+    # first's case; the second (of a contract signed alongside) has that contract as a
+    # solution that does not prevent its case ("signed on or after D"): it opens
+    # resolved. A counsellor's action names the case id: the case is still the
+    # second's, as without the action.
+    dob = d("2010-03-01")
+    birthday = d("2026-03-01")
+    first = rompu(d("2025-12-01"), numero="C1", debut=d("2024-09-02"), dob=dob)
+    new_contract = signe(d("2025-12-10"), numero="C2", debut=d("2025-12-10"), dob=dob)
+    second = rompu(d("2026-01-20"), numero="C3", debut=d("2026-01-05"), uai_cfa=LYCEE_17_CFA, dob=dob)
+    evs = [first, new_contract, second]
+    assert cases([first, new_contract], d("2026-03-15")) == []
+    cid = case_id(KEY, "RUPTURE", birthday)
+    expected = (cid, "RESOLU", "APPRENTISSAGE", birthday, {"role": "CTI_REGION", "code": "CTI-E-17-01"}, True)
+    for events in (evs, [*evs, action(d("2026-03-05"), cid, "CONTACTE", dob=dob)]):
+        case = one(events, d("2026-03-15"))
+        assert (case["case_id"], case["status"], case["outcome"], case["closed_on"], case["assigned_to"],
+                case["periode_essai"]) == expected
 
 
 @pytest.mark.parametrize(("offset", "within"), [(0, True), (44, True), (45, False), (46, False)])
