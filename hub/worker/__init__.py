@@ -9,6 +9,7 @@
     transport.py  Faust's aiokafka producer and consumer with the engine's fixes
     follow.py     a small compacted topic read from its start while the worker runs
     schemas.py    the Avro reader that learns new schema versions from hub.schemas.v1
+    sequence.py   clock ticks and directory updates in the order they were written
     watchdog.py   the commit watchdog and the broker watch
     run.py        `hub worker [--until-idle]`
 """

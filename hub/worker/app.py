@@ -53,6 +53,10 @@ Choices (see also `core.py` for the processing itself):
   re-routing) travel in bundles, one per destination partition (`Engine.bundled`):
   Faust's per-record cost is paid once per bundle instead of 0.4 times per source
   event. The same directory loaded again (same version hash) re-routes nobody.
+- **Ticks and directory updates** go out in the order their records were written
+  (`sequence.py`): each of the two agents first waits until the other has handled what
+  was written before its record, so a worker started after watermarks and a directory
+  update applies them as a running worker did.
 - **Ticks and directory updates** touch many persons: they are applied in chunks whose
   outputs are sent and *awaited* before the chunk's state is written, and the
   partition's clock / directory offset is written last; a crash in the middle makes the
@@ -102,6 +106,7 @@ from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
 from hub.worker.schemas import SchemaFollower
+from hub.worker.sequence import Sequencer
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
 from hub.worker.watchdog import CHECK_EVERY, BrokerWatch, StallWatch, read_again
 
@@ -269,6 +274,7 @@ class Engine:
     app: faust.App
     follower: DirectoryFollower
     schemas: SchemaFollower
+    sequencer: Sequencer
     processor: PersonProcessor
     internal: str
     topics: tuple[str, ...]  # every topic the app consumes (for --until-idle)
@@ -488,6 +494,11 @@ def new_app(settings: Settings, app_id: str, partitions: int, datadir: Path) -> 
     )
 
 
+def _millis(timestamp: float | None) -> int | None:
+    """A Faust message's timestamp (seconds) in Kafka's milliseconds."""
+    return None if timestamp is None else round(timestamp * 1000)
+
+
 def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[str] = ()) -> Engine:
     datadir = settings.home / "worker" / settings.worker_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -504,6 +515,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         app=app,
         follower=follower,
         schemas=SchemaFollower(settings, codec),
+        sequencer=Sequencer(settings),
         processor=processor,
         internal=internal,
         topics=(*PERSON_TOPICS, ACTIONS, internal, WATERMARKS, DIRECTORY),
@@ -689,6 +701,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             msg = event.message
             app.consumer.handled.add(msg)
             try:
+                await engine.sequencer.after_directory(_millis(msg.timestamp))
                 store = PartitionStore.of(clock_table, msg.partition)
                 clock = keeper.on_watermark(store, msg.offset, msg.value)
                 await engine.persist(store)
@@ -700,6 +713,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             except Exception as exc:  # noqa: BLE001
                 log.error("clock agent failed", offset=msg.offset, error=where(exc))
                 await engine.halt(exc)
+            engine.sequencer.done(WATERMARKS, msg.offset)
 
     @app.agent(directory_topic, concurrency=1, name="hub-directory")
     async def directory_agent(stream):
@@ -709,12 +723,14 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             try:
                 if msg.key == META_KEY.encode() and msg.value is not None:
                     version = str(json.loads(msg.value).get("hash", ""))
+                    await engine.sequencer.after_watermarks(_millis(msg.timestamp))
                     await broadcast(messages.directory(msg.offset, version), b"__directory__")
             except ValueError:
                 log.warning("directory meta record skipped", offset=msg.offset)
             except Exception as exc:  # noqa: BLE001
                 log.error("directory agent failed", offset=msg.offset, error=where(exc))
                 await engine.halt(exc)
+            engine.sequencer.done(DIRECTORY, msg.offset)
 
     watch = StallWatch(patience=settings.worker_stall_patience)
     inputs = set(engine.topics)

@@ -27,7 +27,7 @@ OFFSET_KEY = RocksDBStore.offset_key
 
 
 def engine() -> Engine:
-    return Engine(settings=None, partitions=N, app=None, follower=None, schemas=None, processor=None,
+    return Engine(settings=None, partitions=N, app=None, follower=None, schemas=None, sequencer=None, processor=None,
                   internal="w-engine-persons",
                   topics=())
 
