@@ -695,13 +695,42 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         processor.set_directory(store, partition, offset, version)
         log.info("directory applied", partition=partition, version=version[:19], persons=n)
 
+    def rebalanced() -> Callable[[], bool]:
+        """Whether, since now, a rebalance has begun or happened (or the worker stops)."""
+        generation = app.consumer_generation_id
+        return lambda: app.should_stop or app.rebalancing or app.consumer_generation_id != generation
+
+    class PutBack:
+        """Records an agent gave up waiting for (sequence.py) are read again after the
+        rebalance, from the committed offset — and so are those after them, fetched under
+        the same generation: they must not be handled before the one put back."""
+
+        def __init__(self) -> None:
+            self.generation = None
+
+        def start(self, msg) -> None:
+            self.generation = app.consumer_generation_id if msg.generation_id is None else msg.generation_id
+            app.consumer.forget(msg)
+
+        def again(self, msg) -> bool:
+            generation = app.consumer_generation_id if msg.generation_id is None else msg.generation_id
+            if self.generation is None or generation != self.generation:
+                return False
+            app.consumer.forget(msg)
+            return True
+
     @app.agent(watermarks, concurrency=1, name="hub-clock")
     async def clock_agent(stream):
+        put_back = PutBack()
         async for event in stream.events():
             msg = event.message
+            if put_back.again(msg):
+                continue
             app.consumer.handled.add(msg)
             try:
-                await engine.sequencer.after_directory(_millis(msg.timestamp))
+                if not await engine.sequencer.after_directory(_millis(msg.timestamp), rebalanced()):
+                    put_back.start(msg)
+                    continue
                 store = PartitionStore.of(clock_table, msg.partition)
                 clock = keeper.on_watermark(store, msg.offset, msg.value)
                 await engine.persist(store)
@@ -717,13 +746,18 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
 
     @app.agent(directory_topic, concurrency=1, name="hub-directory")
     async def directory_agent(stream):
+        put_back = PutBack()
         async for event in stream.events():
             msg = event.message
+            if put_back.again(msg):
+                continue
             app.consumer.handled.add(msg)
             try:
                 if msg.key == META_KEY.encode() and msg.value is not None:
                     version = str(json.loads(msg.value).get("hash", ""))
-                    await engine.sequencer.after_watermarks(_millis(msg.timestamp))
+                    if not await engine.sequencer.after_watermarks(_millis(msg.timestamp), rebalanced()):
+                        put_back.start(msg)
+                        continue
                     await broadcast(messages.directory(msg.offset, version), b"__directory__")
             except ValueError:
                 log.warning("directory meta record skipped", offset=msg.offset)

@@ -241,8 +241,11 @@ def hold(held: dict[str, dict], event: dict) -> bool:
 
     Two copies of one id are one fact, but may differ by when and where the hub received
     it (`received_at`, `source_ref`): a record posted over HTTP while a file holding it
-    was being ingested. The copy received first is kept (then the smaller record, for
-    equal times), whatever order the copies arrive in (rules.md §3, determinism).
+    was being ingested; or by the INE, filled in a later export (the event ids of the
+    Rectorat, Mission locale and CFA do not depend on the person). A copy with an INE is
+    kept before one without (it is the person's own record, which a RETRACT of the copy
+    linked by name must not take away: `_retract`), then the copy received first, then
+    the smaller record, whatever order the copies arrive in (rules.md §3, determinism).
     The event is kept in its stored form (`state.stored_event`)."""
     event = stored_event(event)
     eid = event["event_id"]
@@ -250,13 +253,17 @@ def hold(held: dict[str, dict], event: dict) -> bool:
     if old is None:
         held[eid] = event
         return False
-    if old != event and _first_received(event) < _first_received(old):
+    if old != event and _kept_first(event) < _kept_first(old):
         held[eid] = event
     return True
 
 
-def _first_received(event: dict) -> tuple:
-    return event["received_at"], repr(event)
+def _kept_first(event: dict) -> tuple:
+    return not _ine_of(event), event["received_at"], repr(event)
+
+
+def _ine_of(event: dict) -> str | None:
+    return (event.get("person") or {}).get("ine")
 
 
 _EMPTY = Evaluation()
@@ -423,7 +430,11 @@ class PersonProcessor:
 
     def _retract(self, b: Batch, ine: str, event_id: str) -> list[Send]:
         st = b.load(ine)
-        st.events.pop(event_id, None)
+        held = st.events.get(event_id)
+        # A copy with the INE is the person's own record of that fact (rules.md §1: "A
+        # record with an INE stays with its INE"); only a copy linked by name goes.
+        if held is not None and not _ine_of(held):
+            del st.events[event_id]
         # Always `force`: an ASSIGN and its RETRACT delivered again in one batch after a
         # crash cancel out, so neither looks like a replay, while the tombstones the first
         # attempt sent may be lost; forcing re-sends those of the person's gone cases
@@ -579,17 +590,26 @@ class PersonProcessor:
                     outs.append(Send(observatory_topic(obs), cid.encode(), rdata))
             if force or prev is None or prev.cases_digest != d:
                 outs.append(Send(CASES, cid.encode(), data))
-            if prev is not None:
-                for obs in prev.holders:
-                    if obs not in held:
-                        outs.append(Send(observatory_topic(obs), cid.encode(), None))
+            left = [obs for obs in prev.holders if obs not in held] if prev is not None else []
+            for obs in left:
+                outs.append(Send(observatory_topic(obs), cid.encode(), None))
+            # An observatory that held the case and holds nothing of it now is a ghost
+            # holder: a replay re-sends its tombstone (the batch that sent it may have lost
+            # its outputs after its state was written), as for a case gone.
+            former = [obs for obs in st.ghosts.get(cid, ()) if obs not in held and obs not in left]
+            if force:
+                outs += [Send(observatory_topic(obs), cid.encode(), None) for obs in former]
+            if former or left:
+                st.add_ghost(cid, (*former, *left))
+            else:
+                st.ghosts.pop(cid, None)
             emitted[cid] = Emitted(d, case["observatoire"], held, case["assigned_to"], tuple(case["transfers"]))
-            st.ghosts.pop(cid, None)
         tombstoned: set[str] = set()
         for cid, prev in st.emitted.items():
             if cid not in emitted:
                 outs += self._tombstones(cid, prev.holders)
-                st.add_ghost(cid, tuple(prev.holders))
+                earlier = [obs for obs in st.ghosts.get(cid, ()) if obs not in prev.holders]
+                st.add_ghost(cid, (*earlier, *prev.holders))
                 st.history.pop(cid, None)
                 st.pinned.pop(cid, None)
                 tombstoned.add(cid)

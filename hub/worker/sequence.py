@@ -14,12 +14,16 @@ handled: by this worker's agent (its broadcasts went to the same producer first,
 come first on every internal partition), or by the group — the other topic's partition
 may be another worker's, whose commits follow its producer's flush. A watermark and a
 directory update are rare: the wait costs an offset look-up each, and it lasts only
-while the other agent catches up.
+while the other agent catches up. A wait gives up when a rebalance begins (Faust's
+rebalance waits for the record in hand, and the other topic's new owner may be the
+member that rebalance brings): the agent then puts the record back, unacknowledged,
+and it is read again after the rebalance.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from aiokafka import TopicPartition
 from mode import Service
@@ -65,22 +69,21 @@ class Sequencer(Service):
         if offset + 1 > self.handled.get(topic, 0):
             self.handled[topic] = offset + 1
 
-    async def after_watermarks(self, timestamp_ms: int | None) -> None:
+    async def after_watermarks(self, timestamp_ms: int | None, give_up: Callable[[], bool]) -> bool:
         """Before a directory update written at `timestamp_ms`: every watermark written
-        at or before it is handled."""
-        if timestamp_ms is not None:
-            await self._after(WATERMARKS, timestamp_ms + 1)
+        at or before it is handled. False when `give_up()` came first."""
+        return timestamp_ms is None or await self._after(WATERMARKS, timestamp_ms + 1, give_up)
 
-    async def after_directory(self, timestamp_ms: int | None) -> None:
+    async def after_directory(self, timestamp_ms: int | None, give_up: Callable[[], bool]) -> bool:
         """Before a watermark written at `timestamp_ms`: every directory record written
-        before it is handled."""
-        if timestamp_ms is not None:
-            await self._after(DIRECTORY, timestamp_ms)
+        before it is handled. False when `give_up()` came first."""
+        return timestamp_ms is None or await self._after(DIRECTORY, timestamp_ms, give_up)
 
-    async def _after(self, topic: str, before_ms: int) -> None:
+    async def _after(self, topic: str, before_ms: int, give_up: Callable[[], bool]) -> bool:
         """Wait until every record of `topic` with a timestamp below `before_ms` is
-        handled. (Records without a timestamp — none since Kafka 0.10 — are not waited
-        for: two such records, one on each topic, would wait for each other.)"""
+        handled; False if `give_up()` first. (Records without a timestamp — none since
+        Kafka 0.10 — are not waited for: two such records, one on each topic, would wait
+        for each other.)"""
         consumer, admin = await self._clients()
         tp = TopicPartition(topic, 0)
         found = await consumer.offsets_for_times({tp: before_ms})
@@ -93,9 +96,12 @@ class Sequencer(Service):
             committed = await admin.list_consumer_group_offsets(self.settings.worker_id, partitions=[tp])
             mark = committed.get(tp)
             if mark is not None and mark.offset >= target:
-                return
+                return True
+            if give_up():
+                return False
             if waited >= REPORT_AFTER and waited - pause < REPORT_AFTER:
                 log.info("waiting for the records written before this one", topic=topic, offset=target)
             await asyncio.sleep(pause)
             waited += pause
             pause = min(pause * 2, POLL_MAX)
+        return True

@@ -16,8 +16,9 @@ only what changed and a replay can re-send it:
 - `emitted[case_id]` = (digest of the record on cases.v1, the case's observatory, {observatory:
   digest of the record on that observatory's topic}, the case's counsellor, the transfers
   published);
-- `ghosts[case_id]` = observatories that held a case now gone (tombstoned), to re-send
-  the tombstones if the replay of an interrupted run asks for it (bounded);
+- `ghosts[case_id]` = observatories that held a case now gone (tombstoned), or that held
+  a case still there and hold nothing of it any more, to re-send the tombstones if the
+  replay of an interrupted run asks for it (bounded);
 - `history[case_id]` = (date of the last directory update the case lived through, the
   transfers published up to that date — the update's own "ANNUAIRE" entry included —,
   the observatory holding the case then, the directory moves made: (date, observatory

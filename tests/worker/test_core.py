@@ -604,6 +604,55 @@ def test_hold_keeps_the_stored_form_of_the_event():
     assert held[e["event_id"]] == stored_event(earlier)
 
 
+def test_hold_keeps_the_copy_with_the_ine_before_one_without():
+    """One fact, one copy with the INE and one without (an I-MILO line exported again with
+    its INE filled in: the event id does not depend on the person): the INE's is kept,
+    whichever came first or was received first."""
+    from hub.worker.core import hold
+    from hub.worker.state import stored_event
+
+    e = f.jeune_ml(f.person("COPIE", ine="923456789AD"), date(2025, 9, 1), "PREMIER_ACCUEIL")
+    nameless = {**e, "person": {**e["person"], "ine": None}, "received_at": e["received_at"] - timedelta(hours=1)}
+    for order in ([e, nameless], [nameless, e]):
+        held: dict = {}
+        for copy in order:
+            hold(held, copy)
+        assert held[e["event_id"]] == stored_event(e)
+
+
+@pytest.mark.parametrize("homonym_first", [False, True])
+def test_a_name_key_in_dispute_takes_away_only_what_it_linked(homonym_first):
+    """rules.md §1: "A record with an INE stays with its INE". A's Mission locale entry
+    arrives with its INE and, as the same fact (same event id), without; when a homonym
+    born the same day registers the name key, the INE-less copy goes to the litiges — A
+    keeps its own record, an accompaniment: no case, whatever the order."""
+    a = f.person("DUPONT", ine="111111111AA", dob=date(2007, 1, 1))
+    b = f.person("DUPONT", ine="222222222BB", dob=date(2007, 1, 1))
+    entry = f.jeune_ml(a, date(2026, 1, 20), "ENTREE_ACCOMPAGNEMENT", dispositif="CEJ")
+    nameless = {**entry, "person": f.with_(a, ine=None), "received_at": entry["received_at"] + timedelta(hours=1)}
+    homonym = f.jeune_ml(b, date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-2")
+    events = [f.eleve_sorti(a, date(2026, 1, 10)), entry, nameless]
+    sim = Sim(directory=DIRECTORY)
+    sim.clock(date(2026, 4, 1))
+    for e in ([homonym, *events] if homonym_first else [*events, homonym]):
+        sim.publish(e)
+        sim.run()
+    assert view(sim) == [] and len(sim.litiges) == 1
+
+
+def test_a_case_of_an_ine_shows_the_ine_when_a_copy_without_it_came_first():
+    a = f.person("DUPONT", ine="111111111AA", dob=date(2007, 1, 1))
+    ml = f.jeune_ml(a, date(2025, 9, 1), "PREMIER_ACCUEIL")
+    earlier = {**ml, "person": f.with_(a, ine=None), "received_at": ml["received_at"] - timedelta(hours=1)}
+    sim = Sim(directory=DIRECTORY)
+    sim.clock(date(2026, 4, 1))
+    sim.publish(ml, earlier, f.sortie_cfa(f.with_(a, ine=None), date(2026, 1, 10)))
+    sim.run()
+    case = only(sim)
+    assert case["case_id"] == case_id("111111111AA", case["type"], date.fromisoformat(case["opened_on"]))
+    assert case["person"]["ine"] == "111111111AA"
+
+
 def test_retention_erases_with_tombstones():
     sim = Sim(directory=DIRECTORY, rules=RulesConfig(retention_months=1))
     p = f.person("RETENTION", ine="133456789AB", dob=date(2007, 1, 1))
@@ -732,6 +781,40 @@ def test_crashes_and_replays_change_nothing(seed):
     # example shows nothing about crashes and is not counted (hypothesis draws another).
     assume(sim.crashed > 0)
     assert _views(sim) == reference
+
+
+def test_a_replay_resends_the_tombstone_of_an_observatory_the_case_left():
+    """A late enrolment (a solution all along) undoes a move: the case resolves where it
+    was opened, and the observatory it had moved to holds nothing of it any more. The
+    batch's state is written, its outputs lost (a crash before they left), the message
+    delivered again: the replay must tombstone that observatory's record too, not only
+    re-send the current ones (found by a differential audit)."""
+    p = f.person("DUPONT", dob=date(2006, 3, 19))
+    rupture = f.contrat_rompu(p, date(2025, 10, 31), debut=date(2025, 7, 12))
+    moved = f.eleve_sorti(f.with_(p, commune=f.LA_ROCHELLE), date(2026, 1, 11), uai=f.LP_86, eleve_id="9")
+    enrolled = f.eleve_inscrit(f.with_(p, commune=f.LA_ROCHELLE), date(2025, 6, 25), eleve_id="8")
+    obs17 = observatory_topic("OBS-17")
+
+    def run(lose_first_outputs: bool) -> Sim:
+        sim = Sim(directory=sample_directory())
+        sim.clock(date(2026, 9, 30))
+        sim.publish(rupture, moved)
+        sim.run()
+        assert sim.topics[obs17]  # the move put records there
+        sim.publish(enrolled)
+        if lose_first_outputs:
+            part = next(i for i, q in enumerate(sim.queues) if q)
+            message = sim.queues[part][0]
+            sim.emit, emit = (lambda outs, **kw: None), sim.emit
+            sim.step(part, [sim.queues[part].popleft()])
+            sim.emit = emit
+            sim.queues[part].appendleft(message)
+        sim.run()
+        return sim
+
+    clean, replayed = run(False), run(True)
+    assert clean.topics[obs17] == {}
+    assert replayed.topics == clean.topics
 
 
 def test_the_clock_is_the_minimum_of_the_three_sources_and_replays_resend_it():
