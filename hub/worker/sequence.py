@@ -40,12 +40,16 @@ POLL_MAX = 0.5
 
 
 class Sequencer(Service):
+    """What the clock and directory agents of this worker have handled, and the wait
+    (module doc). Its Kafka clients start at the first wait."""
+
     def __init__(self, settings: Settings, **kwargs) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.handled: dict[str, int] = {}  # topic → next offset after what this worker's agent handled
         self._consumer = None
         self._admin = None
+        self._starting = asyncio.Lock()  # both agents may ask for the clients at once
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
@@ -54,14 +58,15 @@ class Sequencer(Service):
             await self._admin.close()
 
     async def _clients(self):
-        if self._consumer is None:
-            consumer = client.consumer(settings=self.settings, group_id=None)
-            await client.started(consumer)
-            self._consumer = consumer
-        if self._admin is None:
-            admin = client.admin(self.settings)
-            await client.started(admin)
-            self._admin = admin
+        async with self._starting:
+            if self._consumer is None:
+                consumer = client.consumer(settings=self.settings, group_id=None)
+                await client.started(consumer)
+                self._consumer = consumer
+            if self._admin is None:
+                admin = client.admin(self.settings)
+                await client.started(admin)
+                self._admin = admin
         return self._consumer, self._admin
 
     def done(self, topic: str, offset: int) -> None:
