@@ -53,7 +53,7 @@ Choices (see also `core.py` for the processing itself):
   re-routing) travel in bundles, one per destination partition (`Engine.bundled`):
   Faust's per-record cost is paid once per bundle instead of 0.4 times per source
   event. The same directory loaded again (same version hash) re-routes nobody.
-- **Ticks and directory updates** go out in the order their records were written
+- **Order of ticks and directory updates**: they go out in the order their records were written
   (`sequence.py`): each of the two agents first waits until the other has handled what
   was written before its record, so a worker started after watermarks and a directory
   update applies them as a running worker did.
@@ -494,6 +494,29 @@ def new_app(settings: Settings, app_id: str, partitions: int, datadir: Path) -> 
     )
 
 
+class PutBack:
+    """Records an agent gave up waiting for (sequence.py) are read again after the
+    rebalance, from the committed offset — and so are those after them, fetched under the
+    same generation: they must not be handled before the one put back."""
+
+    def __init__(self, app: faust.App) -> None:
+        self.app = app
+        self.generation = None
+
+    def _generation(self, msg):
+        return self.app.consumer_generation_id if msg.generation_id is None else msg.generation_id
+
+    def start(self, msg) -> None:
+        self.generation = self._generation(msg)
+        self.app.consumer.forget(msg)
+
+    def again(self, msg) -> bool:
+        if self.generation is None or self._generation(msg) != self.generation:
+            return False
+        self.app.consumer.forget(msg)
+        return True
+
+
 def _millis(timestamp: float | None) -> int | None:
     """A Faust message's timestamp (seconds) in Kafka's milliseconds."""
     return None if timestamp is None else round(timestamp * 1000)
@@ -700,28 +723,9 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         generation = app.consumer_generation_id
         return lambda: app.should_stop or app.rebalancing or app.consumer_generation_id != generation
 
-    class PutBack:
-        """Records an agent gave up waiting for (sequence.py) are read again after the
-        rebalance, from the committed offset — and so are those after them, fetched under
-        the same generation: they must not be handled before the one put back."""
-
-        def __init__(self) -> None:
-            self.generation = None
-
-        def start(self, msg) -> None:
-            self.generation = app.consumer_generation_id if msg.generation_id is None else msg.generation_id
-            app.consumer.forget(msg)
-
-        def again(self, msg) -> bool:
-            generation = app.consumer_generation_id if msg.generation_id is None else msg.generation_id
-            if self.generation is None or generation != self.generation:
-                return False
-            app.consumer.forget(msg)
-            return True
-
     @app.agent(watermarks, concurrency=1, name="hub-clock")
     async def clock_agent(stream):
-        put_back = PutBack()
+        put_back = PutBack(app)
         async for event in stream.events():
             msg = event.message
             if put_back.again(msg):
@@ -746,7 +750,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
 
     @app.agent(directory_topic, concurrency=1, name="hub-directory")
     async def directory_agent(stream):
-        put_back = PutBack()
+        put_back = PutBack(app)
         async for event in stream.events():
             msg = event.message
             if put_back.again(msg):
