@@ -229,6 +229,11 @@ class PupilState(NamedTuple):
     pupil needs no identity any more (nothing about them is derived from the state again:
     a return to school is enrolled from the export's own record), so it is kept compact —
     `PupilState.gone(day)`: the flag and the date only, no name (data minimisation too).
+
+    A pupil listed in the newest export whose record was refused there, and who was never
+    accepted at this UAJ, is `PupilState.unaccepted()`: nothing was published about them,
+    but they were not absent from that export (an older export ingested later must not
+    derive their exit by disappearance from it).
     """
 
     exited: bool
@@ -244,11 +249,22 @@ class PupilState(NamedTuple):
         """An exited pupil, as remembered: the exit's date only."""
         return cls(True, None, "", "", None, None, day)
 
+    @classmethod
+    def unaccepted(cls) -> PupilState:
+        """A pupil listed, refused, never accepted (see the class doc)."""
+        return cls(False, None, "", "", None, None)
+
+    @property
+    def accepted(self) -> bool:
+        return self.exited or self.date_naissance is not None
+
     def to_list(self) -> list[Any]:
         """`[false, ine, nom, prenom, date_naissance, commune]` for a pupil present,
-        `[true, exited_on]` for an exited one."""
+        `[true, exited_on]` for an exited one, `[false]` for one never accepted."""
         if self.exited:
             return [True, self.exited_on.isoformat() if self.exited_on else None]
+        if self.date_naissance is None:
+            return [False]
         assert self.date_naissance is not None
         return [False, self.ine, self.nom, self.prenom, self.date_naissance.isoformat(), self.commune]
 
@@ -258,6 +274,8 @@ class PupilState(NamedTuple):
         exit date): its exit is then dated at `as_of`, the snapshot's as-of (an upper
         bound: the exit was derived at the latest by that export)."""
         if not v[0]:
+            if len(v) == 1:
+                return cls.unaccepted()
             return cls(False, v[1], v[2], v[3], date.fromisoformat(v[4]), v[5])
         day = v[1] if len(v) == 2 else None
         return cls.gone(date.fromisoformat(day) if day else as_of or date.min)

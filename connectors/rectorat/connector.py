@@ -46,9 +46,11 @@ Batch (a file, or every `*.xml` of a directory, one batch):
      `state.RETENTION` (25 months, the events' retention) before this as-of: forgotten;
    - then the sink is flushed and the new state saved (`Commit`).
    A rejected pupil keeps its previous state (it is present: it must not look like an
-   exit, nor be "new" next time); a rejected pupil unknown before stays unknown, so it
-   is enrolled once it is fixed. A duplicated ELEVE_ID in one file: the later
-   occurrence is rejected BAD_VALUE.
+   exit, nor be "new" next time); a rejected pupil unknown before is kept as listed but
+   never accepted (`PupilState.unaccepted`): enrolled once it is fixed, never given an
+   exit by disappearance — nor taken by an older export ingested later for a pupil
+   absent from this one. A duplicated ELEVE_ID in one file: the later occurrence is
+   rejected BAD_VALUE.
 3. An export older than the base (as-of before the base's) is *stale*. The saved state
    keeps the newer as-of and its pupils (it is never moved back); the stale export only
    adds the facts the state does not know yet:
@@ -301,6 +303,8 @@ class RectoratBatch(Batch):
                 if state.exited_on is None or state.exited_on >= horizon:
                     put(eleve_id, state)
                 continue
+            if not state.accepted:  # refused, never published: no exit, forgotten
+                continue
             events.append(sorti(self.ctx, uaj, eleve_id, state, as_of, MOTIF_INCONNU,
                                 f"{name}:ELEVE_ID={eleve_id}:absent"))
             put(eleve_id, gone)
@@ -363,6 +367,11 @@ class RectoratBatch(Batch):
         export (None: the state is not to learn about them), and the exit a stale export
         derives for a pupil the newer export lacks (None when there is none)."""
         ctx, uaj = self.ctx, run.info.uaj
+        if prev is not None and not prev.accepted:
+            # Listed in the base's export but refused there: news, as a pupil never seen,
+            # except that they were not absent from that export (no exit derived).
+            events = first_seen(ctx, uaj, p, ref)
+            return events, PupilState.gone(p.date_sortie) if p.date_sortie is not None else p.present(), None
         if prev is None:  # never seen at this UAJ (or forgotten: see RETENTION)
             events = first_seen(ctx, uaj, p, ref)
             if p.date_sortie is not None:
@@ -425,8 +434,8 @@ class RectoratBatch(Batch):
             return
         prev = run.base.pupils.get(eleve_id) if run.base is not None else None
         if state is None or rejected:
-            if prev is not None:
-                run.new[eleve_id] = prev
+            # Refused: as they were; listed all the same (never absent from this export).
+            run.new[eleve_id] = prev if prev is not None else PupilState.unaccepted()
         else:
             run.new[eleve_id] = state
 

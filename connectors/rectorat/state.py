@@ -71,7 +71,8 @@ class Scratch:
 def _dump(s: PupilState) -> bytes:
     if s.exited:
         return marshal.dumps(s.exited_on.toordinal() if s.exited_on else 0)
-    assert s.date_naissance is not None
+    if s.date_naissance is None:  # never accepted
+        return marshal.dumps(None)
     return marshal.dumps((s.ine, s.nom, s.prenom, s.date_naissance.toordinal(), s.commune))
 
 
@@ -79,6 +80,8 @@ def _load(b: bytes) -> PupilState:
     v = marshal.loads(b)
     if v.__class__ is int:  # an exited pupil: the exit's ordinal (0: unknown)
         return PupilState.gone(date.fromordinal(v) if v else date.min)
+    if v is None:
+        return PupilState.unaccepted()
     ine, nom, prenom, born, commune = v
     return PupilState(False, ine, nom, prenom, date.fromordinal(born), commune)
 

@@ -6,7 +6,9 @@ another machine after a crash diffs against the right previous snapshot.
 Format 3 (streamed, any size): the pupils, in ELEVE_ID order, one JSON array a line —
 `[id, false, ine, nom, prenom, date_naissance, commune]` for a pupil present in the
 newest export, `[id, true, exited_on]` for a pupil whose exit was already derived (kept
-compact, and forgotten 25 months after the exit: see connectors/rectorat) — as one zlib
+compact, and forgotten 25 months after the exit: see connectors/rectorat), `[id, false]`
+for a pupil listed there whose record was refused, never accepted at this UAJ (written
+since 2026-12-07) — as one zlib
 stream cut into chunks of at most `CHUNK` bytes (`<UAJ>#<version>#<n>`, far below the
 topic's 16 MiB message limit); the manifest (`<UAJ>`) is written last and names the version, the
 chunk count, the stream's sha256, the as-of and the pupil count, so a crash between

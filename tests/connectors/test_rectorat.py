@@ -31,7 +31,8 @@ def by_type(events):
 
 
 def state(harness, uaj=UAI_LP):
-    return {k: v[0] for k, v in harness.snapshots.snapshots[uaj]["pupils"].items()}
+    """ELEVE_ID → exited? (None: listed, refused, never accepted)."""
+    return {k: None if v == [False] else v[0] for k, v in harness.snapshots.snapshots[uaj]["pupils"].items()}
 
 
 async def test_first_snapshot(tmp_path, harness):
@@ -220,7 +221,8 @@ async def test_rejections(tmp_path, harness, bad, reason):
     (topic, dl), = harness.sink.dead_letters
     assert topic == "rectorat.eleves.v1.dlq" and dl["reason"] == reason and dl["position"] == "ELEVE[2]"
     assert dl["raw"].startswith("<ELEVE") and dl["file"] == "r.xml"
-    assert list(state(harness)) == ["1"]
+    # A refused pupil with an ELEVE_ID of their own is remembered as listed, not accepted.
+    assert state(harness) == ({"1": False, "2": None} if 'ELEVE_ID="2"' in bad else {"1": False})
 
 
 async def test_rejected_known_pupil_is_not_an_exit_and_future_enrolment_waits(tmp_path, harness):
@@ -230,9 +232,42 @@ async def test_rejected_known_pupil_is_not_an_exit_and_future_enrolment_waits(tm
         [eleve("1", naiss="bad"), eleve("2"), eleve("3", entree="20/03/2026")], date_export="15/03/2026")))
     assert (r.rejected, r.unchanged, r.events) == (2, 1, 0) and len(harness.events) == n
     assert sorted(harness.reasons()) == ["BAD_DATE", "FUTURE_DATE"]
-    assert state(harness) == {"1": False, "2": False}
+    assert state(harness) == {"1": False, "2": False, "3": None}
     r = await harness.run("rectorat", write(tmp_path / "3.xml", export([eleve("1"), eleve("2"), eleve("3", entree="20/03/2026")], date_export="01/04/2026")))
     assert (r.published, r.unchanged) == (1, 2) and harness.events[-1]["eleve_id"] == "3"
+
+
+@pytest.mark.parametrize("newer_first", [False, True])
+async def test_a_pupil_refused_in_the_newer_export_is_not_absent_from_it(tmp_path, newer_first):
+    """Listed in the newer export but refused there (no name), the pupil was not absent
+    from it: ingested in either order, the exports give the enrolment and no exit by
+    disappearance (found by a differential audit of the diff). Fixed in a third export,
+    nothing more is published."""
+    older = write(tmp_path / "a.xml", export([eleve("1", naiss="04/10/2008")], date_export="14/10/2025"))
+    newer = write(tmp_path / "b.xml", export([eleve("1", naiss="04/10/2008", nom="")], date_export="21/11/2025"))
+    harness = Harness()
+    for path in ([newer, older] if newer_first else [older, newer]):
+        await harness.run("rectorat", path)
+    assert by_type(harness.events) == [("ELEVE_INSCRIT", "1", date(2025, 9, 2), None)]
+    assert state(harness) == {"1": False}
+    r = await harness.run("rectorat", write(tmp_path / "c.xml", export([eleve("1", naiss="04/10/2008")],
+                                                                     date_export="05/12/2025")))
+    assert (r.published, r.unchanged, len(harness.events)) == (0, 1, 1)
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["memory", "scratch"])
+async def test_a_pupil_refused_then_fixed_is_enrolled_and_one_refused_then_gone_never_exits(
+        tmp_path, harness, monkeypatch, on_disk):
+    if on_disk:  # the diff's tables in the scratch RocksDB, as for a huge export
+        monkeypatch.setattr("connectors.rectorat.connector.MEMORY_LIMIT", 1)
+    await harness.run("rectorat", write(tmp_path / "1.xml", export(
+        [eleve("1"), eleve("2", nom=""), eleve("3", nom="")], date_export="01/03/2026")))
+    assert state(harness) == {"1": False, "2": None, "3": None} and len(harness.events) == 1
+    r = await harness.run("rectorat", write(tmp_path / "2.xml", export([eleve("1"), eleve("2")],
+                                                                     date_export="15/03/2026")))
+    assert (r.published, r.unchanged) == (1, 1)
+    assert by_type(harness.events[1:]) == [("ELEVE_INSCRIT", "2", date(2025, 9, 2), None)]  # 3: no exit
+    assert state(harness) == {"1": False, "2": False}
 
 
 async def test_under_15_filter_uses_event_date(tmp_path, harness):
@@ -262,7 +297,8 @@ async def test_a_refused_pupil_under_15_at_the_export_is_filtered_not_dead_lette
     assert counts(r) == {"read": 5, "published": 0, "unchanged": 0, "filtered": 3, "rejected": 2, "warnings": 0,
                          "events": 0}
     assert [d["position"] for d in harness.dlq] == ["ELEVE[4]", "ELEVE[5]"]
-    assert state(harness) == {"2": False}  # the first "2", filtered as valid
+    # the first "2", filtered as valid; the others listed, not accepted
+    assert state(harness) == {"1": None, "2": False, "3": None, "4": None}
 
 
 async def test_a_repeated_eleve_id_is_refused_again_by_a_replay(tmp_path, harness):
