@@ -265,7 +265,6 @@ class PupilState(NamedTuple):
             return [True, self.exited_on.isoformat() if self.exited_on else None]
         if self.date_naissance is None:
             return [False]
-        assert self.date_naissance is not None
         return [False, self.ine, self.nom, self.prenom, self.date_naissance.isoformat(), self.commune]
 
     @classmethod
