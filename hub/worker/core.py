@@ -266,6 +266,36 @@ def _ine_of(event: dict) -> str | None:
     return (event.get("person") or {}).get("ine")
 
 
+def _link(links: dict, eid: str, nd: str, before: dict | None, event: dict) -> None:
+    """Record that name key `nd` linked `event`, an INE-less copy of fact `eid` just
+    held; `before` is the copy held until then (see `PersonState.links`)."""
+    linked = links.get(eid)
+    if linked is None or linked == nd or before is None:
+        links[eid] = nd
+        return
+    if isinstance(linked, str):  # a second spelling: keep each linker's own copy
+        linked = links[eid] = {linked: before}
+    copy, mine = stored_event(event), linked.get(nd)
+    if mine is None or _kept_first(copy) < _kept_first(mine):
+        linked[nd] = copy
+
+
+def _unlink(links: dict, eid: str, nd: str | None, held: dict) -> dict | None:
+    """Name key `nd` no longer links fact `eid`: the copy to hold now, or None when no
+    name key links it any more (so for a RETRACT or a state written before links)."""
+    linked = links.get(eid)
+    if nd is None or linked is None or linked == nd:
+        links.pop(eid, None)
+        return None
+    if isinstance(linked, str):  # `nd` never linked it (a RETRACT delivered again)
+        return held
+    linked.pop(nd, None)
+    best, copy = min(linked.items(), key=lambda item: _kept_first(item[1]))
+    if len(linked) == 1:
+        links[eid] = best
+    return copy
+
+
 _EMPTY = Evaluation()
 CLOSED_STATUSES = (RESOLU, CLOS)
 
@@ -328,7 +358,7 @@ class PersonProcessor:
         if msg.kind == messages.ASSIGN:
             return self._assign(b, k, self.codec.decode(msg.payload))
         if msg.kind == messages.RETRACT:
-            return self._retract(b, k, msg.text)
+            return self._retract(b, k, *msg.retracted)
         if msg.kind == messages.REGISTER:
             return self._register(b, k, msg.text)
         raise messages.BadMessage(f"{msg.kind!r} is not handled by on_internal")
@@ -392,7 +422,7 @@ class PersonProcessor:
             who = st.assignee
             for old in st.former:
                 if old != who:
-                    outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
+                    outs += [Send(None, old.encode(), messages.retract(eid, nd)) for eid in st.nameless]
             if st.emitted or st.ghosts or nd in b.pending:  # tombstones of the name key's own former cases
                 b.evaluate_later(nd, True)
                 b.save(nd, st)
@@ -406,7 +436,7 @@ class PersonProcessor:
                 st.events.pop(eid, None)
             b.evaluate_later(nd, False)
         elif old != new:
-            outs += [Send(None, old.encode(), messages.retract(eid)) for eid in st.nameless]
+            outs += [Send(None, old.encode(), messages.retract(eid, nd)) for eid in st.nameless]
             if old not in st.former:
                 st.former.append(old)
         outs += self._forward_all(nd, st, new)
@@ -423,18 +453,27 @@ class PersonProcessor:
 
     def _assign(self, b: Batch, ine: str, event: dict) -> list[Send]:
         st = b.load(ine)
+        eid = event["event_id"]
+        before = st.events.get(eid)
         replay = hold(st.events, event)
+        if not _ine_of(st.events[eid]):
+            _link(st.links, eid, self.name_digest_of(event), before, event)
         b.evaluate_later(ine, replay)
         b.save(ine, st)
         return []
 
-    def _retract(self, b: Batch, ine: str, event_id: str) -> list[Send]:
+    def _retract(self, b: Batch, ine: str, event_id: str, nd: str | None = None) -> list[Send]:
         st = b.load(ine)
         held = st.events.get(event_id)
         # A copy with the INE is the person's own record of that fact (rules.md §1: "A
-        # record with an INE stays with its INE"); only a copy linked by name goes.
+        # record with an INE stays with its INE"); only a copy linked by name goes, and
+        # only when no other name key (the fact spelled otherwise) links it too.
         if held is not None and not _ine_of(held):
-            del st.events[event_id]
+            kept = _unlink(st.links, event_id, nd, held)
+            if kept is None:
+                del st.events[event_id]
+            else:
+                st.events[event_id] = kept
         # Always `force`: an ASSIGN and its RETRACT delivered again in one batch after a
         # crash cancel out, so neither looks like a replay, while the tombstones the first
         # attempt sent may be lost; forcing re-sends those of the person's gone cases

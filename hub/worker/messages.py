@@ -8,7 +8,11 @@ whoever can write to the topic must not be able to run code in the worker.
                    whose Kafka key is not the person key the worker computes)
     A + event      assign: add this event to the person of the message key (an INE-less
                    event linked to that INE by its name key)
-    R + event_id   retract: the event no longer belongs to the person of the key
+    R + event_id [+ " " + name key digest]
+                   retract: the event no longer belongs to the person of the key, as far
+                   as that name key is concerned (another name key — the fact spelled
+                   otherwise — may still link it; messages written before carry no
+                   digest: the event goes whole)
     G + INE        register: this INE carries the name key whose digest is the key
     T + date       tick: the hub's clock is now this ISO date (sent to every partition)
     D + json       directory: {"offset": n, "version": hash} of a new `meta:version`
@@ -58,6 +62,12 @@ class Internal:
         return self.payload.decode()
 
     @property
+    def retracted(self) -> tuple[str, str | None]:
+        """(event id, name key digest or None) of a RETRACT."""
+        event_id, _, name_digest = self.payload.decode().partition(" ")
+        return event_id, name_digest or None
+
+    @property
     def clock(self) -> date:
         return date.fromisoformat(self.payload.decode())
 
@@ -75,8 +85,8 @@ def assign(event_bytes: bytes) -> bytes:
     return ASSIGN + event_bytes
 
 
-def retract(event_id: str) -> bytes:
-    return RETRACT + event_id.encode()
+def retract(event_id: str, name_digest: str) -> bytes:
+    return RETRACT + f"{event_id} {name_digest}".encode()
 
 
 def register(ine: str) -> bytes:

@@ -28,6 +28,11 @@ only what changed and a replay can re-send it:
 - `pinned[case_id]` = (observatory, assigned_to) of a *closed* case at the directory
   update that would have moved it: rules.md §6 re-routes open cases only, so a closed
   case keeps the owner it had (the rule core routes from the current directory);
+- `links[event_id]` = who linked an INE-less event to this INE: the name key digest
+  whose copy `events` holds, or, once two name keys (two spellings of one fact) linked
+  it, {digest: its copy}; a RETRACT from one of them takes the fact away only when no
+  other name key links it (core.py `_retract`). No entry while a copy with the INE is
+  held: the INE's own record never goes;
 - `dir_version`: the directory version of the last evaluation; `deadline`: the
   `next_deadline` indexed for this person.
 
@@ -109,6 +114,7 @@ class PersonState:
     ghosts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     history: dict[str, tuple] = field(default_factory=dict)  # see the module doc
     pinned: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    links: dict[str, str | dict[str, dict]] = field(default_factory=dict)  # see the module doc
     dir_version: str | None = None
     deadline: date | None = None
 
@@ -156,6 +162,7 @@ class PersonState:
                 self.dir_version,
                 self.deadline,
                 self.pinned,
+                self.links,
             ),
             protocol=5,
         )
@@ -172,6 +179,7 @@ class PersonState:
             events = {eid: stored_event(e) for eid, e in events.items()}
             nameless = {eid: stored_event(e) for eid, e in nameless.items()}
         pinned = t[11] if len(t) > 11 else {}  # states written before pins existed
+        links = t[12] if len(t) > 12 else {}  # … and before links
         # States written before histories held lists of directory transfers there.
         history = {cid: h for cid, h in history.items() if isinstance(h, tuple)}
         return cls(
@@ -184,6 +192,7 @@ class PersonState:
             ghosts,
             history,
             pinned,
+            links,
             dir_version,
             deadline,
         )

@@ -640,6 +640,65 @@ def test_a_name_key_in_dispute_takes_away_only_what_it_linked(homonym_first):
     assert view(sim) == [] and len(sim.litiges) == 1
 
 
+def test_a_fact_linked_by_one_name_key_stays_when_another_spelling_of_it_goes_into_dispute():
+    """One INE-less fact received in two spellings (one event id, two name keys: an
+    I-MILO line exported again with the name corrected, from a file and an HTTP post):
+    DUPONT is A's alone, DUPOND is A's and a homonym's. The DUPONT copy links the fact to
+    A whatever the DUPOND key does (rules.md §3: only the set of events counts): A's
+    accompaniment is a solution, no case, in every order. Before, the dispute's RETRACT
+    took the fact from A when the homonym came after the DUPOND copy."""
+    dob = date(2009, 1, 1)
+    a = f.person("DUPONT", ine="111111111AA", dob=dob)
+    b = f.person("DUPOND", ine="222222222BB", dob=dob)
+    entry = f.jeune_ml(f.with_(a, ine=None), date(2026, 1, 20), "ENTREE_ACCOMPAGNEMENT", dispositif="CEJ")
+    respelled = {**entry, "person": f.with_(a, ine=None, nom="DUPOND"),
+                 "received_at": entry["received_at"] + timedelta(hours=1)}
+    events = [
+        f.eleve_sorti(a, date(2026, 1, 10)),
+        f.jeune_ml(f.with_(a, nom="DUPOND"), date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-1"),  # A as DUPOND too
+        f.jeune_ml(b, date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-2"),
+        entry,
+        respelled,
+    ]
+    for order in itertools.permutations(range(len(events))):
+        sim = Sim(directory=DIRECTORY)
+        sim.clock(date(2026, 6, 1))
+        for i in order:
+            sim.publish(events[i])
+            sim.run()
+        assert view(sim) == [], order
+
+
+def test_the_copy_of_a_fact_left_after_a_dispute_is_the_one_of_the_name_key_still_linking_it():
+    """As above with a fact that is a case's evidence: the DUPOND copy was received first
+    (from another file), but once DUPOND is in dispute only the DUPONT copy links the fact
+    to A, and the case shows it in every order, as if DUPOND's had never come."""
+    dob = date(2008, 1, 1)
+    a = f.person("DUPONT", ine="111111111AA", dob=dob)
+    b = f.person("DUPOND", ine="222222222BB", dob=dob)
+    exit_ = f.sortie_cfa(f.with_(a, ine=None), date(2026, 1, 10), ref="cfa-2026-01.csv:7")
+    respelled = {**exit_, "person": f.with_(a, ine=None, nom="DUPOND"), "source_ref": "cfa-2025-12.csv:3",
+                 "received_at": exit_["received_at"] - timedelta(days=1)}
+    events = [
+        f.jeune_ml(a, date(2025, 9, 1), "PREMIER_ACCUEIL"),
+        f.jeune_ml(f.with_(a, nom="DUPOND"), date(2025, 9, 2), "PREMIER_ACCUEIL", milo="M-1"),
+        f.jeune_ml(b, date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-2"),
+        exit_,
+        respelled,
+    ]
+    views = set()
+    for order in itertools.permutations(range(len(events))):
+        sim = Sim(directory=DIRECTORY)
+        sim.clock(date(2026, 3, 1))
+        for i in order:
+            sim.publish(events[i])
+            sim.run()
+        case = only(sim)
+        assert [e["source_ref"] for e in case["evidence"]] == ["cfa-2026-01.csv:7"], order
+        views.add(repr(case))
+    assert len(views) == 1
+
+
 def test_a_case_of_an_ine_shows_the_ine_when_a_copy_without_it_came_first():
     a = f.person("DUPONT", ine="111111111AA", dob=date(2007, 1, 1))
     ml = f.jeune_ml(a, date(2025, 9, 1), "PREMIER_ACCUEIL")
@@ -713,8 +772,9 @@ def test_final_state_depends_only_on_the_set_of_events(seed):
 
 
 def _rich_scenario() -> tuple[list[dict], list[date]]:
-    """Fifty people of every kind (tests.worker.factory.bulk) and five pairs of homonyms
-    with an INE-less rupture each (litiges)."""
+    """Fifty people of every kind (tests.worker.factory.bulk), five pairs of homonyms
+    with an INE-less rupture each (litiges), and three facts received in two spellings
+    of which one is in dispute."""
     b = date(2026, 6, 1)
     events = f.bulk(50, "CHAOS", b, seed=3)
     for i in range(5):
@@ -724,6 +784,20 @@ def _rich_scenario() -> tuple[list[dict], list[date]]:
             f.jeune_ml(f.person(f"HOM{i}", dob=dob, ine=f.random_ine(random.Random(100 + i))), b, "PREMIER_ACCUEIL",
                        milo="b"),
             f.contrat_rompu(f.person(f"HOM{i}", dob=dob), b + timedelta(days=3), debut=b - timedelta(days=40)),
+        ]
+    # Facts received in two spellings, one of which goes into dispute (PersonState.links).
+    for i in range(3):
+        dob = date(2007, 2, 1 + i)
+        a = f.person(f"SPELL{i}A", dob=dob, ine=f.random_ine(random.Random(200 + i)))
+        exit_ = f.sortie_cfa(f.with_(a, ine=None), b + timedelta(days=5), ref=f"x{i}.csv:1")
+        events += [
+            f.jeune_ml(a, b, "PREMIER_ACCUEIL", milo="c"),
+            f.jeune_ml(f.with_(a, nom=f"SPELL{i}B"), b, "PREMIER_ACCUEIL", milo="d"),
+            f.jeune_ml(f.person(f"SPELL{i}B", dob=dob, ine=f.random_ine(random.Random(300 + i))), b, "PREMIER_ACCUEIL",
+                       milo="e"),
+            exit_,
+            {**exit_, "person": f.with_(a, ine=None, nom=f"SPELL{i}B"), "source_ref": f"y{i}.csv:1",
+             "received_at": exit_["received_at"] - timedelta(hours=i - 1)},
         ]
     return events, [b + timedelta(days=d) for d in (10, 40, 90, 200)]
 

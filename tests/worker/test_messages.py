@@ -13,7 +13,9 @@ def test_internal_messages_round_trip():
     assert m.parse(m.tick(date(2026, 3, 1))).clock == date(2026, 3, 1)
     assert m.parse(m.directory(42, "sha256:ab")).directory == (42, "sha256:ab")
     assert m.parse(m.register("123456789AB")).text == "123456789AB"
-    assert m.parse(m.retract("e-1")).kind == m.RETRACT
+    assert m.parse(m.retract("e-1", "n-2")).kind == m.RETRACT
+    assert m.parse(m.retract("e-1", "n-2")).retracted == ("e-1", "n-2")
+    assert m.parse(b"Re-1").retracted == ("e-1", None)  # written before RETRACTs named their name key
     with pytest.raises(m.BadMessage):
         m.parse(b"Zpayload")
     with pytest.raises(m.BadMessage):
@@ -26,7 +28,7 @@ def test_a_bundle_gives_back_its_entries_in_order():
         (b"123456789AB", m.assign(b"\xc3\x01avro\x00bytes")),
         (b"nd-1", m.register("223456789AB")),
         (b"", m.route(b"")),  # empty key and payload survive too
-        (b"123456789AB", m.retract("e-1")),
+        (b"123456789AB", m.retract("e-1", "n-1")),
     ]
     msg = m.parse(m.bundle(entries))
     assert msg.kind == m.BUNDLE
@@ -39,7 +41,7 @@ def test_an_empty_bundle_has_no_entries():
 
 @pytest.mark.parametrize("cut", [1, 3, 5, 9, 12])
 def test_a_truncated_bundle_is_refused_whole(cut):
-    payload = m.parse(m.bundle([(b"a", m.register("1")), (b"bb", m.retract("e-2"))])).payload
+    payload = m.parse(m.bundle([(b"a", m.register("1")), (b"bb", m.retract("e-2", "n-1"))])).payload
     with pytest.raises(m.BadMessage):
         list(m.unbundle(payload[:-cut]))
 

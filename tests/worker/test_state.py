@@ -24,6 +24,7 @@ def a_state() -> PersonState:
         history={"c-1": (date(2026, 3, 1), [{"date": date(2026, 2, 1), "from_observatoire": "OBS-79"}], "OBS-86")},
         ghosts={"c-0": ("OBS-17",)},
         pinned={"c-9": ("OBS-79", {"nom": "X"})},
+        links={"e-3": "n-abc", "e-4": {"n-abc": {"event_id": "e-4"}, "n-def": {"event_id": "e-4", "x": 1}}},
         dir_version="sha256:ab",
         deadline=date(2026, 9, 1),
     )
@@ -33,6 +34,12 @@ def test_a_state_round_trips_with_its_dates_and_timestamps():
     st = a_state()
     assert PersonState.from_bytes(st.to_bytes()) == st
     assert PersonState.from_bytes(None) == PersonState()
+
+
+def test_a_state_written_before_links_reads_with_none():
+    st = a_state()
+    old = pickle.loads(st.to_bytes())[:12]  # the tuple as written before `links`
+    assert PersonState.from_bytes(pickle.dumps(old, protocol=5)).links == {}
 
 
 def test_the_datetime_types_a_decoded_event_holds_are_allowed():
