@@ -11,9 +11,10 @@ from datetime import date
 # The three INE formats of inputs.md: RNIE, BEA, apprentice.
 _INE_RE = re.compile(r"^(?:[0-9]{9}[A-Z]{2}|[0-9]{10}[A-Z]|[0-9]{4}A[0-9]{5}[A-Z])$")
 # Hyphens, apostrophes and dots as keyboards and word processors write them: ASCII, the
-# Unicode hyphens and dashes (U+2010–U+2015, minus U+2212), typographic and modifier
-# apostrophes (’ ‘ ʼ), the backtick and the prime used for one; and whitespace.
-_SEPARATORS = re.compile(r"[-'’‘ʼ`′.\u2010-\u2015\u2212\s]+")
+# Unicode hyphens and dashes (U+2010–U+2015, minus U+2212, the soft hyphen U+00AD),
+# typographic apostrophes (’ ‘), the modifier letters used for one (ʹ ʺ ʻ ʼ ʽ), the
+# backtick and the prime; and whitespace.
+_SEPARATORS = re.compile(r"[-'’‘`′.\u00ad\u02b9-\u02bd\u2010-\u2015\u2212\s]+")
 
 
 def normalize_ine(raw: str | None) -> str | None:

@@ -35,6 +35,11 @@ from hub.identity import name_key, name_key_digest, normalize_ine, normalize_nam
         ("D\u00a0Almeida", "D ALMEIDA"),  # no-break space
         ("Jean\u2212Pierre", "JEAN PIERRE"),  # minus sign
         ("D\u2032Almeida", "D ALMEIDA"),  # prime, typed for an apostrophe
+        ("Jean\u00adPierre", "JEAN PIERRE"),  # soft hyphen (a word processor's)
+        ("D\u02bbAlmeida", "D ALMEIDA"),  # modifier letters typed for an apostrophe: ʻ ʽ ʹ
+        ("D\u02bdAlmeida", "D ALMEIDA"),
+        ("D\u02b9Almeida", "D ALMEIDA"),
+        ("Jean\ufe63Pierre", "JEAN PIERRE"),  # small hyphen-minus (NFKD: "-")
     ],
 )
 def test_normalize_name(raw, normal):
