@@ -3,9 +3,12 @@
 Choices where the rule leaves room, all deliberate:
 
 - A residence commune that no observatory covers falls back to the establishment's
-  commune only when that one is covered; when neither is, the residence stays the
-  territory (the primary rule), so the case goes to HORS_TERRITOIRE either way and its
-  Mission locale, if any, is the residence's.
+  commune as the rule says, whether that one is covered or not: a case whose residence
+  and establishment are both outside every observatory goes to HORS_TERRITOIRE with the
+  Mission locale of the establishment's commune, if any — the same as when the
+  residence is unknown (a black-box audit found the two treated apart). The residence
+  stays the territory only when the establishment has no commune (unknown to the
+  directory), where the rule names nothing.
 - An establishment unknown to the directory has no commune: RUPTURE/DECROCHAGE/
   OBLIGATION_FORMATION then use the residence alone; PREVENTION, which the rule ties to
   the establishment only, goes to HORS_TERRITOIRE so the directory gap gets noticed.
@@ -59,9 +62,7 @@ def territory_commune(
     residence = residence_commune or None
     if residence and directory.observatoire_for_commune(residence):
         return residence
-    if etab_commune and directory.observatoire_for_commune(etab_commune):
-        return etab_commune
-    return residence or etab_commune
+    return etab_commune or residence
 
 
 def route(

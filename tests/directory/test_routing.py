@@ -118,10 +118,19 @@ def test_residence_and_establishment_outside_every_observatory_is_hors_territoir
     assert route(case_type, "33063", None, small) == Routing(HORS_TERRITOIRE, "OBSERVATOIRE", HORS_TERRITOIRE)
 
 
-def test_uncovered_territory_keeps_its_mission_locale(small):
+def test_an_uncovered_residence_gives_way_to_the_establishment_even_an_uncovered_one(small):
+    """rules.md §6: "if it is unknown, or no observatory covers its département, the
+    commune of the establishment": 85191 (no observatory, but ML-79-NIO lists it) gives
+    way to the CFA's 33063, as an unknown residence would — no Mission locale there."""
+    assert territory_commune(DECROCHAGE, "85191", "0330001X", small) == "33063"
+    assert route(DECROCHAGE, "85191", "0330001X", small) == Routing(HORS_TERRITOIRE, "OBSERVATOIRE", HORS_TERRITOIRE)
+    assert route(DECROCHAGE, "85191", "0330001X", small) == route(DECROCHAGE, None, "0330001X", small)
+
+
+def test_an_uncovered_territory_keeps_its_mission_locale(small):
     # 85191: no observatory, but ML-79-NIO lists it; the queue is HORS_TERRITOIRE, the ML acts.
-    assert territory_commune(DECROCHAGE, "85191", "0330001X", small) == "85191"
-    assert route(DECROCHAGE, "85191", "0330001X", small) == Routing(HORS_TERRITOIRE, "MISSION_LOCALE", "ML-79-NIO")
+    assert territory_commune(DECROCHAGE, "85191", "0860099Z", small) == "85191"  # establishment unknown
+    assert route(DECROCHAGE, "85191", None, small) == Routing(HORS_TERRITOIRE, "MISSION_LOCALE", "ML-79-NIO")
 
 
 def test_unknown_establishment_with_a_residence(small):
