@@ -32,6 +32,7 @@ class Case:
         "evidence",
         "transfers",
         "trigger",
+        "moved_by",
     )
 
     def __init__(
@@ -64,6 +65,7 @@ class Case:
         self.evidence = evidence
         self.transfers: list[dict] = []
         self.trigger = evidence[0] if evidence else -1
+        self.moved_by: list[int] = []  # evidence of the moves (re-routings) only
 
     @property
     def is_open(self) -> bool:

@@ -116,7 +116,7 @@ from hub.types.events import (
 from . import exit_rule, prevention, rupture
 from .age import add_months, birthday
 from .case import Case
-from .evidence import transfer_entry
+from .evidence import evidence_list, transfer_entry
 from .routing_port import RouteFn, get_route
 from .situation import SolutionContext, solution_at
 from .timeline import EVENTS, START, Timeline
@@ -130,6 +130,10 @@ class Evaluation:
     cases: list[dict] = field(default_factory=list)
     next_deadline: date | None = None
     erased: list[str] = field(default_factory=list)
+    # case id → the evidence entries of the moves that re-routed it, for the worker:
+    # they depend on the directory, and a directory update must not take back the
+    # evidence of a move it keeps (hub/worker/core.py, "Directory transfers").
+    moves: dict[str, list[dict]] = field(default_factory=dict)
 
 
 class Sim:
@@ -435,6 +439,7 @@ class Sim:
                         case.transfers.append(transfer_entry(day, case.observatoire, obs))
                     case.observatoire, case.role, case.code = obs, role, code
                     case.evidence.append(k)
+                    case.moved_by.append(k)
 
     def _on_action(self, k: int, ev: dict) -> None:
         case = self.by_id.get(ev.get("case_id"))
@@ -458,6 +463,7 @@ class Sim:
         months = self.retention_months
         cases: list[dict] = []
         erased: list[str] = []
+        moves: dict[str, list[dict]] = {}
         ordered = self.cases
         if len(ordered) > 1:
             ordered = sorted(ordered, key=lambda c: (c.opened_on, c.type, c.case_id))
@@ -469,10 +475,12 @@ class Sim:
                     continue
                 self.later(gone)
             cases.append(case.record(tl, person))
+            if case.moved_by:
+                moves[case.case_id] = evidence_list(tl, case.moved_by)
         for day, case in self.guarded:
             if case.closed_on is None or case.closed_on > day:
                 self.later(day)
-        return Evaluation(cases, self.horizon, erased)
+        return Evaluation(cases, self.horizon, erased, moves)
 
 
 def evaluate(

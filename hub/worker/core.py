@@ -91,7 +91,7 @@ from hub.identity import name_key_digest, person_key
 from hub.kafka.topics import CASES, LITIGES, observatory_topic
 from hub.logging import get_logger
 from hub.rules import Evaluation, evaluate
-from hub.rules.evidence import transfer_entry
+from hub.rules.evidence import evidence_entry, transfer_entry
 from hub.settings import RulesConfig
 from hub.types.directory import Directory
 from hub.types.cases import CLOS, RESOLU
@@ -593,6 +593,7 @@ class PersonProcessor:
         outs: list[Send] = []
         directory_changed = st.dir_version is not None and version != st.dir_version
         emitted: dict[str, Emitted] = {}
+        held_facts: set[tuple] | None = None  # the person's events as evidence entries, when needed
         for case in ev.cases:
             cid = case["case_id"]
             prev = st.emitted.get(cid)
@@ -617,7 +618,9 @@ class PersonProcessor:
                 st.history[cid] = _lived_through_update(case, prev, clock, st.history.get(cid))
             history = st.history.get(cid)
             if history is not None:
-                case = with_history(case, history)
+                if len(history) > 4 and history[4] and held_facts is None:
+                    held_facts = {_fact(evidence_entry(e)) for e in st.events.values()}
+                case = with_history(case, history, held_facts)
             data = self._encode_case(case)
             d = digest(data)
             held: dict[str, bytes] = {}
@@ -642,7 +645,8 @@ class PersonProcessor:
                 st.add_ghost(cid, (*former, *left))
             else:
                 st.ghosts.pop(cid, None)
-            emitted[cid] = Emitted(d, case["observatoire"], held, case["assigned_to"], tuple(case["transfers"]))
+            emitted[cid] = Emitted(d, case["observatoire"], held, case["assigned_to"], tuple(case["transfers"]),
+                                   tuple(ev.moves.get(cid, ())))
         tombstoned: set[str] = set()
         for cid, prev in st.emitted.items():
             if cid not in emitted:
@@ -682,7 +686,7 @@ def owner_at(transfers: Iterable[dict], final: str, day: date) -> str:
     return final
 
 
-History = tuple  # (day, kept transfers, holder, moves): see _lived_through_update
+History = tuple  # (day, kept transfers, holder, moves, evidence of moves): see _lived_through_update
 
 
 def _lived_through_update(case: dict, prev: Emitted, day: date, history: History | None = None) -> History:
@@ -690,11 +694,15 @@ def _lived_through_update(case: dict, prev: Emitted, day: date, history: History
     published up to then, plus — for an open case whose observatory the update changes —
     a transfer "ANNUAIRE" dated `day` from where the case was to where the rule core,
     with the new directory, now puts it (a closed case is pinned instead); the holder
-    then; and the directory moves made so far, each as (day, observatory and counsellor
-    before it), for `_closed_before_update`."""
+    then; the directory moves made so far, each as (day, observatory and counsellor
+    before it), for `_closed_before_update`; and the evidence entries of the residence
+    moves published up to then: the new directory may make them no move, but what they
+    changed stays published (`with_history`)."""
     kept = [t for t in prev.transfers if t["date"] <= day]
     holder = owner_at(prev.transfers, prev.observatoire, day)
     moves = tuple(history[3]) if history is not None and len(history) > 3 else ()
+    evidence = _union(history[4] if history is not None and len(history) > 4 else (),
+                      [e for e in prev.moves if e["event_date"] <= day])
     if case["status"] not in CLOSED_STATUSES:
         now = owner_at(case["transfers"], case["observatoire"], day)
         if now != holder:
@@ -705,7 +713,7 @@ def _lived_through_update(case: dict, prev: Emitted, day: date, history: History
                 {"role": OBSERVATOIRE, "code": holder}
             moves = (*moves, (day, holder, before))
             holder = now
-    return day, kept, holder, moves
+    return day, kept, holder, moves, evidence
 
 
 def _closed_before_update(case: dict, history: History | None) -> tuple[History, tuple[str, dict]] | None:
@@ -716,21 +724,48 @@ def _closed_before_update(case: dict, history: History | None) -> tuple[History,
     before them, to pin. None when no move is undone."""
     if history is None or len(history) < 4:  # histories written before moves were kept
         return None
-    day, kept, _, moves = history
+    day, kept, _, moves = history[:4]
     late = [m for m in moves if m[0] >= case["closed_on"]]
     if not late:
         return None
     since, owner, assigned = late[0]
     kept = [t for t in kept if t["date"] < since]
-    return (day, kept, owner, tuple(m for m in moves if m[0] < since)), (owner, assigned)
+    evidence = tuple(e for e in (history[4] if len(history) > 4 else ()) if e["event_date"] < since)
+    return (day, kept, owner, tuple(m for m in moves if m[0] < since), evidence), (owner, assigned)
 
 
-def with_history(case: dict, history: History) -> dict:
+def _fact(entry: dict) -> tuple:
+    return entry["event_type"], entry["event_date"], entry["source"], entry["source_ref"]
+
+
+def _union(first: Iterable[dict], then: Iterable[dict]) -> tuple[dict, ...]:
+    seen: set[tuple] = set()
+    out = []
+    for e in (*first, *then):
+        if _fact(e) not in seen:
+            seen.add(_fact(e))
+            out.append(e)
+    return tuple(out)
+
+
+def with_history(case: dict, history: History, held_facts: set[tuple] | None = None) -> dict:
     """The case with the transfers it had published up to its last directory update,
     then the rule core's own after that day. An event dated up to that day and received
     since may have moved the case meanwhile: a transfer from the holder then bridges the
-    two, dated by the rule core's move there (the chain stays one, link by link)."""
+    two, dated by the rule core's move there (the chain stays one, link by link).
+
+    Its evidence keeps the moves published up to the update that the rule core, with
+    the new directory, no longer counts as moves (in event-date order; `held_facts`, the
+    person's events as evidence entries: a move the person no longer holds — a record
+    linked by name, gone into dispute — goes)."""
     day, kept, holder = history[:3]
+    moved = history[4] if len(history) > 4 else ()
+    if moved:
+        evidence = case["evidence"]
+        known = {_fact(e) for e in evidence}
+        extra = [e for e in moved if _fact(e) not in known and (held_facts is None or _fact(e) in held_facts)]
+        if extra:
+            case = {**case, "evidence": _merged(evidence, extra)}
     transfers = case["transfers"]
     after = [t for t in transfers if t["date"] > day]
     now = after[0]["from_observatoire"] if after else case["observatoire"]
@@ -741,6 +776,18 @@ def with_history(case: dict, history: History) -> dict:
         when = max(moves[-1], *(t["date"] for t in kept[-1:])) if moves else day
         bridge = [transfer_entry(when, holder, now)]
     return {**case, "transfers": [*kept, *bridge, *after]}
+
+
+def _merged(evidence: list[dict], extra: list[dict]) -> list[dict]:
+    """`evidence` (in event-date order) with `extra` inserted, each after the entries of
+    its date."""
+    out = list(evidence)
+    for e in sorted(extra, key=lambda e: e["event_date"]):
+        at = len(out)
+        while at > 0 and out[at - 1]["event_date"] > e["event_date"]:
+            at -= 1
+        out.insert(at, e)
+    return out
 
 
 class ClockKeeper:

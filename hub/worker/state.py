@@ -15,14 +15,15 @@ only what changed and a replay can re-send it:
 
 - `emitted[case_id]` = (digest of the record on cases.v1, the case's observatory, {observatory:
   digest of the record on that observatory's topic}, the case's counsellor, the transfers
-  published);
+  published, the evidence entries of its moves when it has some);
 - `ghosts[case_id]` = observatories that held a case now gone (tombstoned), or that held
   a case still there and hold nothing of it any more, to re-send the tombstones if the
   replay of an interrupted run asks for it (bounded);
 - `history[case_id]` = (date of the last directory update the case lived through, the
   transfers published up to that date — the update's own "ANNUAIRE" entry included —,
   the observatory holding the case then, the directory moves made: (date, observatory
-  and counsellor before it) — older states have no moves): the rule core routes the
+  and counsellor before it) — older states have no moves —, the evidence entries of the
+  moves published up to that date — older states have none): the rule core routes the
   whole history with the current directory, but what was published before an update
   stays as it was (core.py, "Directory transfers");
 - `pinned[case_id]` = (observatory, assigned_to) of a *closed* case at the directory
@@ -95,6 +96,7 @@ class Emitted:
     holders: dict[str, bytes]  # observatory code → digest of the record on its topic
     assigned_to: dict | None = None  # the case's counsellor at that emission
     transfers: tuple[dict, ...] = ()  # the case's transfers at that emission
+    moves: tuple[dict, ...] = ()  # the evidence entries of its moves (`Evaluation.moves`)
 
 
 def _emitted(t: tuple) -> Emitted:
@@ -146,7 +148,8 @@ class PersonState:
     # -- serialisation ----------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.assigned_to, e.transfers)
+        emitted = {cid: (e.cases_digest, e.observatoire, e.holders, e.assigned_to, e.transfers, e.moves)
+                   if e.moves else (e.cases_digest, e.observatoire, e.holders, e.assigned_to, e.transfers)
                    for cid, e in self.emitted.items()}
         return pickle.dumps(
             (

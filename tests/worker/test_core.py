@@ -328,6 +328,64 @@ def test_a_directory_update_keeps_the_history_of_a_case_it_does_not_move():
     assert only(sim) == before and only(sim, observatory_topic("OBS-86")) == old
 
 
+def _directory_without(departement: str) -> DirectoryIndex:
+    """The sample directory where nobody covers the département any more."""
+    data = DIRECTORY.data
+    gone = {o.code for o in data.observatoires if departement in o.departements}
+    return DirectoryIndex(DirectoryData(
+        observatoires=tuple(o for o in data.observatoires if o.code not in gone),
+        missions_locales=tuple(ml for ml in data.missions_locales if ml.observatoire not in gone),
+        ctis=data.ctis, etablissements=data.etablissements))
+
+
+def test_a_directory_update_keeps_the_evidence_of_the_moves_it_keeps():
+    """A move published before a directory update stays in the case's evidence with its
+    transfer, even when the new directory makes it no move (rules.md §5: the evidence is
+    "the events that opened and changed it"): the case left OBS-17 for OBS-86 when the
+    young person moved to Poitiers; then 17 is covered by nobody, so with the new
+    directory the case would have been at OBS-86 from the start (the establishment's
+    commune) — its transfer is kept, and the event that made it must be too."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("PREUVE", ine="833456789AD", dob=date(2007, 1, 1), commune=f.LA_ROCHELLE)
+    moved = f.jeune_ml(f.with_(p, commune=f.POITIERS), date(2026, 2, 20), "PREMIER_ACCUEIL")
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)), moved)
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    before = only(sim)
+    assert before["observatoire"] == "OBS-86"
+    assert before["transfers"] == [transfer("2026-02-20", "OBS-17", "OBS-86", "DEMENAGEMENT")]
+    assert [e["event_type"] for e in before["evidence"]] == ["ELEVE_SORTI", "JEUNE_ML"]
+    sim.load_directory(_directory_without("17"))
+    sim.run()
+    assert only(sim) == before
+    # Evidence that comes later joins it in date order.
+    action = f.action(p, date(2026, 2, 25), before["case_id"], "CONTACTE")
+    sim.publish(action)
+    sim.clock(date(2026, 4, 1))
+    sim.run()
+    assert [e["event_type"] for e in only(sim)["evidence"]] == ["ELEVE_SORTI", "JEUNE_ML", "ACTION_SUIVI"]
+
+
+def test_a_kept_move_goes_from_the_evidence_when_its_record_goes_into_dispute():
+    """As above, the move made by a record linked to the INE by name only: once a homonym
+    born the same day puts that name key in dispute, the record is no longer the
+    person's and leaves the evidence, kept move or not."""
+    sim = Sim(directory=DIRECTORY)
+    p = f.person("LITIGE", ine="843456789AD", dob=date(2007, 1, 1), commune=f.LA_ROCHELLE)
+    moved = f.jeune_ml(f.with_(p, ine=None, commune=f.POITIERS), date(2026, 2, 20), "PREMIER_ACCUEIL")
+    sim.publish(f.eleve_sorti(p, date(2026, 1, 10)), moved)
+    sim.clock(date(2026, 3, 1))
+    sim.run()
+    assert [e["event_type"] for e in only(sim)["evidence"]] == ["ELEVE_SORTI", "JEUNE_ML"]
+    sim.load_directory(_directory_without("17"))
+    sim.run()
+    assert [e["event_type"] for e in only(sim)["evidence"]] == ["ELEVE_SORTI", "JEUNE_ML"]
+    sim.publish(f.jeune_ml(f.with_(p, ine="853456789AD"), date(2025, 9, 1), "PREMIER_ACCUEIL", milo="M-2"))
+    sim.run()
+    assert len(sim.litiges) == 1
+    assert [e["event_type"] for e in only(sim)["evidence"]] == ["ELEVE_SORTI"]
+
+
 def test_a_directory_update_on_the_day_of_a_move_keeps_that_move_once():
     """core.with_history: the rule core's transfers dated *after* the update day follow the
     history; a move dated the update day is already in it (published), never twice."""
