@@ -55,9 +55,15 @@ def cli() -> None:
     Configuration comes from HUB_* environment variables; with HUB_KAFKA_BOOTSTRAP
     unset, commands use the embedded broker started by `hub kafka start`.
     """
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError:
+        # Refused settings are the command's error, when it reads them (one line, exit 2):
+        # `--help` must not depend on them.
+        configure()
+        return
     configure(settings.log_level, settings.log_format)
-    if settings.log_level.upper() != "DEBUG":
+    if settings.log_level != "DEBUG":
         # aiokafka logs an unreachable broker or a missing topic as ERROR lines, each
         # retry again; the command says it once, in its own one-line error (the worker's
         # and the server's own logs say what they retry). HUB_LOG_LEVEL=DEBUG shows them.

@@ -68,7 +68,9 @@ def serve(port: int, host: str, insecure_cookies: bool) -> None:
     settings = get_settings()
     bootstrap_servers(settings)  # no broker configured at all: one clear line, exit 1
     check_listen(host, port)
-    click.echo(f"hub serve : http://{host}:{port}/ (comptes : {settings.home / 'accounts.sqlite3'})", err=True)
+    # A log line, not an echo: off a terminal every line of the server is JSON.
+    get_logger("hub.serve").info("hub serve", url=f"http://{host}:{port}/",
+                                 accounts=str(settings.home / "accounts.sqlite3"))
     if settings.pseudonym_secret == DEFAULT_PSEUDONYM_SECRET:  # posted records are keyed too
         get_logger("hub.serve").warning(DEFAULT_SECRET_WARNING)
     run_server(settings, host=host, port=port, secure_cookies=is_secure(host, insecure_cookies))

@@ -197,8 +197,23 @@ def test_an_account_password_without_a_terminal_is_refused_not_echoed(env):
          "hub: error: configuration invalide : HUB_KAFKA_PORT : Input should be a valid integer"),
         ({"HUB_KAFKA_PORT": "99999"}, ("kafka", "start"),
          "hub: error: configuration invalide : HUB_KAFKA_PORT : Input should be less than or equal to 65535"),
-        ({"HUB_KAFKA_PORT": "abc"}, ("kafka", "status", "--help"),
-         "hub: error: configuration invalide : HUB_KAFKA_PORT"),
+        # Found by a black-box audit: a traceback, or Kafka's own error with exit 1.
+        ({"HUB_LOG_LEVEL": "BOGUS"}, ("status",),
+         "hub: error: configuration invalide : HUB_LOG_LEVEL : Input should be 'DEBUG', 'INFO'"),
+        ({"HUB_LOG_FORMAT": "xml"}, ("status",),
+         "hub: error: configuration invalide : HUB_LOG_FORMAT : Input should be 'auto', 'console' or 'json'"),
+        ({"HUB_WORKER_ID": ""}, ("worker", "--until-idle"),
+         "hub: error: configuration invalide : HUB_WORKER_ID : String should match pattern"),
+        ({"HUB_WORKER_ID": "a b"}, ("worker", "--until-idle"),
+         "hub: error: configuration invalide : HUB_WORKER_ID : String should match pattern"),
+        ({"HUB_RULES__GRACE_DAYS": "-5"}, ("cases",),
+         "hub: error: configuration invalide : HUB_RULES__GRACE_DAYS : Input should be greater than or equal to 0"),
+        ({"HUB_RULES__RUPTURE_ALERT_DAYS": "200"}, ("cases",),
+         "hub: error: configuration invalide : HUB_RULES : Value error, rupture_alert_days doit précéder"),
+        ({"HUB_TOPIC_PARTITIONS": "0"}, ("topics", "apply"),
+         "hub: error: configuration invalide : HUB_TOPIC_PARTITIONS : Input should be greater than or equal to 1"),
+        ({"HUB_REPLICATION_FACTOR": "0"}, ("topics", "apply"),
+         "hub: error: configuration invalide : HUB_REPLICATION_FACTOR : Input should be greater than or equal to 1"),
         ({"HUB_RULES__GRACE_DAYS": "x"}, ("cases",),
          "hub: error: configuration invalide : HUB_RULES__GRACE_DAYS : Input should be a valid integer"),
         ({"HUB_KAFKA_BOOTSTRAP": "127.0.0.1:abc"}, ("topics", "list"),
@@ -213,6 +228,16 @@ def test_a_setting_or_option_refused_is_one_line_and_exit_2(env, variables, args
     result = run_hub(*args, env={**env, **variables}, timeout=60)
     assert result.returncode == 2
     assert the_line(result).startswith(expected)
+
+
+@pytest.mark.parametrize("args", [("kafka", "status", "--help"), ("worker", "--help"), ("ingest", "--help"),
+                                  ("kafka", "--help")])
+@pytest.mark.parametrize("variables", [{"HUB_KAFKA_PORT": "abc"}, {"HUB_LOG_LEVEL": "BOGUS"},
+                                       {"HUB_KAFKA_BOOTSTRAP": "garbage"}])
+def test_help_does_not_depend_on_the_settings(env, variables, args):
+    result = run_hub(*args, env={**env, **variables}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: hub ")
 
 
 def test_a_folder_that_cannot_be_made_is_one_line(env, tmp_path):

@@ -51,6 +51,16 @@ def test_nothing_secret_or_personal_reaches_the_server_log(web, seeded):
         assert value not in log, value
 
 
+def test_every_line_the_server_writes_off_a_terminal_is_json(web, seeded):
+    """Its start-up line included (a black-box audit found it plain text)."""
+    import json
+
+    lines = [line for line in web.log_text().splitlines() if line.strip()]
+    assert lines and json.loads(lines[0])["event"] == "hub serve"
+    for line in lines:
+        json.loads(line)
+
+
 def test_web_secret_and_account_store_are_private_files(web):
     for name in ("web-secret", "accounts.sqlite3"):
         assert stat.S_IMODE((web.home / name).stat().st_mode) == 0o600, name
