@@ -20,6 +20,7 @@ escape), where replacement characters would have parsed into a garbled name.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -100,9 +101,14 @@ class JsonLinesFile:
                 continue
             raw = text.rstrip("\r\n")
             try:
-                obj = loads_strict(text)
+                obj = loads_strict(raw)
+            except json.JSONDecodeError as exc:
+                # The column on the file's line: json's own "line 1" would contradict it.
+                yield RawRecord(name, position, ref, raw,
+                                error=Rejection(BAD_JSON, f"JSON invalide : {exc.msg} (colonne {exc.colno})"))
+                continue
             except ValueError as exc:
-                yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, f"JSON invalide: {exc}"))
+                yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, f"JSON invalide : {exc}"))
                 continue
             if not isinstance(obj, dict):
                 yield RawRecord(name, position, ref, raw, error=Rejection(BAD_JSON, "un objet JSON est attendu"))

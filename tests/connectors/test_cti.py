@@ -51,6 +51,8 @@ async def test_bad_json_does_not_stop_the_file(tmp_path, harness):
     assert (r.read, r.published, r.rejected) == (5, 1, 4)
     assert harness.reasons() == ["BAD_JSON"] * 4
     assert harness.dlq[0]["position"] == "line 1" and harness.dlq[0]["raw"] == '{"cti": '
+    # The column is the line's; json's own "line 2" (past the line end) misled.
+    assert harness.dlq[0]["detail"] == "JSON invalide : Expecting value (colonne 9)"
     # Not UTF-8: its bytes stay visible, escaped, and the text is still no JSON (a replay
     # refuses it again instead of publishing a name garbled by replacement characters).
     assert harness.dlq[-1]["raw"] == '{"cti": "\\xff"}'

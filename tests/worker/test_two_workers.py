@@ -267,9 +267,16 @@ def test_members_stopped_and_started_while_the_group_works_lose_nothing(worker_e
     live = {k: r for k, r in alone[CASES].items() if r is not None}
     assert len(live) > 100
     got = {k: r for k, r in churned[CASES].items() if r is not None}
-    assert sorted(set(live) - set(got)) == [], f"missing after the churn\n{logs}"
-    assert sorted(set(got) - set(live)) == [], f"extra after the churn\n{logs}"
+    assert sorted(set(live) - set(got)) == [], f"missing after the churn: {brief(live, set(live) - set(got))}\n{logs}"
+    assert sorted(set(got) - set(live)) == [], f"extra after the churn: {brief(got, set(got) - set(live))}\n{logs}"
     assert got == live
+
+
+def brief(cases: dict, ids: set) -> list:
+    """What tells such cases apart, for a failure message: type, status, opening,
+    whether the person has an INE, evidence."""
+    return [(c["type"], c["status"], c["opened_on"], c["person"]["ine"] is not None,
+             [(e["event_type"], e["event_date"]) for e in c["evidence"]]) for k, c in sorted(cases.items()) if k in ids][:10]
 
 
 # Loaded by one worker's interpreter (PYTHONPATH): the group coordinator never seems to
