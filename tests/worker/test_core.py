@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -718,13 +719,20 @@ def test_a_fact_linked_by_one_name_key_stays_when_another_spelling_of_it_goes_in
         entry,
         respelled,
     ]
+    for order, sim in each_order(events, date(2026, 6, 1)):
+        assert view(sim) == [], order
+
+
+def each_order(events: list[dict], clock: date) -> Iterator[tuple[tuple[int, ...], Sim]]:
+    """(order, the engine after `events` delivered one at a time in that order), for
+    every order."""
     for order in itertools.permutations(range(len(events))):
         sim = Sim(directory=DIRECTORY)
-        sim.clock(date(2026, 6, 1))
+        sim.clock(clock)
         for i in order:
             sim.publish(events[i])
             sim.run()
-        assert view(sim) == [], order
+        yield order, sim
 
 
 def test_the_copy_of_a_fact_left_after_a_dispute_is_the_one_of_the_name_key_still_linking_it():
@@ -745,12 +753,7 @@ def test_the_copy_of_a_fact_left_after_a_dispute_is_the_one_of_the_name_key_stil
         respelled,
     ]
     views = set()
-    for order in itertools.permutations(range(len(events))):
-        sim = Sim(directory=DIRECTORY)
-        sim.clock(date(2026, 3, 1))
-        for i in order:
-            sim.publish(events[i])
-            sim.run()
+    for order, sim in each_order(events, date(2026, 3, 1)):
         case = only(sim)
         assert [e["source_ref"] for e in case["evidence"]] == ["cfa-2026-01.csv:7"], order
         views.add(repr(case))
