@@ -7,9 +7,15 @@
   chunks (cheap, constant memory) before the file is reopened for reading. Windows-1252
   leaves five bytes undefined (81 8D 8F 90 9D); like the WHATWG decoder, they map to
   the C1 control of the same value instead of failing the file;
-- one physical line is one record. Double-quoted fields are understood within a line
-  (`"Dupont; fils"`), but a quoted field spanning lines is not: spreadsheet exports of
-  these files never have one, and it means a stray quote costs its own line only;
+- double-quoted fields as RFC 4180 writes them (`"Dupont; fils"`, `""` for a quote), a
+  quoted field spanning lines included (a comment column with line breaks, in an export
+  with more columns than the source reads): a record is one physical line, unless a
+  line leaves a field open that a following line (within `MAX_SPAN` lines) closes the
+  way RFC 4180 does — the quote right before a `;` or the line end — into a record of
+  no more fields than the header. Anything else is the line alone, as before: a stray
+  quote (`"Dupont` never closed, `O"Brien`) still costs that line only, never the
+  lines after it (a black-box audit found a comment spanning lines split into made-up
+  records);
 - a line with fewer fields than the header reads its missing trailing fields as empty
   (exports leave off the `;` of empty last columns: `…;01/09/2025` for an empty
   `cause_rupture`); the source's checks then judge them (MISSING_FIELD when required);
@@ -68,6 +74,40 @@ def detect_encoding(path: Path) -> str:
     except OSError as exc:
         raise unreadable(path, exc) from None
     return UTF8
+
+
+MAX_SPAN = 20  # physical lines one quoted record may span
+_MAX_RECORD = 100_000  # characters of such a record
+
+
+def _spanning(first: str, more: Callable[[], str | None], width: int) -> tuple[list[str] | None, int, list[str]]:
+    """A record whose first line `first` (newline removed) leaves a quoted field open:
+    (its fields, how many of the following lines it takes, the lines pulled to find out)
+    — fields None when it is no such record (the caller gives back every line pulled and
+    reads `first` alone). Lines are pulled with `more` (None at the end of the file) and
+    kept without their newline."""
+    pulled: list[str] = []
+
+    def lines() -> Iterator[str]:
+        yield first + "\n"
+        size = len(first)
+        while len(pulled) < MAX_SPAN - 1 and size < _MAX_RECORD:
+            line = more()
+            if line is None:
+                return
+            pulled.append(line[:-1] if line[-1:] == "\n" else line)
+            size += len(line)
+            yield pulled[-1] + "\n"
+
+    reader = csv.reader(lines(), delimiter=SEPARATOR, quotechar='"', strict=True)
+    try:
+        fields = next(reader)
+    except (csv.Error, StopIteration):
+        return None, 0, pulled
+    taken = reader.line_num - 1
+    if taken < 1 or len(fields) > width:
+        return None, 0, pulled
+    return fields, taken, pulled
 
 
 def split_line(line: str) -> list[str]:
@@ -170,11 +210,26 @@ class CsvFile:
         name = self.name
         line_no = 1
         index = -1
-        for line in self._text:
+        source = iter(self._text)
+        back: list[str] = []  # lines pulled ahead and given back, last first
+
+        def more() -> str | None:
+            return back.pop() if back else next(source, None)
+
+        while (line := more()) is not None:
             line_no += 1
             text = line[:-1] if line[-1:] == "\n" else line
+            first_line = line_no
             if '"' in text:
-                fields = split_line(text)
+                fields = None
+                if text.count('"') % 2:  # a quoted field left open: may go on (see module doc)
+                    fields, taken, pulled = _spanning(text, more, width)
+                    back.extend(reversed(pulled[taken:] if fields is not None else pulled))
+                    if fields is not None:
+                        text = "\n".join([text, *pulled[:taken]])
+                        line_no += taken
+                if fields is None:
+                    fields = split_line(text)
                 if not any(f.strip() for f in fields):
                     continue  # blank, or only empty fields: not a record
             else:
@@ -193,8 +248,8 @@ class CsvFile:
                 elif any(f.strip() for f in fields[width:]):
                     yield RawRecord(
                         name,
-                        f"line {line_no}",
-                        f"{name}:{line_no}",
+                        f"line {first_line}",
+                        f"{name}:{first_line}",
                         text,
                         error=Rejection(
                             BAD_VALUE,
@@ -204,7 +259,7 @@ class CsvFile:
                     continue
             values = pick(fields)
             row = {columns[0]: values} if single else dict(zip(columns, values))
-            yield RawRecord(name, f"line {line_no}", f"{name}:{line_no}", text, row)
+            yield RawRecord(name, f"line {first_line}", f"{name}:{first_line}", text, row)
 
     def close(self) -> None:
         if self._text is not None:

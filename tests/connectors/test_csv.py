@@ -137,3 +137,71 @@ def test_missing_trailing_fields_read_as_empty(tmp_path):
 def test_split_line():
     assert split_line("a;b;c") == ["a", "b", "c"]
     assert split_line('"a;1";"b""q";c') == ["a;1", 'b"q', "c"]
+
+
+# --- quoted fields spanning lines (RFC 4180; found by a black-box audit) -----------------
+
+def rows_and_positions(path: Path) -> list[tuple]:
+    recs, _ = read(path)
+    return [(r.position, r.error.reason if r.error else None, r.row) for r in recs]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+def test_a_quoted_field_spanning_lines_is_one_record(tmp_path, newline):
+    """A comment column with line breaks, as an export with more columns than the source
+    reads writes it: one record, at the line it starts on; the next keeps its own number."""
+    p = tmp_path / "m.csv"
+    p.write_bytes(newline.join([b"a;comment;b;c", b'1;"first line', b"second; line", b'third";2;3', b"4;x;5;6", b""]))
+    assert rows_and_positions(p) == [
+        ("line 2", None, {"a": "1", "b": "2", "c": "3"}),
+        ("line 5", None, {"a": "4", "b": "5", "c": "6"}),
+    ]
+    recs, _ = read(p)
+    assert recs[0].raw == '1;"first line\nsecond; line\nthird";2;3'  # the dead letter keeps it whole
+
+
+def test_a_read_field_spanning_lines_keeps_its_line_breaks(tmp_path):
+    p = tmp_path / "n.csv"
+    p.write_text('a;b;c\n"Dupont\nDurand";2;3\n7;8;9\n', encoding="utf-8")
+    assert rows_and_positions(p) == [
+        ("line 2", None, {"a": "Dupont\nDurand", "b": "2", "c": "3"}),
+        ("line 4", None, {"a": "7", "b": "8", "c": "9"}),
+    ]
+
+
+def test_a_quote_never_closed_costs_its_line_only(tmp_path):
+    """An opening quote no later line closes the RFC way — the quote of a later field
+    followed by text, or no quote at all — is a stray quote: that line alone, as it
+    always was, and every line after it is read as it is."""
+    p = tmp_path / "s.csv"
+    p.write_text('a;b;c\n"bad;2;3\n7;8;9\n"q";2;3\n1;"x";3\n', encoding="utf-8")
+    assert rows_and_positions(p) == [
+        ("line 2", None, {"a": "bad;2;3", "b": "", "c": ""}),
+        ("line 3", None, {"a": "7", "b": "8", "c": "9"}),
+        ("line 4", None, {"a": "q", "b": "2", "c": "3"}),
+        ("line 5", None, {"a": "1", "b": "x", "c": "3"}),
+    ]
+
+
+def test_a_span_into_more_fields_than_the_header_is_no_record(tmp_path):
+    """Closing the quote on a later line would make a record of more fields than the
+    header (two broken lines, not one record): each line is read alone."""
+    p = tmp_path / "w.csv"
+    p.write_text('a;b;c\n1;"open\nclose";2;3;4\n5;6;7\n', encoding="utf-8")
+    assert rows_and_positions(p) == [
+        ("line 2", None, {"a": "1", "b": "open", "c": ""}),
+        ("line 3", "BAD_VALUE", None),
+        ("line 4", None, {"a": "5", "b": "6", "c": "7"}),
+    ]
+
+
+def test_a_quoted_field_spans_at_most_max_span_lines(tmp_path):
+    from connectors.core.csv import MAX_SPAN
+
+    p = tmp_path / "l.csv"
+    body = ["x"] * MAX_SPAN  # the closing quote would be on line MAX_SPAN + 1 of the record
+    p.write_text("\n".join(['a;b;c', '1;"start', *body[:-1], 'end";3', "7;8;9", ""]), encoding="utf-8")
+    rows = rows_and_positions(p)
+    assert rows[0] == ("line 2", None, {"a": "1", "b": "start", "c": ""})
+    assert rows[-1] == (f"line {MAX_SPAN + 3}", None, {"a": "7", "b": "8", "c": "9"})
+    assert len(rows) == MAX_SPAN + 2  # every line read alone
