@@ -26,8 +26,12 @@ default) and stopped at the end. Each run:
 This is the audit that found (2026-12-06) the group losing 100–870 of 6,472 cases, and
 showed (2026-12-07) where: after a rebalance, a fetch made before it came back after
 Faust had sought the partitions to their committed offsets, and the engine took its
-records for the first ones after the seek (hub/worker/transport.py). Exit status 1 when
-a run differs.
+records for the first ones after the seek (hub/worker/transport.py); and (2026-12-08,
+with a trace of every table restore) workers restoring partitions with hundreds of
+changelog records missing — Faust's table recovery lets a jump in a changelog pass for a
+hole of compaction — then writing states that lacked a person's events or the
+partition's clock: the engine now restores its tables itself (hub/worker/tables.py).
+Exit status 1 when a run differs.
 """
 
 from __future__ import annotations

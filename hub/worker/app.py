@@ -1,4 +1,4 @@
-"""The Faust shell of the case engine: one app, three agents, two tables.
+"""The Faust shell of the case engine: one app, three agents, two tables (`tables.py`).
 
     person sources + actions + internal ─► persons agent ─► cases.v1, observatoire.*.cases.v1,
                                             │   ▲            hub.identites.litiges.v1
@@ -10,10 +10,10 @@
 Choices (see also `core.py` for the processing itself):
 
 - **App**: id = settings.worker_id (also the consumer group), broker from
-  `hub.kafka.client.bootstrap_servers()`, tables in RocksDB (rocksdict) under
-  `<HUB_HOME>/worker/<worker_id>`, web server off, commits every 0.5 s. Faust commits an
-  offset only after flushing its producer (table changelogs and our outputs), which
-  gives at-least-once; `core.py` makes replays harmless.
+  `hub.kafka.client.bootstrap_servers()`, web server off, commits every 0.5 s. Faust
+  commits an offset only after flushing its producer (our outputs), and a batch's state
+  is on the broker before its outputs leave, which gives at-least-once; `core.py` makes
+  replays harmless.
 - **Group**: session timeout 10 s, heartbeat 2 s, so that the partitions of a worker
   killed -9 are reassigned within seconds (a clean stop leaves the group at once).
 - **Producer**: acks=all and idempotent (`IdempotentProducer`: Faust's aiokafka producer
@@ -23,16 +23,18 @@ Choices (see also `core.py` for the processing itself):
 - **Consumer**: `RewindingConsumer` (`transport.py`): after a rebalance, a partition the
   group has never committed is read again from its beginning; aiokafka left it past the
   records Faust dropped during the rebalance, and they were never processed.
-- **Persons table**: written through `PartitionStore`, not the table's `__setitem__`:
-  a batch's changelog records first, awaited, then RocksDB, so that the local
-  database is always a prefix of the changelog, as Faust's restore assumes; see that
-  class.
+- **Tables** (`persons`, `clock`): the engine's own (`tables.py`), not Faust's: RocksDB
+  (rocksdict) under `<HUB_HOME>/worker/<worker_id>/state`, written through
+  `PartitionStore` (a batch's changelog records first, awaited, then RocksDB: the local
+  database is always a prefix of the changelog) and restored by `Tables.ready` before
+  an agent uses a partition in a generation. Faust's recovery could restore a
+  partition with records missing (the churn audit of 2026-12-08, see tables.py).
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
   agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
   seconds; Faust acks them after the batch): per-record framework costs (awaits, table
   writes, sends) are paid once per person per batch, see core.py "Batches".
   A batch writes nothing for partitions no longer this worker's (`fence`: stopping,
-  rebalanced, changelog partition not active; and after a freeze, nothing before the
+  rebalanced, partition no longer assigned; and after a freeze, nothing before the
   group has counted the worker as a member again) and a batch interrupted or given up is
   never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
   happened to it. Each agent adds the messages it takes to `consumer.handled`: only
@@ -80,7 +82,6 @@ from datetime import date
 
 import faust
 from faust.types import TP
-from rocksdict import WriteBatch
 
 from hub.avro import CodecError, UnknownFingerprint, get_codec
 from hub.avro.fingerprint import fingerprint_hex
@@ -107,6 +108,7 @@ from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, 
 from hub.worker.directory import DirectoryFollower
 from hub.worker.schemas import SchemaFollower
 from hub.worker.sequence import Sequencer
+from hub.worker.tables import PartitionStore, Tables
 from hub.worker.transport import IdempotentProducer, RewindingConsumer
 from hub.worker.watchdog import CHECK_EVERY, BrokerWatch, StallWatch, read_again
 
@@ -169,98 +171,6 @@ class HubFaustApp(faust.App):
         )
 
 
-class PartitionStore:
-    """One partition of a table (`persons`, `clock`) as a `core.Store`.
-
-    The partition's RocksDB database always holds a prefix of its changelog: the records
-    up to the offset it records (Faust's persisted offset), and perhaps some after it.
-    Faust relies on it: a partition that comes back to this worker is restored from that
-    offset on, nothing before it is read again. So writes are kept (the last value per
-    key; reads see them first) until `Engine.persist` has their changelog records on the
-    broker; only then `write` puts them in RocksDB, in one `WriteBatch` (one WAL write,
-    the batch lands whole or not at all) with the offset of the last record — recorded
-    only if the records directly follow the recorded one. Otherwise another worker wrote
-    this partition meanwhile (it owned it for a while, or still believed it did): its
-    records are not in this database, so the recorded offset stays, and the next restore
-    reads from there, ours included. Both could fail before (found while looking for
-    the churn audit's loss, README "Status"): with RocksDB written first, a worker killed
-    between the two came back to the partition with state the changelog never got, took
-    the records it read again for replays, and what they changed was lost to every
-    later owner; an offset recorded past another worker's records made a later restore
-    skip them.
-
-    Faust still owns the table: it creates the changelog topic, restores partitions and
-    flushes the producer before every commit. Going around the table's `__setitem__`
-    spares, per write, Faust's buffer-and-task path to the producer, and its need of a
-    *current event* (Faust finds a write's partition from the record being processed, and
-    a batch is handled outside any one record).
-    """
-
-    __slots__ = ("db", "offset_key", "partition", "topic", "pending")
-
-    def __init__(self, db, offset_key: bytes, topic: str, partition: int) -> None:
-        self.db = db  # the partition's rocksdict database, in raw mode
-        self.offset_key = offset_key
-        self.topic = topic  # the changelog topic
-        self.partition = partition
-        self.pending: dict[bytes, bytes | None] = {}  # writes not in RocksDB yet (None: delete)
-
-    @classmethod
-    def of(cls, table, partition: int) -> PartitionStore:
-        """PRIVATE API (faust-streaming 0.15, kept in this method): the
-        store's per-partition database (`Store._db_for_partition`) and the key of its
-        persisted offset (`Store.offset_key`, as `Store.set_persisted_offset` writes it)."""
-        store = table.data
-        return cls(store._db_for_partition(partition), store.offset_key,  # noqa: SLF001
-                   table.changelog_topic.get_topic_name(), partition)
-
-    def get(self, key: str) -> bytes | None:
-        k = key.encode()
-        if k in self.pending:
-            return self.pending[k]
-        return self.db.get(k)
-
-    def put(self, key: str, value: bytes) -> None:
-        self.pending[key.encode()] = value
-
-    def delete(self, key: str) -> None:
-        self.pending[key.encode()] = None
-
-    def recorded(self) -> int | None:
-        """The changelog offset up to which this database holds every record."""
-        raw = self.db.get(self.offset_key)
-        return int(raw) if raw is not None else None
-
-    def write(self, offsets: Sequence[int]) -> bool:
-        """Write the pending writes, whose changelog records the broker has at `offsets`
-        (in the order of `pending`), to RocksDB; False when the offset could not be
-        recorded (the records do not follow the recorded one)."""
-        batch = WriteBatch(raw_mode=True)
-        for k, v in self.pending.items():
-            if v is None:
-                batch.delete(k)
-            else:
-                batch.put(k, v)
-        recorded = self.recorded()
-        follows = bool(offsets) and offsets[0] == (-1 if recorded is None else recorded) + 1 and all(
-            b == a + 1 for a, b in zip(offsets, offsets[1:]))
-        if follows:
-            batch.put(self.offset_key, str(offsets[-1]).encode())
-        self.db.write(batch)
-        self.pending = {}
-        return follows
-
-    def scan(self, start: str | None, stop: str | None):
-        if self.pending:  # scans start ticks and directory updates, after a flush
-            raise RuntimeError("scan of a partition with writes not persisted")
-        stop_b = stop.encode() if stop is not None else None
-        for k, v in self.db.items(from_key=start.encode() if start else None):
-            if stop_b is not None and k >= stop_b:
-                break
-            if k != self.offset_key:
-                yield k.decode(), v
-
-
 class Fatal(Exception):
     """Stops the worker: processing cannot go on without losing data."""
 
@@ -278,6 +188,7 @@ class Engine:
     processor: PersonProcessor
     internal: str
     topics: tuple[str, ...]  # every topic the app consumes (for --until-idle)
+    tables: Tables | None = None
     known_topics: set[str] = field(default_factory=set)
     fatal: BaseException | None = None
     skipped: int = 0
@@ -455,10 +366,8 @@ async def prepare_topics(settings: Settings) -> tuple[int, list[str]]:
             log.info("topics created", count=len(report.created))
         metadata = await admin.describe_topics([PERSON_TOPICS[0]])
         n = len(metadata[0]["partitions"]) or settings.topic_partitions
-        # The tables' changelog topics too (named as Faust names them), before Faust
-        # starts: created by Faust during its own start, they could be missing from the
-        # consumer's metadata at the first assignment, and a table write then fails
-        # (partition count 0 against the source's, `PartitionsMismatch`).
+        # The internal topic and the tables' changelog topics (tables.py; named as Faust
+        # names a table's changelog, which the engine's tables were until 2026-12-08).
         await apply_topics(admin, worker_topics(settings, n), settings.replication_factor)
         names = sorted(set(await admin.list_topics()))
     finally:
@@ -543,12 +452,11 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         internal=internal,
         topics=(*PERSON_TOPICS, ACTIONS, internal, WATERMARKS, DIRECTORY),
         known_topics=set(existing_topics),
+        tables=Tables(settings, datadir / "state"),
     )
+    tables = engine.tables
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     # key_type/value_type bytes: Faust then uses the "raw" serializer (no json).
-    persons = app.Table(PERSONS_TABLE, partitions=partitions, options=dict(ROCKSDB_OPTIONS), key_type=bytes,
-                        value_type=bytes)
-    clock_table = app.Table(CLOCK_TABLE, partitions=1, options=dict(ROCKSDB_OPTIONS), key_type=bytes, value_type=bytes)
     keeper = ClockKeeper(codec)
 
     person_channel = app.topic(*PERSON_TOPICS, ACTIONS, internal, allow_empty=True, **raw)
@@ -586,7 +494,6 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         batches: dict[int, Batch] = {}
         outs: list[Send] = []
         generation = app.consumer_generation_id
-        changelog = persons.changelog_topic.get_topic_name()
 
         def gone() -> bool:
             # A rebalance that begins ends the wait too: it waits for this batch's acks.
@@ -608,9 +515,12 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
             if not member:
                 raise Abandoned("a rebalance begins while the group has not heard from this worker")
             for p in partitions:
-                if not app.assignor.is_active(TP(changelog, p)):
+                if not app.assignor.is_active(TP(internal, p)):
                     raise Abandoned(f"partition {p} is no longer this worker's")
         handled = app.consumer.handled
+        # Each partition's state restored in this generation before it is read (tables.py).
+        for p in sorted({e.message.partition for e in events}):
+            await tables.ready(PERSONS_TABLE, p, generation)
         for event in events:
             msg = event.message
             if msg.generation_id is not None and msg.generation_id != generation:
@@ -626,7 +536,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                     if m.kind == messages.TICK or m.kind == messages.DIRECTORY:
                         # Everything before it is flushed first: see core.py, "Batches".
                         await flush(batches, outs, fence)
-                        store = PartitionStore.of(persons, partition)
+                        store = tables.store(PERSONS_TABLE, partition)
                         if m.kind == messages.TICK:
                             await _tick(store, partition, m.clock, fence)
                         else:
@@ -683,7 +593,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     def batch_of(batches: dict[int, Batch], partition: int) -> Batch:
         b = batches.get(partition)
         if b is None:
-            b = batches[partition] = Batch(PartitionStore.of(persons, partition), partition)
+            b = batches[partition] = Batch(tables.store(PERSONS_TABLE, partition), partition)
         return b
 
     async def flush(batches: dict[int, Batch], outs: list[Send], fence) -> None:
@@ -735,7 +645,8 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 if not await engine.sequencer.after_directory(_millis(msg.timestamp), rebalanced()):
                     put_back.start(msg)
                     continue
-                store = PartitionStore.of(clock_table, msg.partition)
+                await tables.ready(CLOCK_TABLE, msg.partition, app.consumer_generation_id)
+                store = tables.store(CLOCK_TABLE, msg.partition)
                 clock = keeper.on_watermark(store, msg.offset, msg.value)
                 await engine.persist(store)
                 if clock is not None:

@@ -152,7 +152,7 @@ def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     asyncio.set_event_loop(loop)
     engine = build_engine(settings, partitions, names)
     started = asyncio.Event()
-    services: list[Service] = [engine.follower, engine.schemas, engine.sequencer]
+    services: list[Service] = [engine.follower, engine.schemas, engine.sequencer, engine.tables]
     monitor = None
     if until_idle:
         monitor = IdleMonitor(engine, started)

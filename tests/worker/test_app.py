@@ -8,22 +8,19 @@ import random
 from datetime import date
 from types import SimpleNamespace
 
-import faust
 import pytest
 from aiokafka.errors import KafkaTimeoutError
-from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP
 from rocksdict import Options, Rdict
 from structlog.testing import capture_logs
 
 from hub.kafka.sink import partition_for
 from hub.worker import app as worker_app
 from hub.worker import messages as m
-from hub.worker.app import Engine, PartitionStore
+from hub.worker.app import Engine
 from hub.worker.core import Send
+from hub.worker.tables import OFFSET_KEY, PartitionStore
 
 N = 4
-OFFSET_KEY = RocksDBStore.offset_key
 
 
 def engine() -> Engine:
@@ -179,20 +176,3 @@ def test_scan_skips_the_offset_key_and_refuses_pending_writes(tmp_path):
     assert store.recorded() == 2
     assert list(store.scan(None, None)) == [("a", b"a"), ("b", b"b"), ("c", b"c")]
     assert list(store.scan("b", "c")) == [("b", b"b")]
-
-
-def test_the_offset_is_the_one_faust_restores_from(tmp_path):
-    """PartitionStore.of reads Faust's private store API: Faust must see the offset it
-    records (`Store.persisted_offset`, which decides where a restore starts)."""
-    app = faust.App("store-test", store="rocksdb://", datadir=str(tmp_path))
-    table = app.Table("persons", partitions=2, key_type=bytes, value_type=bytes)
-    store = PartitionStore.of(table, 1)
-    assert store.topic == "store-test-persons-changelog"
-    store.put("a", b"1")
-    assert store.write([0])
-    assert table.data.persisted_offset(TP(store.topic, 1)) == 0
-    table.data.set_persisted_offset(TP(store.topic, 1), 41)  # as a restore would
-    store.put("a", b"2")
-    assert store.write([42])
-    assert table.data.persisted_offset(TP(store.topic, 1)) == 42
-    assert table.data.persisted_offset(TP(store.topic, 0)) is None
