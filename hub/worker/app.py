@@ -26,8 +26,9 @@ Choices (see also `core.py` for the processing itself):
 - **Tables** (`persons`, `clock`): the engine's own (`tables.py`), not Faust's: RocksDB
   (rocksdict) under `<HUB_HOME>/worker/<worker_id>/state`, written through
   `PartitionStore` (a batch's changelog records first, awaited, then RocksDB: the local
-  database is always a prefix of the changelog) and restored by `Tables.ready` before
-  an agent uses a partition in a generation. Faust's recovery could restore a
+  database is always a prefix of the changelog) and restored and claimed by
+  `Tables.ready` before an agent uses a partition in a generation (a claim fences off
+  what a frozen former owner writes later). Faust's recovery could restore a
   partition with records missing (the churn audit of 2026-12-08, see tables.py).
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
   agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
@@ -256,8 +257,9 @@ class Engine:
         for store in stores:
             if store.pending:
                 futures = []
+                headers = store.headers()
                 for key, value in store.pending.items():
-                    fut = await producer.send(store.topic, key, value, store.partition, None, None)
+                    fut = await producer.send(store.topic, key, value, store.partition, None, headers)
                     fut.add_done_callback(self._check_delivery)
                     futures.append(fut)
                 sent.append((store, futures))
@@ -518,9 +520,10 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 if not app.assignor.is_active(TP(internal, p)):
                     raise Abandoned(f"partition {p} is no longer this worker's")
         handled = app.consumer.handled
-        # Each partition's state restored in this generation before it is read (tables.py).
+        # Each partition's state restored and claimed in this generation before it is
+        # read (tables.py).
         for p in sorted({e.message.partition for e in events}):
-            await tables.ready(PERSONS_TABLE, p, generation)
+            await tables.ready(PERSONS_TABLE, p, generation, engine.persist)
         for event in events:
             msg = event.message
             if msg.generation_id is not None and msg.generation_id != generation:
@@ -645,7 +648,7 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
                 if not await engine.sequencer.after_directory(_millis(msg.timestamp), rebalanced()):
                     put_back.start(msg)
                     continue
-                await tables.ready(CLOCK_TABLE, msg.partition, app.consumer_generation_id)
+                await tables.ready(CLOCK_TABLE, msg.partition, app.consumer_generation_id, engine.persist)
                 store = tables.store(CLOCK_TABLE, msg.partition)
                 clock = keeper.on_watermark(store, msg.offset, msg.value)
                 await engine.persist(store)
