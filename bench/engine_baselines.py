@@ -96,7 +96,8 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
     from hub.avro import get_codec
     from hub.settings import get_settings
     from hub.types.events import SOURCE_TOPICS
-    from hub.worker.app import ROCKSDB_OPTIONS, new_app
+    from hub.worker.app import new_app
+    from hub.worker.tables import BLOCK_CACHE, WRITE_BUFFER, WRITE_BUFFERS
 
     if mode in ("bare", "naive"):  # Faust's own fetch loop (the engine's is for `bare-hub`)
         from faust.transport.drivers.aiokafka import Consumer
@@ -134,8 +135,10 @@ def run_faust(mode: str, total: int, result: Path, app_id: str, datadir: Path) -
                     done()
 
     else:
-        table = app.Table("naive", partitions=partitions, options=dict(ROCKSDB_OPTIONS), key_type=bytes,
-                          value_type=bytes)
+        # Sized as the engine's own tables (hub/worker/tables.py), not Faust's defaults.
+        options = dict(write_buffer_size=WRITE_BUFFER, max_write_buffer_number=WRITE_BUFFERS,
+                       block_cache_size=BLOCK_CACHE)
+        table = app.Table("naive", partitions=partitions, options=options, key_type=bytes, value_type=bytes)
         decode = get_codec().decode
 
         @app.agent(channel, concurrency=1, name="bench-naive")

@@ -133,14 +133,6 @@ HEARTBEAT_INTERVAL = 2.0
 # A batch writes only if the group counted this worker as a member within this many
 # seconds (then its session has at least a heartbeat interval left): `fence`.
 MEMBER_WITHIN = SESSION_TIMEOUT - HEARTBEAT_INTERVAL
-ROCKSDB_OPTIONS = {
-    # Faust's defaults (64 MB write buffers x3, 2 GB block cache per partition) are sized
-    # for big servers; here every partition has its own database, the values are small
-    # and the whole worker must stay under 500 MB with a million persons (bench/engine.py).
-    "write_buffer_size": 8 * 1024 * 1024,
-    "max_write_buffer_number": 2,
-    "block_cache_size": 16 * 1024 * 1024,
-}
 
 
 class Abandoned(Exception):

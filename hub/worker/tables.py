@@ -64,7 +64,8 @@ EPOCH_KEY = b"__\x00epoch__"  # a claim's marker on the changelog
 CLAIM_KEY = b"__\x00claim__"  # in the database: the latest claim up to the recorded offset
 EPOCH_HEADER = "hub-epoch"
 # Every partition has a database of its own; the values are small and the whole worker
-# must stay under 500 MB with a million persons (bench/engine.py).
+# must stay under 500 MB with a million persons (bench/engine.py). Faust's defaults (64 MB
+# write buffers x3, 2 GB block cache per partition) are sized for big servers.
 WRITE_BUFFER = 8 * 1024 * 1024
 WRITE_BUFFERS = 2
 BLOCK_CACHE = 16 * 1024 * 1024
@@ -223,7 +224,6 @@ class Tables(Service):
         self._epochs: dict[tuple[str, int], bytes] = {}  # this worker's claims
         self._lock = asyncio.Lock()  # one restore at a time: they share the reader
         self._reader = None
-        self.restored_records = 0
 
     def store(self, table: str, partition: int) -> PartitionStore:
         key = (table, partition)
@@ -279,7 +279,6 @@ class Tables(Service):
             records = [r for r in batch if r.offset < end]
             skipped += store.restore(records)
             applied += len(records)
-        self.restored_records += applied
         log.info("state restored", table=table, partition=partition, start=start, end=end, records=applied,
                  seconds=round(time.monotonic() - began, 2))
         if skipped:

@@ -13,8 +13,9 @@
   never committed, so `hub worker --until-idle` waits forever. Seen when a worker joins a
   young group, and after a worker killed -9 before its first commits. Such partitions
   go back to their beginning, which is what `auto_offset_reset="earliest"` means for a
-  partition with no committed offset. Changelog partitions are Faust's recovery's
-  business (it seeks them to the offsets the tables persisted) and are left alone.
+  partition with no committed offset. The changelog partitions of Faust tables, if an
+  app has any, are Faust's recovery's business and are left alone (the engine's own
+  tables are read apart, by `tables.py`).
   It also never commits past an offset its streams did not acknowledge
   (`_new_offset`): Faust lets one unacknowledged offset at the head of a partition pass
   (its read offset after a seek counts the committed offset as read, which on a
