@@ -217,7 +217,9 @@ def peak_rss_mb() -> float:
 
 async def child_connector(source: str, path: Path) -> dict:
     from hub.cli.ingest import ingest_path
+    from hub.runtime import collect_less
 
+    collect_less()  # as the `hub` command does for every command
     t0 = time.perf_counter()
     result = await ingest_path(source, path, None)
     seconds = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from hub.kafka.sink import KafkaSink
 from hub.kafka.snapshots import KafkaSnapshotStore
 from hub.kafka.topics import ensure_topics
 from hub.logging import get_logger
+from hub.runtime import freeze_startup
 from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, get_settings
 from hub.validation import FieldError, parse_date
 
@@ -59,6 +60,7 @@ async def ingest_path(source: str, path: Path, as_of: date | None, progress=None
         directory = await read_directory(settings) if connector.needs_directory else None
         snapshots = KafkaSnapshotStore(settings) if connector.needs_snapshots else None
         seen = KafkaSeenEvents(settings)
+        freeze_startup()  # the directory included (hub/runtime.py)
         try:
             async with KafkaSink(settings) as sink:
                 return await run_ingest(

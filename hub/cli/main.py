@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from hub import __version__
 from hub.errors import HubError
 from hub.logging import configure
+from hub.runtime import collect_less
 from hub.settings import get_settings
 
 # Each command's module is imported when the command runs (or when `hub --help` lists
@@ -55,6 +56,7 @@ def cli() -> None:
     Configuration comes from HUB_* environment variables; with HUB_KAFKA_BOOTSTRAP
     unset, commands use the embedded broker started by `hub kafka start`.
     """
+    collect_less()
     try:
         settings = get_settings()
     except ValidationError:

@@ -248,16 +248,14 @@ class Engine:
         sent = []
         for store in stores:
             if store.pending:
-                futures = []
-                headers = store.headers()
-                for key, value in store.pending.items():
-                    fut = await producer.send(store.topic, key, value, store.partition, None, headers)
+                batches = await producer.send_many(store.topic, store.partition, store.pending.items(),
+                                                   store.headers())
+                for fut, _ in batches:
                     fut.add_done_callback(self._check_delivery)
-                    futures.append(fut)
-                sent.append((store, futures))
-        await self.delivered([fut for _, futures in sent for fut in futures])
-        for store, futures in sent:
-            offsets = [fut.result().offset for fut in futures]
+                sent.append((store, batches))
+        await self.delivered([fut for _, batches in sent for fut, _ in batches])
+        for store, batches in sent:
+            offsets = [fut.result().offset + i for fut, count in batches for i in range(count)]
             if not store.write(offsets):  # the recorded offset stays what it was
                 log.warning("changelog written by another worker meanwhile: the partition's state will be read "
                             "again from the changelog at its next restore", topic=store.topic,

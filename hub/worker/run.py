@@ -37,6 +37,7 @@ from mode import Service
 
 from hub.kafka import client
 from hub.logging import get_logger
+from hub.runtime import freeze_startup
 from hub.settings import DEFAULT_PSEUDONYM_SECRET, DEFAULT_SECRET_WARNING, Settings
 from hub.worker.app import Engine, build_engine, prepare_topics
 from hub.worker.core import where
@@ -151,6 +152,7 @@ def run_worker(settings: Settings, *, until_idle: bool = False) -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     engine = build_engine(settings, partitions, names)
+    freeze_startup()
     started = asyncio.Event()
     services: list[Service] = [engine.follower, engine.schemas, engine.sequencer, engine.tables]
     monitor = None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Container, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Container, Coroutine, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -66,6 +66,12 @@ class IdempotentProducer(AIOKafkaFaustProducer):
         """Hand every lingering batch to the sender now (see `expedite`)."""
         expedite(self._ensure_producer())
 
+    async def send_many(
+        self, topic: str, partition: int, records: Iterable[tuple[bytes, bytes | None]], headers: list | None
+    ) -> list[tuple[asyncio.Future, int]]:
+        """Send `records` to one partition, in their order (see `send_many`)."""
+        return await send_many(self._ensure_producer(), topic, partition, records, headers)
+
     async def broker_answers(self, timeout: float) -> bool | None:
         """Whether a broker answers a metadata request within `timeout` seconds, asked on
         this producer's connections (the worker's broker watch, watchdog.py); None while
@@ -94,6 +100,35 @@ def expedite(producer: AIOKafkaProducer) -> None:
     waiter = accumulator._waiter_future  # noqa: SLF001
     if not waiter.done():
         waiter.set_result(None)
+
+
+async def send_many(
+    producer: AIOKafkaProducer,
+    topic: str,
+    partition: int,
+    records: Iterable[tuple[bytes, bytes | None]],
+    headers: list | None,
+) -> list[tuple[asyncio.Future, int]]:
+    """Send `records` ((key, value) pairs, all with `headers`) to one partition, in their
+    order, in as few record batches as they fit (the producer's batch size); returns
+    each batch's future (its first record's RecordMetadata) and record count, so record
+    i of a batch is at the batch's offset + i. aiokafka's batch API: no future and no
+    accumulator look-up per record, which `send` pays (the engine's changelog writes,
+    thousands a second, spent ≈ 10 % of its time there). A batch waits for the
+    partition's previous one to be drained (aiokafka keeps the order so), which
+    `expedite` makes immediate."""
+    out: list[tuple[asyncio.Future, int]] = []
+    headers = headers or []
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:  # full
+            out.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
+            expedite(producer)
+            batch = producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None, headers=headers)  # a first record always fits
+    if batch.record_count():
+        out.append((await producer.send_batch(batch, topic, partition=partition), batch.record_count()))
+    return out
 
 
 async def seek_to_committed_or_beginning(consumer: AIOKafkaConsumer, keep: Container[str] = ()) -> dict:

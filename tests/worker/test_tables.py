@@ -17,6 +17,7 @@ from hub.kafka import client
 from hub.kafka.topics import CLOCK_TABLE, PERSONS_TABLE, apply_topics, worker_topics
 from hub.settings import Settings
 from hub.worker.app import Engine
+from hub.worker.transport import expedite, send_many
 from hub.worker.tables import CLAIM_KEY, EPOCH_HEADER, EPOCH_KEY, Tables
 
 pytestmark = pytest.mark.kafka
@@ -60,11 +61,11 @@ class _Producer:
     def __init__(self, producer: AIOKafkaProducer) -> None:
         self.producer = producer
 
-    async def send(self, topic, key, value, partition, timestamp, headers):
-        return await self.producer.send(topic, value, key=key, partition=partition, headers=headers)
+    async def send_many(self, topic, partition, records, headers):
+        return await send_many(self.producer, topic, partition, records, headers)
 
     def expedite(self) -> None:
-        pass
+        expedite(self.producer)
 
 
 @pytest.fixture

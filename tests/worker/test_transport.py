@@ -4,7 +4,7 @@
   records it had fetched and seeks back to the committed offsets; a partition the group
   never committed must go back to its beginning, not stay past the dropped records (the
   stall of `hub worker --until-idle` it caused).
-- `expedite` on the real broker.
+- `expedite` and `send_many` on the real broker.
 - `deliver`, the fetch loop's hand-over of a record without tasks (pure: a hand-over that
   completes, waits, is given up on a rebalance, fails); every worker test on the broker
   runs the fetch loop itself.
@@ -44,6 +44,7 @@ from hub.worker.transport import (
     deliver,
     expedite,
     seek_to_committed_or_beginning,
+    send_many,
     watch_heartbeats,
 )
 
@@ -142,6 +143,47 @@ async def test_expedite_sends_lingering_batches_at_once(lingering):
     assert not done
     expedite(producer)
     assert (await asyncio.wait_for(more, timeout=20)).offset == 2
+
+
+@kafka
+async def test_send_many_keeps_the_order_and_says_where_each_record_is(lingering, kafka_broker):
+    """More records than one batch holds: every record on its partition in the order
+    given, at its batch's offset + its index, with the headers; not one lingering minute
+    between two batches (each waits for the previous one to be drained)."""
+    topic = f"many.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 2, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_broker, linger_ms=60_000, acks="all",
+                                enable_idempotence=True, max_batch_size=1024)
+    await producer.start()
+    try:
+        records = [(b"k%03d" % i, b"v%03d" % i * 20 if i % 7 else None) for i in range(200)]
+        batches = await asyncio.wait_for(
+            send_many(producer, topic, 1, records, [("hub-epoch", b"3:1")]), timeout=30
+        )
+        assert len(batches) > 5 and sum(count for _, count in batches) == len(records)
+        expedite(producer)
+        offsets = [(await asyncio.wait_for(fut, timeout=30)).offset + i for fut, count in batches
+                   for i in range(count)]
+        assert offsets == list(range(len(records)))
+        assert await send_many(producer, topic, 1, [], None) == []
+    finally:
+        expedite(producer)
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_broker, auto_offset_reset="earliest")
+    await consumer.start()
+    tp = TopicPartition(topic, 1)
+    consumer.assign([tp])
+    got = []
+    while len(got) < len(records):
+        for msgs in (await consumer.getmany(tp, timeout_ms=5000)).values():
+            got += msgs
+    await consumer.stop()
+    assert [(m.key, m.value) for m in got] == records
+    assert [m.offset for m in got] == list(range(len(records)))
+    assert all(m.headers == (("hub-epoch", b"3:1"),) for m in got)
 
 
 # -- deliver: the fetch loop's hand-over ------------------------------------------------
