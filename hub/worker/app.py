@@ -31,14 +31,15 @@ Choices (see also `core.py` for the processing itself):
   what a frozen former owner writes later). Faust's recovery could restore a
   partition with records missing (the churn audit of 2026-12-08, see tables.py).
 - **Agents**: concurrency 1 (Faust #606: concurrent actors ack out of order). The person
-  agent takes its records in batches (`take_events`, up to BATCH_MAX or BATCH_WITHIN
-  seconds; Faust acks them after the batch): per-record framework costs (awaits, table
-  writes, sends) are paid once per person per batch, see core.py "Batches".
+  agent takes its records in batches from its intake (`intake.py`: the fetch loop puts
+  its topics' records there, without Faust's conductor and stream; up to BATCH_MAX, or
+  what arrived within BATCH_WITHIN seconds of the first) and acknowledges them after
+  the batch: per-record framework costs (awaits, table writes, sends) are paid once per
+  person per batch, see core.py "Batches".
   A batch writes nothing for partitions no longer this worker's (`fence`: stopping,
   rebalanced, partition no longer assigned; and after a freeze, nothing before the
   group has counted the worker as a member again) and a batch interrupted or given up is
-  never acknowledged (`forget`): Faust's `take_events` acks the batch in hand whatever
-  happened to it. Each agent adds the messages it takes to `consumer.handled`: only
+  never acknowledged (`forget`). Each agent adds the messages it takes to `consumer.handled`: only
   their acknowledgements count (`RewindingConsumer.ack`). Every record is handled inside
   a try: a record that does not decode (a tombstone included) is logged (no personal
   data) and skipped; any other error stops the worker at once with status 1 (a hard
@@ -107,6 +108,7 @@ from hub.types.events import SOURCE_TOPICS
 from hub.worker import messages
 from hub.worker.core import Batch, ClockKeeper, Overlay, PersonProcessor, Send, where
 from hub.worker.directory import DirectoryFollower
+from hub.worker.intake import Intake
 from hub.worker.schemas import SchemaFollower
 from hub.worker.sequence import Sequencer
 from hub.worker.tables import PartitionStore, Tables
@@ -126,6 +128,9 @@ BUNDLE_BYTES = 200_000  # internal messages per bundle (the producer's batch is 
 # within BATCH_WITHIN seconds (the latency a quiet stream adds).
 BATCH_MAX = 1000
 BATCH_WITHIN = 0.05
+# Records the fetch loop may put in the persons agent's intake before it waits (Faust's
+# stream buffer held 4,096).
+INTAKE_MAX = 4 * BATCH_MAX
 # A worker killed -9 stays in the group until its session times out, holding its
 # partitions: 10 s (Faust's default is 60 s) bounds that stall after a crash.
 SESSION_TIMEOUT = 10.0
@@ -147,6 +152,8 @@ class HubFaustApp(faust.App):
     #: Table changelog records Faust may buffer before the stream waits for them to be
     #: handed to the producer (Faust's default, 100, stalls the agent on every burst).
     producer_buffer_max = 2000
+    #: Where the fetch loop puts the persons agent's records (intake.py); set before start.
+    intake: Intake | None = None
 
     def _new_producer(self):
         producer = IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
@@ -154,7 +161,7 @@ class HubFaustApp(faust.App):
         return producer
 
     def _new_consumer(self):
-        return RewindingConsumer(
+        consumer = RewindingConsumer(
             self.transport,
             callback=self.topics.on_message,
             on_partitions_revoked=self._on_partitions_revoked,
@@ -162,6 +169,8 @@ class HubFaustApp(faust.App):
             beacon=self.beacon,
             loop=self.loop,
         )
+        consumer.intake = self.intake
+        return consumer
 
 
 class Fatal(Exception):
@@ -299,10 +308,10 @@ class Engine:
         await asyncio.Event().wait()
 
     def stop_fatal(self, exc: BaseException) -> None:
-        """Stop at once, as a crash would: no commit, no flush. A clean stop would let
-        Faust ack and commit the batch in hand (a `take_events` batch is acked when its
-        generator closes) and lose it; after a hard exit, everything not committed is
-        processed again at the next start, which `core.py` makes harmless."""
+        """Stop at once, as a crash would: no commit, no flush. A clean stop would run
+        Faust's stop (commits, flushes) with the batch in hand half applied; after a hard
+        exit, everything not committed is processed again at the next start, which
+        `core.py` makes harmless."""
         if self.fatal is None:
             self.fatal = exc
             log.error("worker stopping on error", reason=where(exc))
@@ -458,31 +467,49 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
     async def broadcast(value: bytes, key: bytes) -> None:
         await engine.send([Send(internal, key, value, p) for p in range(partitions)])
 
+    def track(message) -> None:
+        """A record taken from the intake: acknowledged later (a rebalance or a stop waits
+        for it), as Faust's stream tracks the records it takes."""
+        message.tracked = True
+        app.consumer.track_message(message)
+
+    intake = app.intake = Intake((*PERSON_TOPICS, ACTIONS, internal), INTAKE_MAX, flow_control=app.flow_control,
+                                 track=track, forget=lambda message: app.consumer.forget(message))
+
     @app.agent(person_channel, concurrency=1, name="hub-persons")
     async def persons_agent(stream):
-        # Faust acks a batch's events once the loop body is done with them — also when
-        # the body was interrupted (a stop cancels it): such a batch is forgotten first,
-        # so that its offsets are not committed and the next owner reads it again.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
-            try:
-                await handle(events)
-            except BaseException:
-                forget(events)
-                raise
-
-    def forget(events) -> None:
-        """Never acknowledge these events: their records are read again."""
-        for event in events:
-            app.consumer.forget(event.message)
-
-    async def handle(events) -> None:
+        # The channel is only subscribed here (Faust's consumer reads the topics its
+        # conductor lists); its records come through the intake. A batch interrupted (a
+        # stop cancels it) or failed is forgotten: its offsets are not committed and the
+        # next owner reads it again.
+        aiter(stream.channel)
         try:
-            await process(events)
+            while True:
+                records = await intake.take(BATCH_MAX, BATCH_WITHIN)
+                try:
+                    await handle(records)
+                except BaseException:
+                    forget(records)
+                    raise
+                ack = app.consumer.ack
+                for record in records:
+                    ack(record)
+        finally:
+            intake.clear()
+
+    def forget(records) -> None:
+        """Never acknowledge these records: they are read again."""
+        for record in records:
+            app.consumer.forget(record)
+
+    async def handle(records) -> None:
+        try:
+            await process(records)
         except Abandoned as why:
-            forget(events)
+            forget(records)
             log.warning("batch abandoned, its records will be read again", reason=str(why))
 
-    async def process(events) -> None:
+    async def process(records) -> None:
         batches: dict[int, Batch] = {}
         outs: list[Send] = []
         generation = app.consumer_generation_id
@@ -512,14 +539,13 @@ def build_engine(settings: Settings, partitions: int, existing_topics: Iterable[
         handled = app.consumer.handled
         # Each partition's state restored and claimed in this generation before it is
         # read (tables.py).
-        for p in sorted({e.message.partition for e in events}):
+        for p in sorted({m.partition for m in records}):
             await tables.ready(PERSONS_TABLE, p, generation, engine.persist)
-        for event in events:
-            msg = event.message
+        for msg in records:
             if msg.generation_id is not None and msg.generation_id != generation:
                 # Fetched before a rebalance: the partition may be another worker's now,
                 # and its state with it; read again from the committed offset if ours.
-                forget([event])
+                forget([msg])
                 continue
             handled.add(msg)  # its acknowledgement counts (RewindingConsumer.ack)
             partition = msg.partition

@@ -24,8 +24,9 @@
   (watchdog.py) has it read again. A record is never skipped.
   It counts an acknowledgement only for a record an agent has handled (`ack`): Faust's
   stream also acknowledges the records it skips without handing them over.
-  And it hands each fetched record to Faust's conductor without four tasks and an
-  `asyncio.wait` when the hand-over does not have to wait (`deliver`, `_drain_messages`).
+  And it hands each fetched record to Faust's conductor — or, for the persons agent's
+  topics, to its intake (intake.py) — without four tasks and an `asyncio.wait` when the
+  hand-over does not have to wait (`deliver`, `_drain_messages`).
   It knows when the group coordinator last counted it as a member (`answered_at`, from
   accepted heartbeats), so the engine does not write after a freeze that got it
   expelled (`still_member`).
@@ -205,6 +206,10 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
             await asyncio.sleep(0.05)
         return True
 
+    # Topics whose records the fetch loop puts in an intake (intake.py) instead of
+    # handing them to Faust's conductor; None: every record goes to the conductor.
+    intake: Any = None
+
     @cached_property
     def handled(self) -> set:
         """The messages an agent has handled and not acknowledged yet (`ack`)."""
@@ -323,7 +328,9 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         partition's first offset is a hole there: records deleted by retention.
 
         **No tasks per record.** A record goes to the conductor through `deliver` instead
-        of `wait_first(callback(message), suspend_flow.wait())`.
+        of `wait_first(callback(message), suspend_flow.wait())` — or, for the topics of
+        the consumer's `intake` (the persons agent's, intake.py), to that intake,
+        without Faust's conductor, events and streams.
 
         Faust's `wait_first` makes four tasks and an `asyncio.wait` per record so that a
         hand-over stuck on a full stream buffer (or a paused flow) can be given up when a
@@ -348,6 +355,8 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
         delivered: dict[TP, int] = {}  # the last offset handed over, per partition, since the last seek
         app = self.app
         generation = app.consumer_generation_id
+        intake = self.intake
+        intake_topics = intake.topics if intake is not None else frozenset()
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
@@ -378,7 +387,8 @@ class RewindingConsumer(AIOKafkaFaustConsumer):
                                 if self._n_acked >= commit_every:
                                     self._n_acked = 0
                                     await self.commit()
-                            if await deliver(self, callback(message)):
+                            handover = intake.put(message) if tp.topic in intake_topics else callback(message)
+                            if await deliver(self, handover):
                                 set_read_offset(tp, offset)
                                 delivered[tp] = offset
                     unset_flag(CONSUMER_FETCHING)

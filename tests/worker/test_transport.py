@@ -38,6 +38,7 @@ from faust.types import TP, ConsumerMessage
 from mode import Service
 from mode.utils.locks import Event
 
+from hub.worker.intake import Intake
 from hub.worker.transport import (
     IdempotentProducer,
     RewindingConsumer,
@@ -280,8 +281,10 @@ class FakeConsumer:
     """What `RewindingConsumer._drain_messages` uses of Faust's consumer, scripted:
     `batches` are what successive `getmany` calls fetch; seeks and gaps are recorded."""
 
-    def __init__(self, batches: list[list[tuple[TP, int]]], *, give_up: set[int] = frozenset()) -> None:
+    def __init__(self, batches: list[list[tuple[TP, int]]], *, give_up: set[int] = frozenset(),
+                 intake: Intake | None = None) -> None:
         self.batches, self.give_up = list(batches), give_up
+        self.intake = intake
         self.delivered: list[tuple[str, int]] = []
         self.seeks: list[tuple[str, int]] = []
         self.gaps: list[tuple[str, int, int]] = []
@@ -377,6 +380,25 @@ def seek_before(consumer: FakeConsumer, fetch: int, offset: int | None, *, rebal
 
     len_at = [len(consumer.batches)]
     consumer.getmany = getmany
+
+
+async def test_records_of_the_intake_s_topics_go_to_the_intake_the_others_to_the_conductor():
+    intake = Intake({INPUT.topic}, 10)
+    consumer = FakeConsumer([[(INPUT, 0), (COMPACTED, 0), (INPUT, 1)]], intake=intake)
+    await consumer.drain()
+    assert [(m.topic, m.offset) for m in await intake.take(10, within=0)] == [(INPUT.topic, 0), (INPUT.topic, 1)]
+    assert consumer.delivered == [(COMPACTED.topic, 0)]
+    assert consumer._read_offset[INPUT] == 1
+
+
+async def test_a_hand_over_to_a_full_intake_given_up_does_not_count_as_read():
+    """The intake full when a rebalance suspends the flow: the waiting hand-over is given
+    up, and the record is not read (fetched again after the seek)."""
+    intake = Intake({INPUT.topic}, 1)
+    consumer = FakeConsumer([[(INPUT, 0), (INPUT, 1)]], intake=intake)
+    await consumer.drain()
+    assert consumer._read_offset[INPUT] == 0
+    assert [m.offset for m in await intake.take(10, within=0)] == [0]
 
 
 async def test_holes_of_compacted_topics_are_faust_gaps():
