@@ -52,15 +52,23 @@ from hub.worker.transport import (
 kafka = pytest.mark.kafka
 
 
+async def new_topic(broker: str, prefix: str, partitions: int) -> str:
+    """A fresh topic named `prefix.<random>`."""
+    topic = f"{prefix}.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=broker)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    return topic
+
+
 @pytest.fixture
 async def read_all(kafka_broker):
     """A topic of 5 records and a group consumer that has fetched them all, committing
     nothing (as Faust before its first commit)."""
-    topic = f"rewind.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
+    topic = await new_topic(kafka_broker, "rewind", 1)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker)
     await producer.start()
     for i in range(5):
@@ -111,11 +119,7 @@ async def test_partitions_of_kept_topics_are_left_where_they_are(read_all):
 @pytest.fixture
 async def lingering(kafka_broker):
     """A producer that holds its batches a minute (its linger) and one sent record."""
-    topic = f"linger.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 2, 1)])
-    await admin.close()
+    topic = await new_topic(kafka_broker, "linger", 2)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker, linger_ms=60_000, acks="all",
                                 enable_idempotence=True)
     await producer.start()
@@ -147,15 +151,11 @@ async def test_expedite_sends_lingering_batches_at_once(lingering):
 
 
 @kafka
-async def test_send_many_keeps_the_order_and_says_where_each_record_is(lingering, kafka_broker):
+async def test_send_many_keeps_the_order_and_says_where_each_record_is(kafka_broker):
     """More records than one batch holds: every record on its partition in the order
     given, at its batch's offset + its index, with the headers; not one lingering minute
     between two batches (each waits for the previous one to be drained)."""
-    topic = f"many.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 2, 1)])
-    await admin.close()
+    topic = await new_topic(kafka_broker, "many", 2)
     producer = AIOKafkaProducer(bootstrap_servers=kafka_broker, linger_ms=60_000, acks="all",
                                 enable_idempotence=True, max_batch_size=1024)
     await producer.start()
@@ -538,11 +538,7 @@ async def test_an_assignment_counts_as_the_group_s_word(consumer):
 async def test_accepted_heartbeats_are_seen_on_the_real_broker(kafka_broker):
     """`watch_heartbeats` relies on aiokafka's private `GroupCoordinator._do_heartbeat`:
     this fails if aiokafka changes it."""
-    topic = f"heartbeat.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
+    topic = await new_topic(kafka_broker, "heartbeat", 1)
     member = AIOKafkaConsumer(topic, bootstrap_servers=kafka_broker, group_id=f"g-{topic}",
                               heartbeat_interval_ms=200, session_timeout_ms=6000)
     await member.start()
