@@ -5,8 +5,8 @@ events, unpickled person states, parsed records), which reference counting frees
 soon as they are done with; yet every 700 container allocations net of frees trigger a
 collection, and every few of those a full one that walks every live object. Measured
 with CPython's default thresholds (700, 10, 10): 2.1 s of a 50,000-event engine run's
-15 s of CPU (2,900 collections, 21 of them full) and 2.0 s of the 7.3 s of a 100,000-pupil
-SIECLE ingest. A first threshold of 50,000 still collects what cycles there are
+15 s of CPU (2,900 collections, 21 of them full) and 0.55 s of the 5.7 s of a
+100,000-pupil SIECLE ingest. A first threshold of 50,000 still collects what cycles there are
 (asyncio's futures and tracebacks make some) at a few tenths of a second, for the same
 peak RSS. What start-up built (Faust's app, schemas, the directory) is frozen out of
 every later collection.

@@ -33,6 +33,9 @@ from typing import Any
 
 
 class Intake:
+    """Records of `topics` handed over by the fetch loop (`put`) and taken in batches by
+    one agent (`take`); see the module doc."""
+
     def __init__(self, topics: Collection[str], maxsize: int, *, flow_control: Any = None,
                  track: Callable[[Any], None] = lambda message: None,
                  forget: Callable[[Any], None] = lambda message: None) -> None:
